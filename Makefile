@@ -1,0 +1,37 @@
+# The two commands of the README:
+#   make demo   set everything up on a fresh machine and run voice -> emotion -> music
+#   make test   set up (with the test extras) and run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch; pip finds it before a bare requirement could pull a CUDA build.
+TORCH ?= torch==2.13.0
+
+.PHONY: demo test setup setup-test clean
+
+demo: setup
+	$(BIN)/moodplayer demo
+
+test: setup-test
+	$(BIN)/python -m pytest
+
+setup: $(VENV)/.installed
+	@bash scripts/install-system-deps.sh
+
+setup-test: $(VENV)/.installed-dev
+	@bash scripts/install-system-deps.sh --test
+
+$(VENV)/.installed: pyproject.toml
+	@bash scripts/install-system-deps.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,3 @@
+from moodplayer.cli import main
+
+main()

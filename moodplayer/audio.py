@@ -1,0 +1,131 @@
+"""Audio in: load any common file as 16 kHz mono float32, find and trim speech.
+
+Everything downstream (features, model, voice profiles) assumes
+:data:`SAMPLE_RATE` mono float32 in [-1, 1]; this module is the one place
+where audio of any format, rate and channel count is brought to that form,
+and where unreadable input becomes a one-line :class:`AudioError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from moodplayer.errors import AudioError, NoSpeechError
+
+SAMPLE_RATE = 16_000
+
+#: Frames quieter than this (dBFS, 25 ms RMS) are never speech, whatever the noise floor.
+ABSOLUTE_SILENCE_DB = -55.0
+#: Speech frames must rise this far above the clip's noise floor (its 10th percentile).
+SPEECH_ABOVE_FLOOR_DB = 12.0
+#: Less voiced audio than this is "no speech heard".
+MIN_SPEECH_SECONDS = 0.25
+
+_FRAME = 400  # 25 ms at 16 kHz
+_HOP = 160  # 10 ms
+
+
+def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Read an audio file as mono float32 at ``sample_rate``.
+
+    soundfile (libsndfile) reads WAV, FLAC, OGG/Opus, AIFF and MP3 directly;
+    anything else (m4a, wma, …) goes through librosa's audioread/ffmpeg path.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"no such file: {path}")
+    if path.is_dir():
+        raise AudioError(f"{path} is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path} is empty (0 bytes)")
+    samples, rate = _decode(path)
+    if samples.ndim == 2:
+        samples = samples.mean(axis=1)
+    if samples.size == 0:
+        raise AudioError(f"{path} holds no audio samples")
+    if not np.all(np.isfinite(samples)):
+        raise AudioError(f"{path} holds invalid (NaN/inf) samples")
+    return to_sample_rate(samples.astype(np.float32), rate, sample_rate)
+
+
+def _decode(path: Path) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    try:
+        samples, rate = sf.read(str(path), dtype="float32", always_2d=False)
+        return samples, int(rate)
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError):
+        pass  # not a libsndfile format: try ffmpeg via librosa below
+    try:
+        import warnings
+
+        import librosa
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            samples, rate = librosa.load(str(path), sr=None, mono=False)
+        return (samples.T if samples.ndim == 2 else samples), int(rate)
+    except Exception as exc:  # audioread raises a zoo of unrelated types
+        raise AudioError(f"{path} is not readable audio ({type(exc).__name__})") from None
+
+
+def to_sample_rate(samples: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
+    """Resample mono float32 audio (soxr, high quality) when the rate differs."""
+    if rate == target:
+        return np.ascontiguousarray(samples, dtype=np.float32)
+    import librosa
+
+    return librosa.resample(samples, orig_sr=rate, target_sr=target, res_type="soxr_hq").astype(
+        np.float32
+    )
+
+
+def frame_db(samples: np.ndarray) -> np.ndarray:
+    """RMS level in dBFS of 25 ms frames every 10 ms."""
+    if samples.size < _FRAME:
+        samples = np.pad(samples, (0, _FRAME - samples.size))
+    count = 1 + (samples.size - _FRAME) // _HOP
+    idx = np.arange(_FRAME)[None, :] + _HOP * np.arange(count)[:, None]
+    rms = np.sqrt(np.mean(np.square(samples[idx], dtype=np.float64), axis=1))
+    return 20.0 * np.log10(np.maximum(rms, 1e-10))
+
+
+@dataclass(frozen=True)
+class SpeechSpan:
+    """Where speech was found in a clip, in samples."""
+
+    start: int
+    end: int
+    voiced_seconds: float
+
+
+def find_speech(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> SpeechSpan | None:
+    """Locate speech by energy: frames well above the clip's own noise floor.
+
+    Returns ``None`` when there is too little of it to classify. The threshold
+    adapts to the recording (a noisy room raises its floor) but never drops
+    below :data:`ABSOLUTE_SILENCE_DB`, so digital silence and hiss are not
+    speech; a steady sound with no quieter moments (a hum, a tone) is not either.
+    """
+    levels = frame_db(samples)
+    floor = float(np.percentile(levels, 10))
+    threshold = max(ABSOLUTE_SILENCE_DB, floor + SPEECH_ABOVE_FLOOR_DB)
+    voiced = np.flatnonzero(levels > threshold)
+    seconds = voiced.size * _HOP / sample_rate
+    if seconds < MIN_SPEECH_SECONDS:
+        return None
+    start = int(voiced[0] * _HOP)
+    end = int(min(samples.size, voiced[-1] * _HOP + _FRAME))
+    return SpeechSpan(start=start, end=end, voiced_seconds=round(seconds, 3))
+
+
+def speech_only(samples: np.ndarray, source: str = "the recording", pad_seconds: float = 0.1) -> np.ndarray:
+    """The clip trimmed to its speech (with a little padding), or :class:`NoSpeechError`."""
+    span = find_speech(samples)
+    if span is None:
+        raise NoSpeechError(f"no speech heard in {source}; speak for a second or two and try again")
+    pad = int(pad_seconds * SAMPLE_RATE)
+    return samples[max(0, span.start - pad) : min(samples.size, span.end + pad)]

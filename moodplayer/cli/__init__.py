@@ -1,0 +1,51 @@
+"""The ``moodplayer`` command line: thin Typer commands wiring the library modules.
+
+Each command module registers itself on :data:`app`. Heavy libraries (torch,
+librosa, vlc) are imported inside the commands, so ``moodplayer --help``
+answers at once. :func:`main` is the one place that turns errors into a
+one-line message and an exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from moodplayer.cli.app import app
+
+# Importing a command module registers its commands on `app`.
+from moodplayer.cli import detect as _detect  # noqa: F401,E402
+
+EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 70
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; every failure ends as one line on stderr and a non-zero exit."""
+    from click.exceptions import Abort, ClickException
+
+    from moodplayer.console import fail
+    from moodplayer.errors import MoodplayerError
+
+    try:
+        code = app(args=argv, prog_name="moodplayer", standalone_mode=False)
+    except ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except (Abort, KeyboardInterrupt):
+        fail("interrupted")
+        code = EXIT_INTERRUPTED
+    except MoodplayerError as exc:
+        fail(str(exc))
+        code = exc.exit_code
+    except BrokenPipeError:
+        # Output piped into `head` and the like: not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 0
+    except Exception as exc:  # a bug: still one line, with a way to see more
+        if os.environ.get("MOODPLAYER_DEBUG"):
+            raise
+        fail(f"internal error: {type(exc).__name__}: {exc} (set MOODPLAYER_DEBUG=1 for details)")
+        code = EXIT_INTERNAL
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,44 @@
+"""``moodplayer detect``: the emotion in each of some audio files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from moodplayer.cli.app import app
+
+
+@app.command()
+def detect(
+    files: List[Path] = typer.Argument(..., help="Audio files (wav, flac, ogg, mp3, m4a, …)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model file (default: the shipped one)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per file, one per line."),
+) -> None:
+    """Recognise the emotion in each FILE.
+
+    A file that cannot be read, or holds no speech, is reported on stderr and
+    makes the exit status 1; the other files are still classified.
+    """
+    from moodplayer.classifier import Classifier
+    from moodplayer.console import fail, out
+    from moodplayer.errors import AudioError
+    from moodplayer.ui import prediction_panel
+
+    classifier = Classifier.load(model)
+    failures = 0
+    for path in files:
+        try:
+            result = classifier.predict_file(path)
+        except AudioError as exc:
+            fail(str(exc))
+            failures += 1
+            continue
+        if as_json:
+            print(json.dumps({"file": str(path), **result.to_dict()}), flush=True)
+        else:
+            out.print(prediction_panel(result, title=str(path)))
+    if failures:
+        raise typer.Exit(1)

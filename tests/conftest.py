@@ -1,0 +1,43 @@
+"""Shared fixtures: an isolated moodplayer home, the shared RAVDESS data, the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RAVDESS = Path(os.environ.get("MOODPLAYER_RAVDESS", REPO.parent / "shared" / "data" / "ravdess-16k"))
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own MOODPLAYER_HOME: its own database, profiles and cache."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("MOODPLAYER_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def ravdess() -> Path:
+    """The shared RAVDESS tree; tests that need it skip cleanly where it is absent."""
+    if not (RAVDESS / "Actor_01").is_dir():
+        pytest.skip(f"RAVDESS not found at {RAVDESS}")
+    return RAVDESS
+
+
+def run_cli(*args: str, input: str | None = None, timeout: float = 120, env: dict | None = None):
+    """Run the real ``moodplayer`` console entry point in a subprocess, as a user would."""
+    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "moodplayer", *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=timeout,
+        env=full_env,
+        cwd=REPO,
+    )
