@@ -1,4 +1,4 @@
-"""``moodplayer playlist …`` and ``moodplayer moods``.
+"""``moodplayer playlist …``, ``moodplayer moods`` and ``moodplayer library …``.
 
 Thin commands: arguments are expanded and checked here, everything stored
 goes through :class:`moodplayer.library.Library`, and what it returns is
@@ -16,7 +16,9 @@ import typer
 from moodplayer.cli.app import app
 
 playlist_app = typer.Typer(help="Create, fill, reorder, import and export playlists.", no_args_is_help=True)
+library_app = typer.Typer(help="Scan music folders, find missing files, fill mood playlists.", no_args_is_help=True)
 app.add_typer(playlist_app, name="playlist")
+app.add_typer(library_app, name="library")
 
 JSON_HELP = "Print JSON only."
 
@@ -246,3 +248,94 @@ def _print_moods(mapping: dict, as_json: bool) -> None:
         playlists = ", ".join(mapping.get(emotion, [])) or "[dim]–[/]"
         table.add_row(emotion, f"{valence:+.2f}", f"{arousal:+.2f}", playlists)
     out.print(table)
+
+
+# -- library --------------------------------------------------------------------------
+
+
+@library_app.command("scan")
+def scan(
+    folders: List[Path] = typer.Argument(..., help="Music folders, searched recursively (symlinks followed)."),
+    analysis: bool = typer.Option(True, "--analysis/--no-analysis",
+                                  help="Estimate each track's mood from its audio (slower) or read tags only."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes (default: CPU cores)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Add music under FOLDERS to the library; unchanged files are skipped.
+
+    Tags are read with mutagen; with analysis, 30 s from the middle of each
+    track give its tempo, energy, brightness and mode, and from them a
+    valence/arousal estimate. Unreadable files are skipped and counted; files
+    the library knew under FOLDERS that are gone are marked missing.
+    """
+    from moodplayer.scan import scan as run_scan
+
+    with _open() as lib, _progress("scanning") as advance:
+        report = run_scan(lib, [str(f) for f in folders], analysis=analysis, jobs=jobs, progress=advance)
+    _print_scan(report, as_json)
+
+
+def _progress(label: str):
+    """A rich progress bar on stderr, as a context giving a ``(done, total)`` callback."""
+    import contextlib
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from moodplayer.console import err
+
+    @contextlib.contextmanager
+    def bar():
+        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=err, transient=True) as progress:
+            task = progress.add_task(label, total=None)
+            yield lambda done, total: progress.update(task, completed=done, total=total)
+
+    return bar()
+
+
+def _print_scan(report, as_json: bool) -> None:
+    from moodplayer.console import out, warn
+
+    if as_json:
+        print(json.dumps({"found": report.found, "unchanged": report.unchanged, "stored": report.stored,
+                          "skipped": len(report.failures), "missing": report.vanished,
+                          "failures": [{"file": f, "reason": r} for f, r in report.failures]}, ensure_ascii=False))
+        return
+    for path, reason in report.failures:
+        warn(f"skipped {path}: {reason}")
+    out.print(f"{report.found} files: {report.stored} added or updated, {report.unchanged} unchanged, "
+              f"{len(report.failures)} skipped, {report.vanished} newly missing")
+
+
+@library_app.command("missing")
+def missing(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Check every file in the library; list (and flag) those that are gone.
+
+    Missing tracks stay in their playlists, so nothing is lost when a drive
+    is unplugged; they are flagged again as present once they are back.
+    """
+    from moodplayer.console import out
+
+    with _open() as lib:
+        gone = lib.check_missing()
+    if as_json:
+        print(json.dumps([t.location for t in gone], ensure_ascii=False))
+        return
+    for track in gone:
+        out.print(track.location, markup=False)
+    _say(f"{len(gone)} missing files")
+
+
+@library_app.command("autoplaylists")
+def autoplaylists(
+    size: int = typer.Option(25, "--size", min=1, help="Tracks each mood playlist gets from the analysis."),
+) -> None:
+    """Fill each mood's playlist with the scanned tracks closest to the mood's valence/arousal.
+
+    Tracks you added to a mood playlist by hand stay; tracks you removed are
+    never put back. Run `moodplayer library scan` first.
+    """
+    with _open() as lib:
+        filled = lib.autoplaylists(size)
+        counts = {p["name"]: p["tracks"] for p in lib.playlists()}
+    _print_moods({emotion: [f"{name} ({counts[name]})"] for emotion, name in filled.items()}, False)

@@ -21,7 +21,12 @@ from moodplayer.library import database, schema
 from moodplayer.library.database import guarded, write
 from moodplayer.track import Track
 
-TRACK_COLUMNS = "t.id, t.location, t.title, t.artist, t.album, t.duration, t.missing"
+TRACK_COLUMNS = "t.id, t.location, t.title, t.artist, t.album, t.duration, t.valence, t.arousal, t.missing"
+#: Columns `library scan` fills; see :func:`moodplayer.scan.examine`.
+SCAN_COLUMNS = ("location", "title", "artist", "album", "duration", "size", "mtime", "tempo", "energy",
+                "brightness", "mode", "valence", "arousal", "analysed_at")
+#: How many tracks `library autoplaylists` puts in each mood playlist by default.
+AUTOPLAYLIST_SIZE = 25
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,7 @@ class Library:
         """Delete a playlist, its entries and its mood mappings; tracks stay in the library."""
         with write(self.db):
             pid = self._playlist_id(name)
-            for table in ("playlist_entries", "mood_map"):
+            for table in ("playlist_entries", "mood_map", "playlist_exclusions"):
                 self.db.execute(f"DELETE FROM {table} WHERE playlist_id = ?", [pid])
             self.db.execute("DELETE FROM playlists WHERE id = ?", [pid])
 
@@ -164,6 +169,9 @@ class Library:
             added = []
             for row in described:
                 track_id = self._upsert_track(row)
+                self.db.execute(
+                    "DELETE FROM playlist_exclusions WHERE playlist_id = ? AND track_id = ?", [pid, track_id]
+                )
                 position += 1
                 self.db["playlist_entries"].insert(
                     {"playlist_id": pid, "track_id": track_id, "position": position, "manual": 1}
@@ -191,7 +199,11 @@ class Library:
 
     @guarded
     def remove_entries(self, name: str, positions: Iterable[int]) -> int:
-        """Remove the entries at these 1-based positions; returns how many went."""
+        """Remove the entries at these 1-based positions; returns how many went.
+
+        A removal is remembered, so `library autoplaylists` never puts the
+        track back into this playlist (until the user adds it again).
+        """
         with write(self.db):
             pid = self._playlist_id(name)
             wanted = sorted(set(positions))
@@ -200,6 +212,10 @@ class Library:
             if bad:
                 raise LibraryError(f"'{name}' has no position {bad[0]} (it holds {size} entries)")
             for position in wanted:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO playlist_exclusions (playlist_id, track_id) SELECT playlist_id, "
+                    "track_id FROM playlist_entries WHERE playlist_id = ? AND position = ?", [pid, position]
+                )
                 self.db.execute(
                     "DELETE FROM playlist_entries WHERE playlist_id = ? AND position = ?", [pid, position]
                 )
@@ -220,6 +236,106 @@ class Library:
             )]
             ids.insert(target - 1, ids.pop(source - 1))
             self._write_order(ids)
+
+    # -- scanning ------------------------------------------------------------------
+
+    @guarded
+    def known_files(self) -> dict[str, tuple]:
+        """Every local track's location → (size, mtime, analysed, missing), for incremental scans."""
+        return {
+            location: (size, mtime, analysed is not None, bool(missing))
+            for location, size, mtime, analysed, missing in self.db.execute(
+                "SELECT location, size, mtime, analysed_at, missing FROM tracks "
+                "WHERE location NOT LIKE 'http://%' AND location NOT LIKE 'https://%'"
+            )
+        }
+
+    @guarded
+    def store_scanned(self, rows: Sequence[Mapping]) -> None:
+        """Insert or refresh scanned files (one transaction): tags, size, mtime, analysis.
+
+        A field the scan did not learn (``None``) keeps its stored value, so a
+        tags-only scan never erases an earlier analysis.
+        """
+        columns = ", ".join(SCAN_COLUMNS)
+        marks = ", ".join("?" * len(SCAN_COLUMNS))
+        updates = ", ".join(f"{c} = COALESCE(excluded.{c}, {c})" for c in SCAN_COLUMNS[1:])
+        with write(self.db):
+            self.db.conn.executemany(
+                f"INSERT INTO tracks ({columns}, missing, added_at) VALUES ({marks}, 0, ?) "
+                f"ON CONFLICT (location) DO UPDATE SET {updates}, missing = 0",
+                [[row.get(c) for c in SCAN_COLUMNS] + [now()] for row in rows],
+            )
+
+    @guarded
+    def set_missing(self, locations: Iterable[str], missing: bool = True) -> None:
+        """Flag tracks whose files vanished (or came back); playlists keep them either way."""
+        with write(self.db):
+            self.db.conn.executemany(
+                "UPDATE tracks SET missing = ? WHERE location = ?", [(int(missing), loc) for loc in locations]
+            )
+
+    def check_missing(self) -> list[Track]:
+        """Re-check every local file; update the flags and return the tracks now missing."""
+        known = self.known_files()
+        gone = {loc for loc in known if not os.path.exists(loc)}
+        back = [loc for loc, info in known.items() if info[3] and loc not in gone]
+        self.set_missing(gone, True)
+        self.set_missing(back, False)
+        return [self._track_at(loc) for loc in sorted(gone)]
+
+    # -- autoplaylists ---------------------------------------------------------------
+
+    @guarded
+    def autoplaylists(self, size: int = AUTOPLAYLIST_SIZE) -> dict[str, str]:
+        """Fill each mood's playlist with the analysed tracks nearest its circumplex point.
+
+        A mood plays its first mapped playlist, or a playlist named after it
+        (created and mapped when there is none). Only entries a previous run
+        put there are replaced; tracks the user added stay where they are, and
+        tracks the user removed are never put back. Returns mood → playlist.
+        """
+        from moodplayer.emotions import CIRCUMPLEX
+
+        filled = {}
+        with write(self.db):
+            points = self.db.execute(
+                "SELECT id, valence, arousal FROM tracks WHERE valence IS NOT NULL AND missing = 0"
+            ).fetchall()
+            for emotion in EMOTIONS:
+                pid, name = self._mood_playlist(emotion)
+                mv, ma = CIRCUMPLEX[emotion]
+                ranked = sorted(points, key=lambda p: ((p[1] - mv) ** 2 + (p[2] - ma) ** 2, p[0]))
+                self._replace_auto_entries(pid, [p[0] for p in ranked], size)
+                filled[emotion] = name
+        return filled
+
+    def _mood_playlist(self, emotion: str) -> tuple[int, str]:
+        row = self.db.execute(
+            "SELECT p.id, p.name FROM mood_map m JOIN playlists p ON p.id = m.playlist_id "
+            "WHERE m.emotion = ? ORDER BY m.position LIMIT 1", [emotion]
+        ).fetchone()
+        if row:
+            return row[0], row[1]
+        pid = self._playlist_id(emotion, required=False)
+        if pid is None:
+            pid = self.db["playlists"].insert({"name": emotion, "created_at": now()}).last_pk
+        self.map_mood(emotion, emotion)
+        return pid, self.db.execute("SELECT name FROM playlists WHERE id = ?", [pid]).fetchone()[0]
+
+    def _replace_auto_entries(self, pid: int, ranked_ids: list[int], size: int) -> None:
+        kept = {r[0] for r in self.db.execute(
+            "SELECT track_id FROM playlist_entries WHERE playlist_id = ? AND manual = 1 "
+            "UNION SELECT track_id FROM playlist_exclusions WHERE playlist_id = ?", [pid, pid]
+        )}
+        chosen = [tid for tid in ranked_ids if tid not in kept][:size]
+        self.db.execute("DELETE FROM playlist_entries WHERE playlist_id = ? AND manual = 0", [pid])
+        self._renumber(pid)
+        start = self._last_position(pid)
+        self.db.conn.executemany(
+            "INSERT INTO playlist_entries (playlist_id, track_id, position, manual) VALUES (?, ?, ?, 0)",
+            [(pid, tid, start + n) for n, tid in enumerate(chosen, start=1)],
+        )
 
     # -- moods ---------------------------------------------------------------------
 
@@ -375,14 +491,19 @@ class Library:
         self.db["tracks"].update(existing[0], known)
         return existing[0]
 
+    def _track_at(self, location: str) -> Track:
+        row = self.db.execute(f"SELECT {TRACK_COLUMNS} FROM tracks t WHERE t.location = ?", [location]).fetchone()
+        return _track(row)
+
     def _track(self, track_id: int) -> Track:
         row = self.db.execute(f"SELECT {TRACK_COLUMNS} FROM tracks t WHERE t.id = ?", [track_id]).fetchone()
         return _track(row)
 
 
 def _track(row: Sequence) -> Track:
-    track_id, location, title, artist, album, duration = row[:6]
-    return Track(location=location, title=title, artist=artist, album=album, duration=duration, id=track_id)
+    track_id, location, title, artist, album, duration, valence, arousal = row[:8]
+    return Track(location=location, title=title, artist=artist, album=album, duration=duration,
+                 id=track_id, valence=valence, arousal=arousal)
 
 
 def _emotion(name: str) -> str:

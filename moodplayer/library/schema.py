@@ -67,7 +67,25 @@ def _v1_core(db) -> None:
     )
 
 
-MIGRATIONS = (_v1_core,)
+def _v2_scanning(db) -> None:
+    """What `library scan` learns about a file, and the tracks a user took out of a playlist.
+
+    ``size`` and ``mtime`` make re-scans incremental; the analysis columns
+    place a track on the valence/arousal plane for autoplaylists, which must
+    not put back what a user removed (``playlist_exclusions``).
+    """
+    for column, kind in (("size", int), ("mtime", float), ("tempo", float), ("energy", float),
+                         ("brightness", float), ("mode", str), ("valence", float),
+                         ("arousal", float), ("analysed_at", str)):
+        db["tracks"].add_column(column, kind)
+    db["playlist_exclusions"].create(
+        {"playlist_id": int, "track_id": int},
+        pk=("playlist_id", "track_id"),
+        foreign_keys=[("playlist_id", "playlists", "id"), ("track_id", "tracks", "id")],
+    )
+
+
+MIGRATIONS = (_v1_core, _v2_scanning)
 VERSION = len(MIGRATIONS)
 
 
