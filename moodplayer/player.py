@@ -122,12 +122,15 @@ class Player:
         self._order = list(range(len(self._tracks)))
         self._pos = 0
         self._state = "stopped"
+        self._closed = False
         self._volume = max(0, min(100, int(volume)))
         self.shuffle = False
         self.repeat = "off"
-        self._pending = [f"skipped {self._tracks[i].location}: {why}" for i, why in self._unplayable.items()]
+        self._pending: list[str] = []
         if self.aout == "dummy" and aout is None and not os.environ.get("MOODPLAYER_AOUT"):
             self._pending.append("no audio output found: playing silently")
+        self._pending += [f"skipped {self._tracks[i].location}: {why}" for i, why in self._unplayable.items()]
+        self._announced = True  # "playing <title>" is said once libvlc really plays the current track
 
     # --- setup -------------------------------------------------------------
 
@@ -222,20 +225,24 @@ class Player:
             return
         earlier = [p for p in range(self._pos - 1, -1, -1) if self._order[p] not in self._unplayable]
         if self.position > RESTART_THRESHOLD or not earlier:
-            self._mp.set_time(0)
+            self._mp.set_position(0.0)
             return
         self._start_from(earlier[0], step=-1)
 
     def seek(self, seconds_delta: float) -> None:
-        """Move within the current track; seeking past its end goes to the next track."""
+        """Move within the current track; seeking past its end goes to the next track.
+
+        Seeks by fraction of the length: libvlc's ``set_time`` ends some Ogg
+        files (no seek index) instead of moving within them.
+        """
         if self.current is None:
             return
         target = max(0.0, self.position + seconds_delta)
         length = self.length
         if length and target >= length:
             self._advance()
-            return
-        self._mp.set_time(int(target * 1000))
+        elif length:
+            self._mp.set_position(target / length)
 
     def set_volume(self, v: int) -> None:
         """Set the volume (0–100); kept here too, as libvlc forgets it without an audio output."""
@@ -265,7 +272,10 @@ class Player:
             self._state = "stopped"
 
     def close(self) -> None:
-        """Stop and release libvlc's player and instance."""
+        """Stop and release libvlc's player and instance (once: releasing twice would crash libvlc)."""
+        if self._closed:
+            return
+        self._closed = True
         self._mp.stop()
         self._mp.release()
         self._instance.release()
@@ -276,9 +286,11 @@ class Player:
     def poll(self) -> list[str]:
         """Handle what libvlc reported since the last call; return lines describing what happened.
 
-        Lines are ``playing <title>``, ``skipped <location>: <reason>``,
-        ``end of queue`` and notes such as silent playback.
+        Lines are ``playing <title>`` (once libvlc has started decoding it),
+        ``skipped <location>: <reason>``, ``end of queue`` and notes such as
+        silent playback.
         """
+        self._announce_if_started()
         while True:
             try:
                 note = self._notes.get_nowait()
@@ -291,6 +303,8 @@ class Player:
 
     def _check_any_playable(self) -> None:
         """Raise when every track in the queue turned out unplayable, naming the first few and why."""
+        if not self._tracks:
+            raise PlaybackError(f"no playable tracks in {self.name}: it is empty")
         if len(self._unplayable) < len(self._tracks):
             return
         reasons = [f"{Path(self._tracks[i].location).name} ({why})" for i, why in self._unplayable.items()]
@@ -303,13 +317,23 @@ class Player:
         if self._state != "playing" or vlc_state not in (self._vlc.State.Ended, self._vlc.State.Error):
             return  # a late note about a medium we already left (the user skipped it)
         played = note == "end" and self._mp.get_length() > 0
-        if not played:
+        if played:
+            self._announce_if_started()
+        else:
             reason = "VLC could not open it" if note == "error" else "not playable audio"
             self._skip(self._order[self._pos], reason)
         if played and self.repeat == "one":
             self._start_from(self._pos, step=1)
         else:
             self._advance()
+
+    def _announce_if_started(self) -> None:
+        """Say "playing <title>" once libvlc knows the medium's length or has moved into it."""
+        if self._announced or self._state != "playing":
+            return
+        if self._mp.get_length() > 0 or self._mp.get_time() > 0:
+            self._announced = True
+            self._pending.append(f"playing {self.current.display_title}")
 
     def _skip(self, index: int, reason: str) -> None:
         self._unplayable[index] = reason
@@ -350,7 +374,7 @@ class Player:
         self._mp.play()
         self._mp.audio_set_volume(self._volume)
         self._state = "playing"
-        self._pending.append(f"playing {track.display_title}")
+        self._announced = False
 
     def _finish(self) -> None:
         """The queue is over."""
