@@ -41,7 +41,8 @@ def find_audio(folder: str | Path) -> Iterator[str]:
     """Every audio file under ``folder``, recursively, sorted per folder.
 
     Symlinked folders are followed (music libraries are often assembled from
-    links), but each real folder is visited once, so a link loop ends.
+    links), but each real folder is visited once, so a link loop ends; real
+    subfolders go before links, so a file is known by its own path first.
     """
     seen: set[tuple[int, int]] = set()
     for root, dirs, files in os.walk(folder, followlinks=True):
@@ -54,7 +55,7 @@ def find_audio(folder: str | Path) -> Iterator[str]:
             dirs[:] = []
             continue
         seen.add((st.st_dev, st.st_ino))
-        dirs.sort()
+        dirs.sort(key=lambda name: (os.path.islink(os.path.join(root, name)), name))
         for name in sorted(files):
             if is_audio(name):
                 yield os.path.join(root, name)
