@@ -229,7 +229,7 @@ def analyse(samples: "np.ndarray") -> dict:
     tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=onsets, sr=ANALYSIS_RATE))[0])
     energy = float(10 * np.log10(max(float(np.mean(samples.astype(np.float64) ** 2)), 1e-12)))
     brightness = float(np.mean(librosa.feature.spectral_centroid(S=np.sqrt(power), sr=ANALYSIS_RATE)))
-    chroma = librosa.feature.chroma_stft(S=power, sr=ANALYSIS_RATE).mean(axis=1)
+    chroma = librosa.feature.chroma_stft(S=power, sr=ANALYSIS_RATE, tuning=0.0).mean(axis=1)
     mode, majorness = key_mode(chroma)
     valence, arousal = mood_point(tempo, energy, brightness, majorness)
     return {"tempo": round(tempo, 2), "energy": round(energy, 2), "brightness": round(brightness, 1),

@@ -137,10 +137,10 @@ def test_a_v1_library_is_upgraded_in_place_keeping_everything():
 
 
 def test_a_scan_killed_midway_leaves_a_consistent_library_and_the_next_one_finishes(tmp_path):
-    source = make_audio(tmp_path / "seed.ogg", seconds=20, title="Seed")
+    source = make_audio(tmp_path / "seed.ogg", seconds=8, title="Seed")
     folder = tmp_path / "many"
     folder.mkdir()
-    total = 48
+    total = 40
     for n in range(total):
         shutil.copy(source, folder / f"{n:02d}.ogg")
     db = paths.database_path()
