@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -132,3 +133,16 @@ def test_ctrl_c_while_recording_exits_130_with_one_line(vmic):
     _, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 130
     assert "Traceback" not in stderr and len(stderr.splitlines()) <= 1  # Typer exits 130 silently
+
+
+def test_devices_command_lists_the_virtual_microphone(vmic):
+    import json
+
+    from conftest import run_cli
+
+    result = run_cli("devices", "--json")
+    assert result.returncode == 0, result.stderr
+    default = [d for d in json.loads(result.stdout) if d["default"]]
+    assert [d["name"] for d in default] == ["default"] and default[0]["channels"] > 0
+    table = run_cli("devices")
+    assert re.search(r"^\* +\d+  default  \(ALSA, \d+ ch, \d+ Hz\)$", table.stdout, re.M)

@@ -218,3 +218,25 @@ def test_ctrl_c_in_the_live_view_restores_the_terminal_and_exits_130(tmux_play):
     screen = tmux_play.wait_for(r"EXIT=\d+")
     assert "TERMINAL-RESTORED" in screen and "EXIT=130" in screen
     assert "Traceback" not in screen
+
+
+def test_listen_again_pauses_then_switches_or_carries_on(songs, capsys):
+    from moodplayer.errors import NoSpeechError
+    from moodplayer.tui import _listen_again
+
+    player = Player(songs[:1], aout="dummy")
+    player.play()
+    states = []
+
+    def heard_nothing():
+        states.append(player.state)
+        raise NoSpeechError("no speech heard in the recording; speak for a second or two and try again")
+
+    assert _listen_again(player, "happy", heard_nothing) == (player, "happy")
+    assert states == ["paused"]
+    assert "no speech heard" in capsys.readouterr().err
+
+    replacement = Player(songs[1:], aout="dummy")
+    assert _listen_again(player, "happy", lambda: (replacement, "sad")) == (replacement, "sad")
+    assert player.state == "stopped"  # closed: the new queue plays instead
+    replacement.close()
