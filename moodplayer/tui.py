@@ -42,9 +42,10 @@ def run_now_playing(
 ) -> None:
     """Play ``player``'s queue to its end (or until the user quits), showing what plays.
 
-    ``on_listen_again()`` runs with the terminal handed back (it may record
-    with its own meter); ``on_wrong_mood(emotion)`` gets the mood the user
-    says was right. Either may return a new player and title to switch to.
+    ``on_listen_again()`` runs between two runs of the view, with the music
+    paused and the terminal the caller's (it records, with its own meter);
+    ``on_wrong_mood(emotion)`` gets the mood the user says was right. Either
+    may return a new player and title to switch to.
     """
     try:
         if sys.stdout.isatty():
@@ -80,16 +81,43 @@ def _run_plain(player: Player, title: str) -> None:
 
 
 def _run_interactive(player, title, on_listen_again, on_wrong_mood) -> None:
-    """Run the Textual view; errors and Ctrl-C raised inside it come out here, after the terminal is restored."""
-    app = build_app(player, title, on_listen_again, on_wrong_mood)
+    """Run the view until the queue ends or the user quits; errors and Ctrl-C come out here.
+
+    "Listen again" ends the view and starts a new one afterwards: an inline
+    Textual app cannot hand the terminal over while it runs, and the
+    recording meter needs it. Errors are raised after the terminal is restored.
+    """
+    while True:
+        app = build_app(player, title, on_listen_again, on_wrong_mood)
+        try:
+            app.run(inline=True)
+        finally:
+            player = app.player  # a callback may have switched to another
+        if app.failure is not None:
+            player.close()
+            raise app.failure
+        if app.interrupted:
+            player.close()
+            raise KeyboardInterrupt
+        if not app.listen_again_asked:
+            player.close()
+            return
+        player, title = _listen_again(player, title, on_listen_again)
+
+
+def _listen_again(player: Player, title: str, on_listen_again) -> Switch:
+    """Pause, let the caller record and classify; switch to what it returns, else carry on."""
+    if player.state == "playing":
+        player.pause_toggle()  # the microphone must not hear the music
     try:
-        app.run(inline=True)
-    finally:
-        app.player.close()  # the player the view ended with, when a callback switched to another
-    if app.failure is not None:
-        raise app.failure
-    if app.interrupted:
-        raise KeyboardInterrupt
+        result = on_listen_again()
+    except MoodplayerError as exc:  # no speech heard, no microphone…: say so and keep playing
+        warn(str(exc))
+        result = None
+    if result is None:
+        return player, title
+    player.close()
+    return result
 
 
 def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=None):
@@ -128,6 +156,7 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
             self.player, self.heading = player, title
             self.failure: MoodplayerError | None = None
             self.interrupted = False
+            self.listen_again_asked = False
             self.picking_mood = False
             self.message = ""
 
@@ -212,23 +241,16 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
                 self.picking_mood = False
                 emotion = EMOTIONS[int(event.character) - 1]
                 self.message = f"noted: it was {emotion}"
-                self.switch_to(on_wrong_mood(emotion))
+                try:
+                    self.switch_to(on_wrong_mood(emotion))
+                except MoodplayerError as exc:  # e.g. no playlist for that mood: keep playing
+                    self.message = str(exc)
             self.tick()
 
         def action_listen_again(self) -> None:
-            if on_listen_again is None:
-                return
-            if self.player.state == "playing":
-                self.player.pause_toggle()
-            try:
-                with self.suspend():
-                    result = on_listen_again()
-            except MoodplayerError as exc:  # no speech heard, no microphone: say so, keep playing
-                self.message, result = str(exc), None
-            if result is None and self.player.state == "paused":
-                self.player.pause_toggle()
-            self.switch_to(result)
-            self.tick()
+            if on_listen_again is not None:
+                self.listen_again_asked = True
+                self.exit()
 
         def switch_to(self, result: Switch | None) -> None:
             """Replace the playing queue with the one a callback returned."""
