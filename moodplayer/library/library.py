@@ -1,0 +1,513 @@
+"""The music library: playlists of tracks, the mood→playlist map and listening history.
+
+:class:`Library` is the only code that knows the schema. It never prints and
+never decides what to play; the CLI shows what it returns and
+:mod:`moodplayer.mood` chooses from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from moodplayer.emotions import EMOTIONS, parse_emotion
+from moodplayer.errors import LibraryError
+from moodplayer.library import database, schema
+from moodplayer.library.database import guarded, write
+from moodplayer.track import Track
+
+TRACK_COLUMNS = "t.id, t.location, t.title, t.artist, t.album, t.duration, t.valence, t.arousal, t.missing"
+#: Columns `library scan` fills; see :func:`moodplayer.scan.examine`.
+SCAN_COLUMNS = ("location", "title", "artist", "album", "duration", "size", "mtime", "tempo", "energy",
+                "brightness", "mode", "valence", "arousal", "analysed_at")
+#: How many tracks `library autoplaylists` puts in each mood playlist by default.
+AUTOPLAYLIST_SIZE = 25
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of a playlist: its 1-based position, the track, and how it got there."""
+
+    position: int
+    track: Track
+    missing: bool
+    manual: bool
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def is_url(location: str) -> bool:
+    return location.startswith(("http://", "https://"))
+
+
+def is_windows_path(location: str) -> bool:
+    return bool(re.match(r"^[A-Za-z]:[\\/]", location))
+
+
+def normalise_location(location: str) -> str:
+    """A file as an absolute, normalised path (symlinks kept as named).
+
+    URLs, and Windows paths from a foreign playlist that matched no file here,
+    are kept exactly as written: they have no other honest spelling.
+    """
+    if is_url(location) or is_windows_path(location):
+        return location
+    return os.path.abspath(os.path.expanduser(location))
+
+
+class Library:
+    """An open library database. Use :meth:`open` as a context manager."""
+
+    def __init__(self, db, path: Path, timeout: float):
+        self.db = db
+        self.path = path
+        self.timeout = timeout
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, timeout: float = database.BUSY_TIMEOUT_S) -> "Library":
+        """Open (creating or upgrading) the library at ``path``, by default the user's."""
+        from moodplayer import paths
+
+        path = Path(path) if path is not None else paths.database_path()
+        db = database.connect(path, timeout)
+        lib = cls(db, path, timeout)
+        try:
+            with database.translated(path, timeout):
+                schema.migrate(db)
+        except BaseException:
+            db.close()
+            raise
+        return lib
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Library":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- playlists -----------------------------------------------------------------
+
+    @guarded
+    def create_playlist(self, name: str) -> None:
+        name = name.strip()
+        if not name:
+            raise LibraryError("a playlist needs a name")
+        with write(self.db):
+            if self._playlist_id(name, required=False) is not None:
+                raise LibraryError(f"a playlist named '{name}' already exists")
+            self.db["playlists"].insert({"name": name, "created_at": now()})
+
+    @guarded
+    def delete_playlist(self, name: str) -> None:
+        """Delete a playlist, its entries and its mood mappings; tracks stay in the library."""
+        with write(self.db):
+            pid = self._playlist_id(name)
+            for table in ("playlist_entries", "mood_map", "playlist_exclusions"):
+                self.db.execute(f"DELETE FROM {table} WHERE playlist_id = ?", [pid])
+            self.db.execute("DELETE FROM playlists WHERE id = ?", [pid])
+
+    @guarded
+    def rename_playlist(self, old: str, new: str) -> None:
+        new = new.strip()
+        if not new:
+            raise LibraryError("a playlist needs a name")
+        with write(self.db):
+            pid = self._playlist_id(old)
+            other = self._playlist_id(new, required=False)
+            if other is not None and other != pid:
+                raise LibraryError(f"a playlist named '{new}' already exists")
+            self.db.execute("UPDATE playlists SET name = ? WHERE id = ?", [new, pid])
+
+    @guarded
+    def playlists(self) -> list[dict]:
+        """Every playlist with its track count, total known duration and mapped moods."""
+        rows = self.db.execute(
+            "SELECT p.id, p.name, COUNT(e.id), COALESCE(SUM(t.duration), 0) FROM playlists p "
+            "LEFT JOIN playlist_entries e ON e.playlist_id = p.id "
+            "LEFT JOIN tracks t ON t.id = e.track_id GROUP BY p.id ORDER BY p.name COLLATE NOCASE"
+        ).fetchall()
+        moods: dict[int, list[str]] = {}
+        for emotion, pid in self.db.execute("SELECT emotion, playlist_id FROM mood_map"):
+            moods.setdefault(pid, []).append(emotion)
+        return [
+            {
+                "name": name,
+                "tracks": count,
+                "duration": round(duration, 3),
+                "moods": sorted(moods.get(pid, []), key=EMOTIONS.index),
+            }
+            for pid, name, count, duration in rows
+        ]
+
+    @guarded
+    def add_tracks(self, name: str, locations: Sequence[str | Track]) -> list[Track]:
+        """Append files or URLs to a playlist, in order; returns the tracks added.
+
+        Each item is a location, or a :class:`Track` whose fields stand in for
+        tags the file does not have (an M3U's ``#EXTINF`` title, a stream's
+        name). Local files have their tags read with mutagen; a file that
+        does not exist is still added, flagged missing, so nothing a user
+        asked for disappears silently.
+        """
+        items = [item if isinstance(item, Track) else Track(location=item) for item in locations]
+        described = [describe(item) for item in items]
+        with write(self.db):
+            pid = self._playlist_id(name)
+            position = self._last_position(pid)
+            added = []
+            for row in described:
+                track_id = self._upsert_track(row)
+                self.db.execute(
+                    "DELETE FROM playlist_exclusions WHERE playlist_id = ? AND track_id = ?", [pid, track_id]
+                )
+                position += 1
+                self.db["playlist_entries"].insert(
+                    {"playlist_id": pid, "track_id": track_id, "position": position, "manual": 1}
+                )
+                added.append(self._track(track_id))
+        return added
+
+    @guarded
+    def entries(self, name: str) -> list[Entry]:
+        """A playlist's entries in order, missing files included."""
+        pid = self._playlist_id(name)
+        rows = self.db.execute(
+            f"SELECT e.position, e.manual, {TRACK_COLUMNS} FROM playlist_entries e "
+            "JOIN tracks t ON t.id = e.track_id WHERE e.playlist_id = ? ORDER BY e.position",
+            [pid],
+        ).fetchall()
+        return [
+            Entry(position=row[0], manual=bool(row[1]), track=_track(row[2:]), missing=bool(row[-1]))
+            for row in rows
+        ]
+
+    def tracks(self, name: str) -> list[Track]:
+        """A playlist's tracks in playlist order."""
+        return [entry.track for entry in self.entries(name)]
+
+    @guarded
+    def remove_entries(self, name: str, positions: Iterable[int]) -> int:
+        """Remove the entries at these 1-based positions; returns how many went.
+
+        A removal is remembered, so `library autoplaylists` never puts the
+        track back into this playlist (until the user adds it again).
+        """
+        with write(self.db):
+            pid = self._playlist_id(name)
+            wanted = sorted(set(positions))
+            size = self._last_position(pid)
+            bad = [p for p in wanted if not 1 <= p <= size]
+            if bad:
+                raise LibraryError(f"'{name}' has no position {bad[0]} (it holds {size} entries)")
+            for position in wanted:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO playlist_exclusions (playlist_id, track_id) SELECT playlist_id, "
+                    "track_id FROM playlist_entries WHERE playlist_id = ? AND position = ?", [pid, position]
+                )
+                self.db.execute(
+                    "DELETE FROM playlist_entries WHERE playlist_id = ? AND position = ?", [pid, position]
+                )
+            self._renumber(pid)
+        return len(wanted)
+
+    @guarded
+    def move_entry(self, name: str, source: int, target: int) -> None:
+        """Move the entry at 1-based ``source`` so that it ends up at ``target``."""
+        with write(self.db):
+            pid = self._playlist_id(name)
+            size = self._last_position(pid)
+            for position in (source, target):
+                if not 1 <= position <= size:
+                    raise LibraryError(f"'{name}' has no position {position} (it holds {size} entries)")
+            ids = [r[0] for r in self.db.execute(
+                "SELECT id FROM playlist_entries WHERE playlist_id = ? ORDER BY position", [pid]
+            )]
+            ids.insert(target - 1, ids.pop(source - 1))
+            self._write_order(ids)
+
+    # -- scanning ------------------------------------------------------------------
+
+    @guarded
+    def known_files(self) -> dict[str, tuple]:
+        """Every local track's location → (size, mtime, analysed, missing), for incremental scans."""
+        return {
+            location: (size, mtime, analysed is not None, bool(missing))
+            for location, size, mtime, analysed, missing in self.db.execute(
+                "SELECT location, size, mtime, analysed_at, missing FROM tracks "
+                "WHERE location NOT LIKE 'http://%' AND location NOT LIKE 'https://%'"
+            )
+        }
+
+    @guarded
+    def store_scanned(self, rows: Sequence[Mapping]) -> None:
+        """Insert or refresh scanned files (one transaction): tags, size, mtime, analysis.
+
+        A field the scan did not learn (``None``) keeps its stored value, so a
+        tags-only scan never erases an earlier analysis.
+        """
+        columns = ", ".join(SCAN_COLUMNS)
+        marks = ", ".join("?" * len(SCAN_COLUMNS))
+        updates = ", ".join(f"{c} = COALESCE(excluded.{c}, {c})" for c in SCAN_COLUMNS[1:])
+        with write(self.db):
+            self.db.conn.executemany(
+                f"INSERT INTO tracks ({columns}, missing, added_at) VALUES ({marks}, 0, ?) "
+                f"ON CONFLICT (location) DO UPDATE SET {updates}, missing = 0",
+                [[row.get(c) for c in SCAN_COLUMNS] + [now()] for row in rows],
+            )
+
+    @guarded
+    def set_missing(self, locations: Iterable[str], missing: bool = True) -> None:
+        """Flag tracks whose files vanished (or came back); playlists keep them either way."""
+        with write(self.db):
+            self.db.conn.executemany(
+                "UPDATE tracks SET missing = ? WHERE location = ?", [(int(missing), loc) for loc in locations]
+            )
+
+    def check_missing(self) -> list[Track]:
+        """Re-check every local file; update the flags and return the tracks now missing."""
+        known = self.known_files()
+        gone = {loc for loc in known if not os.path.exists(loc)}
+        back = [loc for loc, info in known.items() if info[3] and loc not in gone]
+        self.set_missing(gone, True)
+        self.set_missing(back, False)
+        return [self._track_at(loc) for loc in sorted(gone)]
+
+    # -- autoplaylists ---------------------------------------------------------------
+
+    @guarded
+    def autoplaylists(self, size: int = AUTOPLAYLIST_SIZE) -> dict[str, str]:
+        """Fill each mood's playlist with the analysed tracks nearest its circumplex point.
+
+        A mood plays its first mapped playlist, or a playlist named after it
+        (created and mapped when there is none). Only entries a previous run
+        put there are replaced; tracks the user added stay where they are, and
+        tracks the user removed are never put back. Returns mood → playlist.
+        """
+        from moodplayer.emotions import CIRCUMPLEX
+
+        filled = {}
+        with write(self.db):
+            points = self.db.execute(
+                "SELECT id, valence, arousal FROM tracks WHERE valence IS NOT NULL AND missing = 0"
+            ).fetchall()
+            for emotion in EMOTIONS:
+                pid, name = self._mood_playlist(emotion)
+                mv, ma = CIRCUMPLEX[emotion]
+                ranked = sorted(points, key=lambda p: ((p[1] - mv) ** 2 + (p[2] - ma) ** 2, p[0]))
+                self._replace_auto_entries(pid, [p[0] for p in ranked], size)
+                filled[emotion] = name
+        return filled
+
+    def _mood_playlist(self, emotion: str) -> tuple[int, str]:
+        row = self.db.execute(
+            "SELECT p.id, p.name FROM mood_map m JOIN playlists p ON p.id = m.playlist_id "
+            "WHERE m.emotion = ? ORDER BY m.position LIMIT 1", [emotion]
+        ).fetchone()
+        if row:
+            return row[0], row[1]
+        pid = self._playlist_id(emotion, required=False)
+        if pid is None:
+            pid = self.db["playlists"].insert({"name": emotion, "created_at": now()}).last_pk
+        self.map_mood(emotion, emotion)
+        return pid, self.db.execute("SELECT name FROM playlists WHERE id = ?", [pid]).fetchone()[0]
+
+    def _replace_auto_entries(self, pid: int, ranked_ids: list[int], size: int) -> None:
+        kept = {r[0] for r in self.db.execute(
+            "SELECT track_id FROM playlist_entries WHERE playlist_id = ? AND manual = 1 "
+            "UNION SELECT track_id FROM playlist_exclusions WHERE playlist_id = ?", [pid, pid]
+        )}
+        chosen = [tid for tid in ranked_ids if tid not in kept][:size]
+        self.db.execute("DELETE FROM playlist_entries WHERE playlist_id = ? AND manual = 0", [pid])
+        self._renumber(pid)
+        start = self._last_position(pid)
+        self.db.conn.executemany(
+            "INSERT INTO playlist_entries (playlist_id, track_id, position, manual) VALUES (?, ?, ?, 0)",
+            [(pid, tid, start + n) for n, tid in enumerate(chosen, start=1)],
+        )
+
+    # -- moods ---------------------------------------------------------------------
+
+    @guarded
+    def map_mood(self, emotion: str, playlist_name: str) -> None:
+        """Add a playlist to what a mood plays (after those already mapped)."""
+        emotion = _emotion(emotion)
+        with write(self.db):
+            pid = self._playlist_id(playlist_name)
+            last = self.db.execute(
+                "SELECT COALESCE(MAX(position), 0) FROM mood_map WHERE emotion = ?", [emotion]
+            ).fetchone()[0]
+            self.db.execute(
+                "INSERT OR IGNORE INTO mood_map (emotion, playlist_id, position) VALUES (?, ?, ?)",
+                [emotion, pid, last + 1],
+            )
+
+    @guarded
+    def set_mood_playlists(self, emotion: str, playlist_names: Sequence[str]) -> None:
+        """Make a mood play exactly these playlists, in this order (all or nothing)."""
+        with write(self.db):
+            self.unmap_mood(emotion)
+            for name in playlist_names:
+                self.map_mood(emotion, name)
+
+    @guarded
+    def unmap_mood(self, emotion: str, playlist_name: str | None = None) -> None:
+        """Stop a mood playing one playlist, or any when ``playlist_name`` is None."""
+        emotion = _emotion(emotion)
+        with write(self.db):
+            if playlist_name is None:
+                self.db.execute("DELETE FROM mood_map WHERE emotion = ?", [emotion])
+            else:
+                pid = self._playlist_id(playlist_name)
+                self.db.execute("DELETE FROM mood_map WHERE emotion = ? AND playlist_id = ?", [emotion, pid])
+
+    @guarded
+    def mood_map(self) -> dict[str, list[str]]:
+        """Each mapped emotion → its playlists, in the order they play."""
+        mapping: dict[str, list[str]] = {}
+        for emotion, name in self.db.execute(
+            "SELECT m.emotion, p.name FROM mood_map m JOIN playlists p ON p.id = m.playlist_id "
+            "ORDER BY m.emotion, m.position"
+        ):
+            mapping.setdefault(emotion, []).append(name)
+        return {e: mapping[e] for e in EMOTIONS if e in mapping}
+
+    @guarded
+    def resolve(self, name_or_mood: str) -> str:
+        """The playlist a user means: a mood's first mapped playlist, else a playlist by name."""
+        key = name_or_mood.strip().lower()
+        mapped = self.mood_map().get(key)
+        if mapped:
+            return mapped[0]
+        row = self.db.execute(
+            "SELECT name FROM playlists WHERE name = ?", [name_or_mood.strip()]
+        ).fetchone()
+        if row:
+            return row[0]
+        if key in EMOTIONS:
+            raise LibraryError(
+                f"no playlist is mapped to the mood '{key}'; map one with: moodplayer moods --set {key} PLAYLIST"
+            )
+        raise LibraryError(f"unknown mood or playlist '{name_or_mood}'")
+
+    # -- history -------------------------------------------------------------------
+
+    @guarded
+    def record_detection(
+        self,
+        emotion: str,
+        probabilities: Mapping[str, float],
+        valence: float | None,
+        arousal: float | None,
+        strategy: str | None,
+        playlist: str | None,
+        source: str | None,
+    ) -> int:
+        """Log one detection and what it led to play; returns the history row id."""
+        row = {
+            "at": now(),
+            "emotion": emotion,
+            "probabilities": json.dumps({k: round(float(v), 6) for k, v in probabilities.items()}),
+            "valence": valence,
+            "arousal": arousal,
+            "strategy": strategy,
+            "playlist": playlist,
+            "source": source,
+        }
+        with write(self.db):
+            return self.db["history"].insert(row).last_pk
+
+    @guarded
+    def set_feedback(self, history_id: int, correct_emotion: str) -> None:
+        """Record what the emotion really was, for a detection the user corrects."""
+        emotion = _emotion(correct_emotion)
+        with write(self.db):
+            cursor = self.db.execute("UPDATE history SET feedback = ? WHERE id = ?", [emotion, history_id])
+            if cursor.rowcount == 0:
+                raise LibraryError(f"no history entry {history_id}")
+
+    @guarded
+    def history(self, limit: int = 50) -> list[dict]:
+        """The latest detections, newest first."""
+        rows = self.db.query("SELECT * FROM history ORDER BY id DESC LIMIT ?", [limit])
+        return [{**row, "probabilities": json.loads(row["probabilities"] or "{}")} for row in rows]
+
+    # -- internals -----------------------------------------------------------------
+
+    def _playlist_id(self, name: str, required: bool = True) -> int | None:
+        row = self.db.execute("SELECT id FROM playlists WHERE name = ?", [name.strip()]).fetchone()
+        if row is None and required:
+            raise LibraryError(f"no playlist named '{name}'")
+        return row[0] if row else None
+
+    def _last_position(self, pid: int) -> int:
+        return self.db.execute(
+            "SELECT COALESCE(MAX(position), 0) FROM playlist_entries WHERE playlist_id = ?", [pid]
+        ).fetchone()[0]
+
+    def _renumber(self, pid: int) -> None:
+        ids = [r[0] for r in self.db.execute(
+            "SELECT id FROM playlist_entries WHERE playlist_id = ? ORDER BY position, id", [pid]
+        )]
+        self._write_order(ids)
+
+    def _write_order(self, entry_ids: list[int]) -> None:
+        self.db.conn.executemany(
+            "UPDATE playlist_entries SET position = ? WHERE id = ?",
+            [(position, entry_id) for position, entry_id in enumerate(entry_ids, start=1)],
+        )
+
+    def _upsert_track(self, row: dict) -> int:
+        """The id of the track at ``row['location']``, created or refreshed from ``row``."""
+        existing = self.db.execute("SELECT id FROM tracks WHERE location = ?", [row["location"]]).fetchone()
+        if existing is None:
+            return self.db["tracks"].insert({**row, "added_at": now()}).last_pk
+        known = {k: v for k, v in row.items() if v is not None}
+        self.db["tracks"].update(existing[0], known)
+        return existing[0]
+
+    def _track_at(self, location: str) -> Track:
+        row = self.db.execute(f"SELECT {TRACK_COLUMNS} FROM tracks t WHERE t.location = ?", [location]).fetchone()
+        return _track(row)
+
+    def _track(self, track_id: int) -> Track:
+        row = self.db.execute(f"SELECT {TRACK_COLUMNS} FROM tracks t WHERE t.id = ?", [track_id]).fetchone()
+        return _track(row)
+
+
+def describe(item: Track) -> dict:
+    """The row to store for an item: its own fields, overridden by the file's tags."""
+    from moodplayer.scan import read_tags
+
+    location = normalise_location(item.location)
+    row = {"location": location, "title": item.title, "artist": item.artist,
+           "album": item.album, "duration": item.duration, "missing": 0}
+    if is_url(location) or is_windows_path(location):
+        return {**row, "missing": int(not is_url(location))}
+    if not os.path.isfile(location):
+        return {**row, "missing": 1}
+    tags = read_tags(location)
+    row.update({k: v for k, v in tags.items() if v is not None})
+    return row
+
+
+def _track(row: Sequence) -> Track:
+    track_id, location, title, artist, album, duration, valence, arousal = row[:8]
+    return Track(location=location, title=title, artist=artist, album=album, duration=duration,
+                 id=track_id, valence=valence, arousal=arousal)
+
+
+def _emotion(name: str) -> str:
+    try:
+        return parse_emotion(name)
+    except ValueError as exc:
+        raise LibraryError(str(exc)) from None

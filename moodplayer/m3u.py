@@ -1,0 +1,164 @@
+"""M3U/M3U8 playlists in and out, as other players write and read them.
+
+Reading accepts what is found in the wild: a UTF-8 byte-order mark, CRLF
+line ends, Latin-1 ``.m3u`` files from older Windows players, ``#EXTINF``
+lines with or without attributes, ``file://`` URIs with percent-encoding,
+paths relative to the playlist's folder, and Windows paths (``C:\\Music\\a.mp3``,
+``..\\Music\\a.mp3``). A Windows absolute path is looked for under the
+playlist's folder by its trailing components, which finds a library copied
+from another machine. Entries that cannot be found are returned anyway;
+the caller keeps them as missing.
+
+Writing produces ``#EXTM3U`` with ``#EXTINF`` lines, UTF-8, paths relative
+to the playlist's folder for files under it, written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PureWindowsPath
+from typing import Iterable
+from urllib.parse import unquote, urlparse
+
+from moodplayer.errors import LibraryError
+from moodplayer.track import Track
+
+_EXTINF = re.compile(r'#EXTINF:\s*(-?\d+(?:\.\d+)?)?((?:\s+[\w-]+="[^"]*")*)\s*,(.*)$', re.IGNORECASE)
+_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+@dataclass(frozen=True)
+class M3UEntry:
+    """One playlist line: the track as described, and whether its file was found."""
+
+    track: Track
+    found: bool
+    written: str  # the location as the file spelled it, for reporting
+
+
+def read_m3u(path: str | Path) -> list[M3UEntry]:
+    """The entries of an M3U/M3U8 file, in order, with locations resolved."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise LibraryError(f"cannot read {path}: {exc.strerror or exc}") from None
+    base = path.resolve().parent
+    entries, info = [], None
+    for line in _decode(raw).splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            match = _EXTINF.match(line)
+            info = match if match else info
+            continue
+        entries.append(_entry(line, base, info))
+        info = None
+    return entries
+
+
+def write_m3u(path: str | Path, tracks: Iterable[Track]) -> None:
+    """Write ``tracks`` as an extended M3U at ``path``, atomically."""
+    path = Path(path).absolute()
+    base = path.parent
+    lines = ["#EXTM3U"]
+    for track in tracks:
+        seconds = round(track.duration) if track.duration else -1
+        label = f"{track.artist} - {track.title}" if track.artist and track.title else track.title
+        lines.append(f"#EXTINF:{seconds},{label or _stem(track.location)}")
+        lines.append(_relative(track.location, base))
+    _atomic_write(path, "\n".join(lines) + "\n")
+
+
+def _decode(raw: bytes) -> str:
+    """UTF-8 (with or without BOM); failing that, Windows-1252 as Winamp wrote it."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def _entry(written: str, base: Path, info: re.Match | None) -> M3UEntry:
+    location, found = resolve_location(written, base)
+    title = artist = duration = None
+    if info:
+        seconds = float(info.group(1)) if info.group(1) else -1
+        duration = seconds if seconds > 0 else None
+        label = info.group(3).strip()
+        artist, sep, rest = label.partition(" - ")
+        title, artist = (rest, artist) if sep else (label, None)
+    track = Track(location=location, title=title or None, artist=artist or None, duration=duration)
+    return M3UEntry(track=track, found=found, written=written)
+
+
+def resolve_location(written: str, base: Path) -> tuple[str, bool]:
+    """Where a playlist line points, and whether it exists.
+
+    Returns an absolute path (or a URL, kept as is). A Windows absolute path
+    that is nowhere to be found is returned as written: there is no honest
+    POSIX spelling of ``C:\\``.
+    """
+    if written.lower().startswith(("http://", "https://")):
+        return written, True
+    text = _from_file_uri(written) if written.lower().startswith("file:") else written
+    direct = os.path.normpath(os.path.join(base, text))  # join keeps `text` when absolute
+    if os.path.exists(direct):
+        return direct, True
+    if "\\" not in text and not _DRIVE.match(text):
+        return direct, False
+    parts = PureWindowsPath(text).parts
+    if not PureWindowsPath(text).anchor:
+        guess = os.path.normpath(os.path.join(base, *parts))
+        return guess, os.path.exists(guess)
+    for start in range(1, len(parts)):
+        candidate = os.path.join(base, *parts[start:])
+        if os.path.exists(candidate):
+            return candidate, True
+    return written, False
+
+
+def _from_file_uri(uri: str) -> str:
+    """``file:///home/u/a%20b.mp3`` → ``/home/u/a b.mp3``; ``file:///C:/x.mp3`` → ``C:/x.mp3``."""
+    path = unquote(urlparse(uri).path)
+    if re.match(r"^/[A-Za-z]:/", path):
+        path = path[1:]
+    return path
+
+
+def _relative(location: str, base: Path) -> str:
+    """A path under ``base`` relative to it (with ``/``); anything else unchanged."""
+    if location.startswith(("http://", "https://")) or not os.path.isabs(location):
+        return location
+    try:
+        if os.path.commonpath([location, str(base)]) == str(base):
+            return Path(os.path.relpath(location, base)).as_posix()
+    except ValueError:
+        pass
+    return location
+
+
+def _stem(location: str) -> str:
+    return location if location.startswith(("http://", "https://")) else Path(location).stem
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write to a temp file beside ``path``, fsync, and rename over it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise LibraryError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,421 @@
+"""Finding music files, reading their tags and estimating their mood from their audio.
+
+Tags come from mutagen, whatever the container: its "easy" interfaces give
+``title``/``artist``/``album`` for MP3, MP4 and Vorbis-comment formats, while
+ASF (WMA), APEv2 (WavPack, Monkey's Audio) and bare ID3 (AIFF, WAV) keep
+their own frame names, so each field is looked up under every known name.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+
+from moodplayer.errors import LibraryError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: What `playlist add FOLDER` and `library scan` treat as music.
+AUDIO_EXTENSIONS = frozenset(
+    ".mp3 .flac .ogg .oga .opus .m4a .mp4 .aac .wma .aiff .aif .wav .wv .ape".split()
+)
+
+_TAG_KEYS = {
+    "title": ("title", "TIT2", "Title", "\xa9nam"),
+    "artist": ("artist", "TPE1", "Author", "Artist", "\xa9ART"),
+    "album": ("album", "TALB", "WM/AlbumTitle", "Album", "\xa9alb"),
+}
+
+
+def is_audio(path: str | Path) -> bool:
+    return os.path.splitext(str(path))[1].lower() in AUDIO_EXTENSIONS
+
+
+def find_audio(folder: str | Path) -> Iterator[str]:
+    """Every audio file under ``folder``, recursively, sorted per folder.
+
+    Symlinked folders are followed (music libraries are often assembled from
+    links), but each real folder is visited once, so a link loop ends; real
+    subfolders go before links, so a file is known by its own path first.
+    """
+    seen: set[tuple[int, int]] = set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        try:
+            st = os.stat(root)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs.sort(key=lambda name: (os.path.islink(os.path.join(root, name)), name))
+        for name in sorted(files):
+            if is_audio(name):
+                yield os.path.join(root, name)
+
+
+def expand_items(items: Iterable[str]) -> list[str]:
+    """What a user typed (files, folders, globs, http(s) URLs) as locations, in order.
+
+    Nothing is added when any item names nothing, so a typo never leaves a
+    half-filled playlist behind.
+    """
+    locations: list[str] = []
+    for item in items:
+        if item.lower().startswith(("http://", "https://")):
+            locations.append(item)
+        elif os.path.isdir(item):
+            locations.extend(_folder(item))
+        elif os.path.isfile(item):
+            locations.append(item)
+        elif re.search(r"[*?[]", item):
+            locations.extend(_glob(item))
+        else:
+            raise LibraryError(f"no such file or folder: {item}")
+    return locations
+
+
+def _folder(folder: str) -> list[str]:
+    found = list(find_audio(folder))
+    if not found:
+        raise LibraryError(f"no audio files in {folder} (looked for {', '.join(sorted(AUDIO_EXTENSIONS))})")
+    return found
+
+
+def _glob(pattern: str) -> list[str]:
+    matches = sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
+    found = [m for m in matches if os.path.isfile(m) and is_audio(m)]
+    found += [f for m in matches if os.path.isdir(m) for f in find_audio(m)]
+    if not found:
+        raise LibraryError(f"no audio files match {pattern}")
+    return found
+
+
+def read_tags(path: str | Path) -> dict:
+    """Title, artist, album and duration of a file; ``None`` for what it doesn't say.
+
+    A file mutagen cannot parse (corrupt, truncated, not audio) simply has no
+    tags: deciding whether it is playable is the player's and the analyser's job.
+    """
+    import mutagen
+
+    result: dict = {"title": None, "artist": None, "album": None, "duration": None}
+    try:
+        audio = mutagen.File(str(path), easy=True)
+    except Exception:  # mutagen raises MutagenError, but also struct/Index errors on damaged files
+        return result
+    if audio is None:
+        return result
+    length = getattr(audio.info, "length", None)
+    if length and length > 0:
+        result["duration"] = round(float(length), 3)
+    if audio.tags is not None:
+        for field, keys in _TAG_KEYS.items():
+            result[field] = _first_text(audio.tags, keys)
+    return result
+
+
+def _first_text(tags, keys: Iterable[str]) -> str | None:
+    for key in keys:
+        try:
+            value = tags[key]
+        except (KeyError, ValueError, TypeError):
+            continue
+        if hasattr(value, "text"):  # an ID3 frame
+            value = value.text
+        if isinstance(value, (list, tuple)):
+            value = value[0] if value else None
+        text = str(value).strip() if value is not None else ""
+        if text:
+            return text
+    return None
+
+
+# -- audio analysis -------------------------------------------------------------------
+
+#: The excerpt analysed: this many seconds from the middle of the track, at this rate.
+EXCERPT_SECONDS = 30.0
+ANALYSIS_RATE = 22_050
+#: Less decodable audio than this is not worth a mood estimate (a truncated or empty file).
+MIN_ANALYSIS_SECONDS = 1.0
+
+# Albrecht & Shanahan (2013) key profiles, C major / C minor: pitch-class distributions of a
+# corpus of tonal music, which tell major from relative minor better than Krumhansl-Kessler's.
+_MAJOR_PROFILE = (0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009, 0.080, 0.008, 0.081)
+_MINOR_PROFILE = (0.220, 0.006, 0.104, 0.123, 0.019, 0.103, 0.012, 0.214, 0.062, 0.022, 0.061, 0.052)
+
+
+class UnreadableAudio(Exception):
+    """A file the scan skips and counts: empty, corrupt, truncated to nothing, not audio."""
+
+
+def load_excerpt(path: str, duration: float | None) -> "np.ndarray":
+    """Up to :data:`EXCERPT_SECONDS` of mono audio from the middle, at :data:`ANALYSIS_RATE`.
+
+    Only the excerpt is decoded: libsndfile seeks straight to it (WAV, FLAC,
+    Ogg, Opus, MP3, AIFF); other containers go through ffmpeg with an input
+    seek, so a long track costs no more than a short one.
+    """
+    offset = max(0.0, (duration or 0.0) / 2 - EXCERPT_SECONDS / 2)
+    try:
+        samples = _excerpt_soundfile(path, offset)
+    except UnreadableAudio:
+        samples = _excerpt_ffmpeg(path, offset)
+    if samples.size < MIN_ANALYSIS_SECONDS * ANALYSIS_RATE:
+        raise UnreadableAudio(f"less than {MIN_ANALYSIS_SECONDS:g} s of decodable audio")
+    return samples
+
+
+def _excerpt_soundfile(path: str, offset: float) -> "np.ndarray":
+    import numpy as np
+    import soundfile as sf
+    import soxr
+
+    try:
+        with sf.SoundFile(path) as f:
+            if f.seekable() and offset:
+                f.seek(min(int(offset * f.samplerate), max(0, f.frames - 1)))
+            block = f.read(int(EXCERPT_SECONDS * f.samplerate), dtype="float32", always_2d=True)
+            rate = f.samplerate
+    except Exception as exc:  # libsndfile: LibsndfileError, RuntimeError on damaged frames
+        raise UnreadableAudio(str(exc).replace(f"{path}: ", "")) from None
+    mono = block.mean(axis=1)
+    if rate != ANALYSIS_RATE:
+        mono = soxr.resample(mono, rate, ANALYSIS_RATE, quality="MQ")
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _excerpt_ffmpeg(path: str, offset: float) -> "np.ndarray":
+    import subprocess
+
+    import numpy as np
+
+    command = ["ffmpeg", "-nostdin", "-v", "error", "-ss", f"{offset:.3f}", "-t", f"{EXCERPT_SECONDS:g}",
+               "-i", path, "-ac", "1", "-ar", str(ANALYSIS_RATE), "-f", "f32le", "-"]
+    try:
+        result = subprocess.run(command, capture_output=True, timeout=120)
+    except FileNotFoundError:
+        raise UnreadableAudio("not readable without ffmpeg (install it to scan this format)") from None
+    except subprocess.TimeoutExpired:
+        raise UnreadableAudio("ffmpeg took too long to decode it") from None
+    if result.returncode != 0 and not result.stdout:
+        reason = result.stderr.decode(errors="replace").replace(f"{path}: ", "").strip().splitlines()
+        raise UnreadableAudio(reason[-1] if reason else "not decodable audio")
+    return np.frombuffer(result.stdout[: len(result.stdout) // 4 * 4], dtype="<f4").copy()
+
+
+def analyse(samples: "np.ndarray") -> dict:
+    """Tempo, energy, brightness and mode of an excerpt, and the mood they suggest.
+
+    One STFT serves every feature: RMS energy (dBFS), spectral-centroid
+    brightness (Hz), tempo from the onset envelope, and major/minor mode by
+    correlating the mean chroma with the key profiles of every major and minor key.
+    """
+    import librosa
+    import numpy as np
+
+    if not np.all(np.isfinite(samples)) or not np.any(samples):
+        raise UnreadableAudio("silent or invalid samples")
+    power = np.abs(librosa.stft(samples, n_fft=2048, hop_length=512)) ** 2
+    mel = librosa.feature.melspectrogram(S=power, sr=ANALYSIS_RATE)
+    onsets = librosa.onset.onset_strength(S=librosa.power_to_db(mel), sr=ANALYSIS_RATE)
+    tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=onsets, sr=ANALYSIS_RATE))[0])
+    energy = float(10 * np.log10(max(float(np.mean(samples.astype(np.float64) ** 2)), 1e-12)))
+    brightness = float(np.mean(librosa.feature.spectral_centroid(S=np.sqrt(power), sr=ANALYSIS_RATE)))
+    chroma = librosa.feature.chroma_stft(S=power, sr=ANALYSIS_RATE, tuning=0.0).mean(axis=1)
+    mode, majorness = key_mode(chroma)
+    valence, arousal = mood_point(tempo, energy, brightness, majorness)
+    return {"tempo": round(tempo, 2), "energy": round(energy, 2), "brightness": round(brightness, 1),
+            "mode": mode, "valence": valence, "arousal": arousal}
+
+
+def key_mode(chroma) -> tuple[str, float]:
+    """``("major"|"minor", majorness)``: best major minus best minor key correlation."""
+    import numpy as np
+
+    def best(profile) -> float:
+        return max(float(np.corrcoef(chroma, np.roll(profile, k))[0, 1]) for k in range(12))
+
+    if np.ptp(chroma) == 0:
+        return "major", 0.0
+    majorness = best(_MAJOR_PROFILE) - best(_MINOR_PROFILE)
+    return ("major" if majorness >= 0 else "minor"), round(majorness, 4)
+
+
+def mood_point(tempo: float, energy_db: float, brightness_hz: float, majorness: float) -> tuple[float, float]:
+    """A valence/arousal estimate in [-1, 1] from the features.
+
+    The cues are the ones listeners agree on most (Gabrielsson & Lindström
+    2010; Eerola et al. 2013): arousal rises with tempo, loudness and
+    brightness; valence follows mode first (major pleasant, minor not), then
+    tempo and brightness. Each cue is scaled to [-1, 1] over the range
+    popular music spans (60-180 BPM, -30 to -10 dBFS, 1-3.5 kHz centroid).
+    """
+    fast = _scale(tempo, 60, 180)
+    loud = _scale(energy_db, -30, -10)
+    bright = _scale(brightness_hz, 1000, 3500)
+    major = _scale(majorness, -0.15, 0.15)
+    arousal = 0.45 * fast + 0.35 * loud + 0.2 * bright
+    valence = 0.6 * major + 0.25 * fast + 0.15 * bright
+    return round(_clip(valence), 4), round(_clip(arousal), 4)
+
+
+def _scale(value: float, low: float, high: float) -> float:
+    return _clip(2 * (value - low) / (high - low) - 1)
+
+
+def _clip(value: float) -> float:
+    return max(-1.0, min(1.0, value))
+
+
+# -- scanning ---------------------------------------------------------------------------
+
+#: Scanned files are written in batches this big, or at least this often: a killed
+#: scan loses at most one batch and the next scan picks up from there.
+BATCH_SIZE = 16
+BATCH_SECONDS = 1.0
+
+
+@dataclass
+class ScanReport:
+    """What a scan found and did; ``failures`` holds (path, reason) for skipped files."""
+
+    found: int = 0
+    unchanged: int = 0
+    stored: int = 0
+    vanished: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def examine(job: tuple[str, int, float, bool]) -> tuple[str, dict | None, str | None]:
+    """One file's row for the library, or why it was skipped. Runs in a worker process."""
+    location, size, mtime, with_analysis = job
+    if size == 0:
+        return location, None, "empty file (0 bytes)"
+    tags = read_tags(location)
+    row = {"location": location, "size": size, "mtime": mtime, **tags}
+    if not with_analysis:
+        if tags["duration"] is None:
+            return location, None, "not an audio file mutagen can read"
+        return location, row, None
+    try:
+        row.update(analyse(load_excerpt(location, tags["duration"])), analysed_at=_now())
+    except UnreadableAudio as exc:
+        return location, None, str(exc) or "not decodable audio"
+    return location, row, None
+
+
+def scan(lib, folders: Iterable[str | Path], analysis: bool = True, jobs: int | None = None,
+         progress: Callable[[int, int], None] | None = None) -> ScanReport:
+    """Bring the library up to date with what is under ``folders``.
+
+    New and changed files (by size and mtime) are read and, with ``analysis``,
+    analysed in a pool of ``jobs`` processes; files the library knew under
+    these folders that are gone are flagged missing. ``progress(done, total)``
+    is called as files complete.
+    """
+    roots = [os.path.abspath(f) for f in folders]
+    for root in roots:
+        if not os.path.isdir(root):
+            raise LibraryError(f"not a folder: {root}")
+    report = ScanReport()
+    known = lib.known_files()
+    seen, todo = set(), []
+    for location in (os.path.abspath(p) for root in roots for p in find_audio(root)):
+        if location in seen:
+            continue
+        seen.add(location)
+        job = _job(location, known.get(location), analysis)
+        if job is None:
+            report.unchanged += 1
+        else:
+            todo.append(job)
+    report.found = len(seen)
+    vanished = [loc for loc, info in known.items() if not info[3] and loc not in seen and _under(loc, roots)]
+    lib.set_missing(vanished)
+    report.vanished = len(vanished)
+    _examine_all(lib, todo, jobs, report, progress)
+    return report
+
+
+def _job(location: str, known: tuple | None, analysis: bool):
+    """The work for one file, or ``None`` when the library already has it as it is."""
+    try:
+        st = os.stat(location)
+    except OSError:  # gone since the folder walk: the next scan will flag it
+        return None
+    if known and known[:2] == (st.st_size, st.st_mtime) and (known[2] or not analysis) and not known[3]:
+        return None
+    return location, st.st_size, st.st_mtime, analysis
+
+
+def _under(location: str, roots: list[str]) -> bool:
+    return any(location.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def _examine_all(lib, todo: list, jobs: int | None, report: ScanReport, progress) -> None:
+    """Examine files (in parallel when worth it) and store them batch by batch."""
+    batch: list[dict] = []
+    last_write = time.monotonic()
+    for done, (location, row, failure) in enumerate(_results(todo, jobs), start=1):
+        if failure:
+            report.failures.append((location, failure))
+        else:
+            batch.append(row)
+        if batch and (len(batch) >= BATCH_SIZE or time.monotonic() - last_write > BATCH_SECONDS):
+            lib.store_scanned(batch)
+            report.stored += len(batch)
+            batch, last_write = [], time.monotonic()
+        if progress:
+            progress(done, len(todo))
+    if batch:
+        lib.store_scanned(batch)
+        report.stored += len(batch)
+
+
+def _results(todo: list, jobs: int | None) -> Iterator[tuple]:
+    """``examine`` over ``todo``: inline for tags only, else in a pool of processes.
+
+    The pool uses forkserver, not fork: the parent runs rich's refresh thread
+    and holds a SQLite connection, neither of which survives a fork safely.
+    """
+    jobs = jobs or os.cpu_count() or 1
+    if not todo or jobs == 1 or not any(job[3] for job in todo):
+        yield from map(examine, todo)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context,
+                             initializer=_quiet_worker) as pool:
+        yield from pool.map(examine, todo, chunksize=4)
+
+
+def _quiet_worker() -> None:
+    """One thread per worker (the pool is the parallelism), and a silent stderr.
+
+    Decoders (libmpg123, ffmpeg) print warnings about damaged files straight
+    to file descriptor 2; the scan reports those files itself, once, clearly.
+    """
+    import warnings
+
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[name] = "1"
+    warnings.simplefilter("ignore")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

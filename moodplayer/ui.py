@@ -1,0 +1,53 @@
+"""Rich views of results: a prediction as a panel with a probability bar chart."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from moodplayer.classifier import Prediction
+
+EMOTION_STYLE = {
+    "neutral": "white",
+    "calm": "cyan",
+    "happy": "yellow",
+    "sad": "blue",
+    "angry": "red",
+    "fearful": "magenta",
+    "disgust": "green",
+    "surprised": "bright_yellow",
+}
+BAR_WIDTH = 30
+
+
+def probability_bars(probabilities: dict[str, float]) -> Table:
+    """One row per emotion, most likely first, with a bar scaled to its probability."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(justify="right")
+    table.add_column()
+    table.add_column(justify="right")
+    for emotion, p in sorted(probabilities.items(), key=lambda item: -item[1]):
+        bar = "█" * round(p * BAR_WIDTH)
+        table.add_row(emotion, Text(bar.ljust(BAR_WIDTH, "·"), style=EMOTION_STYLE.get(emotion, "")), f"{p:6.1%}")
+    return table
+
+
+def prediction_panel(prediction: "Prediction", title: str = "") -> Panel:
+    """The emotion heard, how sure the model is, and where it sits on the circumplex."""
+    style = EMOTION_STYLE.get(prediction.emotion, "")
+    headline = Text.assemble(
+        ("heard: ", "bold"),
+        (prediction.emotion, f"bold {style}"),
+        f"  confidence {prediction.confidence:.0%}",
+        ("  (uncertain)" if prediction.uncertain else "", "dim italic"),
+        f"\nvalence {prediction.valence:+.2f}  arousal {prediction.arousal:+.2f}",
+    )
+    table = Table.grid()
+    table.add_row(headline)
+    table.add_row(Text(""))
+    table.add_row(probability_bars(prediction.probabilities))
+    return Panel(table, title=title or None, title_align="left", expand=False)

@@ -1,0 +1,99 @@
+"""Loading audio of every common format and finding the speech in it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from moodplayer import audio
+from moodplayer.demo import SAMPLE_VOICE
+from moodplayer.errors import AudioError, NoSpeechError
+
+FFMPEG_FORMATS = ["mp3", "ogg", "opus", "m4a", "wma", "aiff", "wv"]
+
+
+@pytest.fixture(scope="module")
+def voice() -> np.ndarray:
+    return audio.load_audio(SAMPLE_VOICE)
+
+
+def test_sample_voice_is_16k_mono_float(voice):
+    assert voice.dtype == np.float32 and voice.ndim == 1
+    assert 4.0 < voice.size / audio.SAMPLE_RATE < 7.0
+
+
+def test_stereo_44k_wav_becomes_16k_mono(tmp_path, voice):
+    path = tmp_path / "stereo.wav"
+    resampled = audio.to_sample_rate(voice, 16_000, 44_100)
+    sf.write(path, np.stack([resampled, resampled], axis=1), 44_100)
+    loaded = audio.load_audio(path)
+    assert loaded.ndim == 1
+    assert abs(loaded.size - voice.size) < 0.01 * voice.size
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+@pytest.mark.parametrize("ext", FFMPEG_FORMATS)
+def test_compressed_formats_decode_to_the_same_speech(tmp_path, voice, ext):
+    path = tmp_path / f"voice.{ext}"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(SAMPLE_VOICE), str(path)], check=True)
+    loaded = audio.load_audio(path)
+    assert abs(loaded.size - voice.size) < 0.1 * audio.SAMPLE_RATE + 0.05 * voice.size
+    span = audio.find_speech(loaded)
+    assert span is not None and span.voiced_seconds > 1.5
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(AudioError, match="no such file"):
+        audio.load_audio(tmp_path / "nope.wav")
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.flac"
+    path.touch()
+    with pytest.raises(AudioError, match="empty"):
+        audio.load_audio(path)
+
+
+def test_text_file_is_not_audio(tmp_path):
+    path = tmp_path / "notes.wav"
+    path.write_text("this is not audio\n" * 50)
+    with pytest.raises(AudioError, match="not readable audio"):
+        audio.load_audio(path)
+
+
+def test_truncated_flac_is_reported_not_crashed(tmp_path):
+    path = tmp_path / "cut.flac"
+    path.write_bytes(SAMPLE_VOICE.read_bytes()[:300])
+    with pytest.raises(AudioError):
+        audio.load_audio(path)
+
+
+def test_speech_is_found_in_the_sample(voice):
+    span = audio.find_speech(voice)
+    assert span is not None
+    # The clip was padded with 0.4 s of silence before and 0.6 s after the speech.
+    assert 0.3 * audio.SAMPLE_RATE < span.start < 0.6 * audio.SAMPLE_RATE
+    assert voice.size - span.end > 0.4 * audio.SAMPLE_RATE
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n: np.zeros(n, np.float32),
+        lambda n: np.random.default_rng(1).normal(0, 3e-4, n).astype(np.float32),  # room hiss
+        lambda n: (0.2 * np.sin(2 * np.pi * 120 * np.arange(n) / 16_000)).astype(np.float32),  # mains hum
+    ],
+    ids=["digital-silence", "hiss", "hum"],
+)
+def test_no_speech_is_refused(make):
+    with pytest.raises(NoSpeechError, match="no speech heard"):
+        audio.speech_only(make(3 * audio.SAMPLE_RATE))
+
+
+def test_speech_only_trims_the_silence(voice):
+    trimmed = audio.speech_only(voice)
+    assert trimmed.size < voice.size - 0.6 * audio.SAMPLE_RATE
