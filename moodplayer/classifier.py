@@ -58,11 +58,11 @@ class Classifier:
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Classifier":
-        """Load a model file (default: the shipped one); :class:`ModelError` if unusable."""
+        """Load a model file (default: the version in force); :class:`ModelError` if unusable."""
         from moodplayer.model import load_model
-        from moodplayer.paths import default_model_path
+        from moodplayer.versions import active_model_path
 
-        net, metadata = load_model(Path(path) if path is not None else default_model_path())
+        net, metadata = load_model(Path(path) if path is not None else active_model_path())
         if tuple(metadata["labels"]) != emotions.EMOTIONS:
             raise ModelError(f"model labels {metadata['labels']} are not moodplayer's eight emotions")
         return cls(net, metadata)

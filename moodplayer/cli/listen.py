@@ -191,21 +191,10 @@ class Session:
 
 
 def save_feedback_clip(samples, history_id: int, emotion: str) -> Path:
-    """Keep a corrected clip as FLAC in ``<home>/samples/feedback`` for personal training."""
-    import os
+    """Keep a corrected clip in the personal sample store, for `train --personal`."""
+    from moodplayer import samples as store
 
-    import soundfile as sf
-
-    from moodplayer.audio import SAMPLE_RATE
-    from moodplayer.paths import home
-
-    folder = home() / "samples" / "feedback"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{history_id:05d}-{emotion}.flac"
-    tmp = target.with_name(f".{target.name}.tmp")
-    sf.write(str(tmp), samples, SAMPLE_RATE, format="FLAC")
-    os.replace(tmp, target)
-    return target
+    return store.add(samples, emotion, "feedback", history_id=history_id).path
 
 
 def _device_arg(device: Optional[str]):

@@ -1,0 +1,181 @@
+"""The personal sample store: the user's own labelled voice clips, for fine-tuning.
+
+Clips recorded with ``moodplayer record`` and clips the user corrected in
+``listen`` ("wrong mood") land here alike, in ``<home>/samples/``: each one is
+a 16 kHz mono FLAC trimmed to its speech and a JSON sidecar (emotion, date,
+duration, source). The FLAC is written first and the sidecar last, both
+atomically, so a crash mid-save leaves at worst an orphan FLAC, which is
+never listed, never a clip with a wrong or missing label.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from moodplayer.errors import MoodplayerError
+
+SOURCES = ("recorded", "feedback")
+#: Every personal clip is one speaker: the user.
+SPEAKER = "user"
+
+
+class SampleError(MoodplayerError):
+    """A sample ID that does not exist, or a clip that cannot be stored."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One stored clip and what is known about it."""
+
+    id: int
+    emotion: str
+    source: str
+    created: str
+    duration: float
+    path: Path
+    extra: dict
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "emotion": self.emotion,
+            "source": self.source,
+            "created": self.created,
+            "duration": self.duration,
+            "path": str(self.path),
+            **self.extra,
+        }
+
+
+def samples_dir() -> Path:
+    from moodplayer.paths import home
+
+    path = home() / "samples"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def add(samples: np.ndarray, emotion: str, source: str, **extra) -> Sample:
+    """Store a clip, trimmed to its speech; :class:`~moodplayer.errors.NoSpeechError` if there is none.
+
+    The ID is claimed by hard-linking the finished FLAC under its final name,
+    which fails if another process took the same ID first; then we try the next.
+    """
+    import soundfile as sf
+
+    from moodplayer.audio import SAMPLE_RATE, speech_only
+    from moodplayer.emotions import parse_emotion
+    from moodplayer.model import atomic_write
+
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
+    try:
+        emotion = parse_emotion(emotion)
+    except ValueError as exc:
+        raise SampleError(str(exc)) from None
+    speech = speech_only(np.asarray(samples, dtype=np.float32))
+    folder = samples_dir()
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".clip.", suffix=".flac.tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            sf.write(fh, speech, SAMPLE_RATE, format="FLAC")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644 & ~_umask())
+        sample_id = _claim(Path(tmp), emotion)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    meta = {
+        "id": sample_id,
+        "emotion": emotion,
+        "source": source,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "duration": round(speech.size / SAMPLE_RATE, 2),
+        **extra,
+    }
+    flac = _flac_path(sample_id, emotion)
+    atomic_write(flac.with_suffix(".json"), (json.dumps(meta, indent=2) + "\n").encode())
+    return _from_meta(meta, flac)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _claim(tmp: Path, emotion: str) -> int:
+    """Link ``tmp`` under the first free ID; returns that ID."""
+    sample_id = _last_id() + 1
+    while True:
+        try:
+            os.link(tmp, _flac_path(sample_id, emotion))
+            return sample_id
+        except FileExistsError:
+            sample_id += 1
+
+
+def _last_id() -> int:
+    ids = [int(p.name.split("-", 1)[0]) for p in samples_dir().glob("[0-9]*-*.flac")]
+    return max(ids, default=0)
+
+
+def _flac_path(sample_id: int, emotion: str) -> Path:
+    return samples_dir() / f"{sample_id:04d}-{emotion}.flac"
+
+
+def _from_meta(meta: dict, flac: Path) -> Sample:
+    known = {"id", "emotion", "source", "created", "duration"}
+    return Sample(
+        id=int(meta["id"]),
+        emotion=meta["emotion"],
+        source=meta["source"],
+        created=meta["created"],
+        duration=float(meta["duration"]),
+        path=flac,
+        extra={k: v for k, v in meta.items() if k not in known},
+    )
+
+
+def all_samples() -> list[Sample]:
+    """Every complete clip (FLAC and sidecar both present and readable), by ID."""
+    found = []
+    for side in sorted(samples_dir().glob("[0-9]*-*.json")):
+        flac = side.with_suffix(".flac")
+        try:
+            meta = json.loads(side.read_text())
+            if flac.is_file():
+                found.append(_from_meta(meta, flac))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a damaged sidecar: the clip cannot be trusted, so it is not offered
+    return sorted(found, key=lambda s: s.id)
+
+
+def get(sample_id: int) -> Sample:
+    """The clip with this ID, or :class:`SampleError`."""
+    for sample in all_samples():
+        if sample.id == sample_id:
+            return sample
+    raise SampleError(f"no personal sample {sample_id} (see: moodplayer samples list)")
+
+
+def delete(sample_id: int) -> Sample:
+    """Remove a clip: sidecar first, so an interrupted delete leaves only an unlisted FLAC."""
+    sample = get(sample_id)
+    sample.path.with_suffix(".json").unlink()
+    sample.path.unlink(missing_ok=True)
+    return sample
+
+
+def clips() -> list:
+    """The store as training :class:`~moodplayer.datasets.Clip`\\s, all spoken by :data:`SPEAKER`."""
+    from moodplayer.datasets import Clip
+
+    return [Clip(s.path, s.emotion, SPEAKER, "personal") for s in all_samples()]

@@ -1,0 +1,233 @@
+"""Model versions: every trained model kept in ``<home>/models/``, one of them in force.
+
+A version is a model file pair as :mod:`moodplayer.model` writes it
+(``v3.safetensors`` + ``v3.json``, the sidecar carrying the weights' sha256)
+whose metadata also says where it came from (``version``: kind, parent, date,
+scores). The model shipped in the repository is the version ``shipped``; it
+is read, never written.
+
+Which version is in force is the pointer file ``active.json`` (the active ID
+and the IDs active before it), replaced atomically and only after the new
+version's files are complete: a crash mid-save leaves the previous model in
+force. When the active file turns out damaged (truncated, overwritten), the
+most recent good version before it is used, with a warning, and finally the
+shipped model.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from moodplayer.errors import ModelError
+
+SHIPPED = "shipped"
+POINTER = "active.json"
+_ID = re.compile(r"^v(\d+)$")
+
+
+@dataclass(frozen=True)
+class Version:
+    """A version as listed: its ID, files, metadata, and why it cannot be used (if so)."""
+
+    id: str
+    path: Path
+    metadata: dict
+    problem: str | None
+
+    @property
+    def info(self) -> dict:
+        """The ``version`` block of the metadata (kind, parent, created, scores)."""
+        return self.metadata.get("version", {}) if self.id != SHIPPED else {"kind": "shipped", "parent": None}
+
+
+def models_dir() -> Path:
+    from moodplayer.paths import home
+
+    path = home() / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def weights_path(version_id: str) -> Path:
+    """The safetensors file of a version (``shipped``: the repository's model)."""
+    from moodplayer.paths import default_model_path
+
+    if version_id == SHIPPED:
+        return default_model_path()
+    if not _ID.match(version_id):
+        raise ModelError(f"{version_id!r} is not a model version (versions are {SHIPPED}, v1, v2, …)")
+    return models_dir() / f"{version_id}.safetensors"
+
+
+def problem(path: Path) -> str | None:
+    """Why a model file cannot be used (missing, damaged, foreign), or None if its checksum holds."""
+    from moodplayer.model import read_metadata
+
+    if not path.is_file():
+        return f"model file {path} not found"
+    try:
+        metadata = read_metadata(path)
+    except ModelError as exc:
+        return str(exc)
+    if hashlib.sha256(path.read_bytes()).hexdigest() != metadata["weights_sha256"]:
+        return f"model file {path} is damaged or was changed (checksum mismatch)"
+    return None
+
+
+def get(version_id: str) -> Version:
+    """A version, usable or not; :class:`ModelError` if there is no such version."""
+    path = weights_path(version_id)
+    if not path.is_file() and not path.with_suffix(".json").is_file():
+        raise ModelError(f"no model version {version_id!r} (see: moodplayer model list)")
+    trouble = problem(path)
+    metadata = {} if trouble else json.loads(path.with_suffix(".json").read_text())
+    return Version(version_id, path, metadata, trouble)
+
+
+def all_versions() -> list[Version]:
+    """The shipped model, then every stored version by number (damaged ones included, with their problem)."""
+    numbers = {int(m.group(1)) for p in models_dir().glob("v*.*") if (m := _ID.match(p.stem))}
+    return [get(SHIPPED), *(get(f"v{n}") for n in sorted(numbers))]
+
+
+# --- the active pointer --------------------------------------------------------------------
+
+
+def _read_pointer() -> dict:
+    """``{"active": id, "history": [older ids]}``; the shipped model when there is no (readable) pointer."""
+    path = models_dir() / POINTER
+    if not path.is_file():
+        return {"active": SHIPPED, "history": []}
+    try:
+        pointer = json.loads(path.read_text())
+        ids = [pointer["active"], *pointer["history"]]
+        if all(isinstance(i, str) and (i == SHIPPED or _ID.match(i)) for i in ids):
+            return pointer
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        pass
+    _warn(f"{path} is damaged; using the shipped model (choose another with: moodplayer model use VERSION)")
+    return {"active": SHIPPED, "history": []}
+
+
+def _write_pointer(active: str, history: list[str]) -> None:
+    from moodplayer.model import atomic_write
+
+    body = {"active": active, "history": history, "changed": _now()}
+    atomic_write(models_dir() / POINTER, (json.dumps(body, indent=2) + "\n").encode())
+
+
+def active_id() -> str:
+    """The version the user chose last (whether or not its file is still good)."""
+    return _read_pointer()["active"]
+
+
+def active_model_path() -> Path:
+    """The model file to use: the active version's, or the latest good one before it, with a warning."""
+    return resolve_active()[1]
+
+
+def resolve_active() -> tuple[str, Path]:
+    """The ID and file of the version in force; a damaged one is passed over with a warning.
+
+    Falls back through the versions active before it, most recent first, then
+    to the shipped model.
+    """
+    pointer = _read_pointer()
+    active = pointer["active"]
+    trouble = problem(weights_path(active))
+    if trouble is None:
+        return active, weights_path(active)
+    for version_id in [*reversed(pointer["history"]), SHIPPED]:
+        if problem(weights_path(version_id)) is None:
+            break
+    _warn(f"model version {active} is unusable ({trouble}); using {version_id} instead")
+    return version_id, weights_path(version_id)
+
+
+def _warn(message: str) -> None:
+    """One line on stderr, however long (file paths), so it reads as one message."""
+    from moodplayer.console import err
+
+    err.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
+
+
+def use(version_id: str) -> Version:
+    """Put a version in force (it must pass its checksum); the one it replaces can be rolled back to."""
+    version = get(version_id)
+    if version.problem:
+        raise ModelError(f"model version {version_id} cannot be used: {version.problem}")
+    pointer = _read_pointer()
+    if pointer["active"] != version_id:
+        _write_pointer(version_id, [*pointer["history"], pointer["active"]])
+    return version
+
+
+def rollback() -> tuple[str, str]:
+    """Go back to the version active before this one, skipping damaged ones; returns (from, to)."""
+    pointer = _read_pointer()
+    history = list(pointer["history"])
+    while history:
+        previous = history.pop()
+        if problem(weights_path(previous)) is None:
+            _write_pointer(previous, history)
+            return pointer["active"], previous
+    raise ModelError(f"nothing to roll back to: {pointer['active']} is the first model version used")
+
+
+# --- creating and exporting versions --------------------------------------------------------
+
+
+def save(state: dict, metadata: dict, kind: str, parent: str | None, scores: dict | None = None) -> str:
+    """Store trained weights as a new version (not yet in force); returns its ID."""
+    from moodplayer.model import save_model
+
+    version_id = _next_id()
+    info = {"id": version_id, "kind": kind, "parent": parent, "created": _now(), "scores": scores or {}}
+    save_model(weights_path(version_id), state, {**metadata, "version": info})
+    return version_id
+
+
+def import_file(path: Path) -> str:
+    """Copy a model file made elsewhere (``moodplayer train --out``) in as a new version."""
+    from moodplayer.model import atomic_write, read_metadata
+
+    path = Path(path)
+    trouble = problem(path)
+    if trouble:
+        raise ModelError(trouble)
+    metadata = read_metadata(path)
+    version_id = _next_id()
+    info = {"id": version_id, "kind": "imported", "parent": None, "created": _now(), "source": str(path.resolve())}
+    target = weights_path(version_id)
+    atomic_write(target, path.read_bytes())
+    atomic_write(target.with_suffix(".json"), (json.dumps({**metadata, "version": info}, indent=2) + "\n").encode())
+    return version_id
+
+
+def export(version_id: str, target: Path) -> Path:
+    """Write a good version to ``target`` (``.safetensors``) with its sidecar, for use elsewhere."""
+    from moodplayer.model import atomic_write, sidecar_path
+
+    target = Path(target)
+    if target.suffix != ".safetensors":
+        raise ModelError(f"export to a .safetensors file (its metadata goes next to it as .json), not {target.name}")
+    version = get(version_id)
+    if version.problem:
+        raise ModelError(f"model version {version_id} cannot be exported: {version.problem}")
+    atomic_write(target, version.path.read_bytes())
+    atomic_write(sidecar_path(target), version.path.with_suffix(".json").read_bytes())
+    return target
+
+
+def _next_id() -> str:
+    numbers = [int(m.group(1)) for p in models_dir().glob("v*") if (m := _ID.match(p.name.split(".")[0]))]
+    return f"v{max(numbers, default=0) + 1}"
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
