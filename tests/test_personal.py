@@ -1,0 +1,83 @@
+"""Personal fine-tuning: folds, the guard against too few clips, and the proof on a RAVDESS actor as "the user"."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from moodplayer import personal, versions
+from moodplayer import samples as store
+from moodplayer.audio import load_audio
+from moodplayer.datasets import discover
+from moodplayer.features import FeatureConfig
+from moodplayer.model import load_model
+from moodplayer.paths import default_model_path
+from moodplayer.train import make_examples
+
+#: The shipped model was fitted on actors 01-18; 19 and 20 only chose its best epoch.
+USER, OTHER = "ravdess-20", "ravdess-19"
+
+
+def test_stratified_folds_partition_the_clips_and_spread_each_emotion():
+    labels = [0] * 6 + [1] * 5 + [2] * 1
+    folds = personal.stratified_folds(labels, 3, seed=1)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(12))
+    for fold in folds:
+        assert sum(labels[i] == 0 for i in fold) == 2 and sum(labels[i] == 1 for i in fold) in (1, 2)
+
+
+def test_too_few_clips_or_a_single_emotion_is_refused_with_advice(ravdess):
+    clips = [c for c in discover(ravdess / "Actor_20") if c.label in ("happy", "sad")]
+    examples = make_examples(clips[:5], FeatureConfig())
+    with pytest.raises(personal.PersonalError, match=r"too few to adapt to; record at least 6 clips"):
+        personal.check_enough(examples, folds=3)
+    one_emotion = make_examples([c for c in clips if c.label == "happy"], FeatureConfig())
+    with pytest.raises(personal.PersonalError, match="of 1 emotion"):
+        personal.check_enough(one_emotion, folds=3)
+
+
+@pytest.mark.slow
+def test_fine_tuning_on_half_a_speakers_clips_helps_on_the_other_half(ravdess):
+    """The proof, small: the shipped model never trained on actor 20; tune on half, score the rest."""
+    base, metadata = load_model(default_model_path())
+    mine = make_examples(discover(ravdess / "Actor_20"), FeatureConfig())
+    other = make_examples(discover(ravdess / "Actor_19"), FeatureConfig())
+    tune_idx, test_idx = personal.stratified_folds([ex.label for ex in mine], 2)
+    tune, test = [mine[i] for i in tune_idx], [mine[i] for i in test_idx]
+    rehearsal = personal.rehearsal_examples(metadata, 4 * len(tune))
+    tuned = personal.fine_tune(base, tune, rehearsal)
+    assert personal.accuracy(tuned, test) >= personal.accuracy(base, test) + 0.05
+    assert personal.accuracy(tuned, other) >= personal.accuracy(base, other) - 0.05
+
+
+def store_actor_clips(ravdess, per_emotion: int) -> None:
+    """Put ``per_emotion`` clips of each emotion by the test user into the sample store, as recorded."""
+    taken: dict[str, int] = {}
+    for clip in discover(ravdess / "Actor_20"):
+        if taken.get(clip.label, 0) < per_emotion:
+            store.add(load_audio(clip.path), clip.label, "recorded")
+            taken[clip.label] = taken.get(clip.label, 0) + 1
+
+
+@pytest.mark.slow
+def test_train_personal_makes_a_version_and_puts_it_in_force_only_if_not_worse(ravdess, capsys):
+    from moodplayer.cli.personal import train_personal
+
+    store_actor_clips(ravdess, per_emotion=3)
+    version = train_personal(seed=0)
+    shown = capsys.readouterr().out
+    assert "accuracy on your own clips (3-fold, 24 clips):" in shown
+    info = versions.get(version).metadata["version"]
+    assert info["kind"] == "personal" and info["parent"] == "shipped"
+    assert info["scores"]["personal_after"] >= info["scores"]["personal_before"]
+    assert versions.active_id() == version
+
+    wrecked = replace(personal.TuneRecipe(), lr=0.5, l2sp=0.0, epochs=4)  # a tuning that must hurt
+    with pytest.raises(personal.PersonalError, match=rf"is worse on your clips, so {version} stays in force"):
+        train_personal(seed=0, recipe=wrecked)
+    assert versions.active_id() == version and versions.get("v2").metadata["version"]["parent"] == version
+    assert train_personal(seed=0, recipe=wrecked, force=True) == "v3"
+    assert versions.active_id() == "v3"
+    assert versions.rollback() == ("v3", version)
