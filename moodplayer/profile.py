@@ -75,14 +75,18 @@ def choose(name: str | None, enabled: bool, config: FeatureConfig) -> VoiceProfi
     return load_profile(active_name(name), config) if enabled else None
 
 
-def stats_for(profile: VoiceProfile | None) -> Stats | None:
-    """The statistics to normalise with: the profile's once it holds enough speech."""
-    return profile.stats if profile is not None and profile.usable else None
+def stats_for(profile: VoiceProfile | None, classifier) -> Stats | None:
+    """The statistics to normalise with: the profile's, once it holds enough speech and
+    the model was trained to use speaker statistics (a model trained on per-clip
+    statistics does worse with a profile: it is gathered, not applied)."""
+    if profile is None or not profile.usable or not classifier.accepts_profiles:
+        return None
+    return profile.stats
 
 
-def describe(profile: VoiceProfile | None) -> dict:
+def describe(profile: VoiceProfile | None, classifier) -> dict:
     """The profile fields of ``--json`` output: which profile normalised the clip, and how much speech it holds."""
-    used = stats_for(profile) is not None
+    used = stats_for(profile, classifier) is not None
     return {"profile": profile.name if used else None, "profile_seconds": profile.seconds if used else 0.0}
 
 

@@ -87,19 +87,44 @@ def test_a_profile_made_for_other_features_is_rebuilt_from_its_clips(voice):
     assert rebuilt.feature_key == CONFIG.key() and rebuilt.stats.mean.size == CONFIG.n_mels
 
 
-def test_detect_uses_a_profile_once_it_holds_enough_speech(ravdess):
-    actor = sorted((ravdess / "Actor_20").glob("03-01-0[12]-*.flac"))  # neutral and calm: no labels needed
+def profile_of_actor(ravdess, actor: str) -> profiles.VoiceProfile:
+    """A profile from an actor's neutral and calm clips (no emotion labels needed)."""
     profile = profiles.new_profile("default", CONFIG)
-    for clip in actor:
+    for clip in sorted((ravdess / f"Actor_{actor}").glob("03-01-0[12]-*.flac")):
         profile.add(speech_only(load_audio(clip)), CONFIG)
     profiles.save_profile(profile)
+    return profile
+
+
+def speaker_normalised_copy(tmp_path):
+    """The shipped model, its metadata saying it was trained on speaker-normalised features."""
+    from moodplayer.paths import default_model_path
+
+    source = default_model_path()
+    target = tmp_path / source.name
+    target.write_bytes(source.read_bytes())
+    metadata = json.loads(source.with_suffix(".json").read_text())
+    target.with_suffix(".json").write_text(json.dumps({**metadata, "speaker_normalisation": True}))
+    return target
+
+
+def test_detect_uses_a_profile_with_a_model_trained_for_it(ravdess, tmp_path):
+    profile = profile_of_actor(ravdess, "20")
     assert profile.usable
-    clip = str(ravdess / ANGRY)
-    with_profile = json.loads(run_cli("detect", "--json", clip).stdout)
-    cold = json.loads(run_cli("detect", "--json", "--no-profile", clip).stdout)
+    clip, model = str(ravdess / ANGRY), str(speaker_normalised_copy(tmp_path))
+    with_profile = json.loads(run_cli("detect", "--json", "--model", model, clip).stdout)
+    cold = json.loads(run_cli("detect", "--json", "--model", model, "--no-profile", clip).stdout)
     assert with_profile["profile"] == "default" and with_profile["profile_seconds"] == profile.seconds
     assert cold["profile"] is None and cold["profile_seconds"] == 0.0
     assert with_profile["probabilities"] != cold["probabilities"]
+
+
+def test_the_shipped_model_uses_a_profile_only_if_trained_for_it(ravdess):
+    from moodplayer.classifier import Classifier
+
+    profile_of_actor(ravdess, "20")
+    used = json.loads(run_cli("detect", "--json", str(ravdess / ANGRY)).stdout)["profile"]
+    assert used == ("default" if Classifier.load().accepts_profiles else None)
 
 
 def test_reset_forgets_the_profile_and_its_clips(voice):

@@ -114,10 +114,10 @@ class Session:
         ended = time.perf_counter()
         if loading is not None:
             self._classifier, self.voice = loading.result()
-        prediction = self._classifier.predict(samples, profiles.stats_for(self.voice))
+        prediction = self._classifier.predict(samples, profiles.stats_for(self.voice, self._classifier))
         self.timings["to_emotion"] = (time.perf_counter() - ended) * 1000
         self.samples = samples
-        self.profile_used = profiles.describe(self.voice)
+        self.profile_used = profiles.describe(self.voice, self._classifier)
         if source is None and self.use_profile:
             self._learn_voice(samples)
         if not self.as_json:
