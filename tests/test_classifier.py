@@ -91,3 +91,15 @@ def test_evaluate_on_a_bad_folder_is_one_line(tmp_path):
     result = run_cli("evaluate", str(tmp_path / "nowhere"))
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0 and "not a folder" in result.stderr
+
+
+def test_own_mel_filters_equal_librosa_s():
+    import librosa
+
+    from moodplayer.features import FeatureConfig, _mel_basis
+
+    config = FeatureConfig()
+    reference = librosa.filters.mel(
+        sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax
+    )
+    assert np.allclose(_mel_basis(config), reference.T, atol=1e-7)
