@@ -16,6 +16,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from typing import Sequence
 
 import numpy as np
 
@@ -135,6 +136,16 @@ class Stats:
         features = np.asarray(features, dtype=np.float64)
         mean = features.mean(axis=0)
         return cls(features.shape[0], mean, ((features - mean) ** 2).sum(axis=0))
+
+    @classmethod
+    def combine(cls, parts: Sequence["Stats"]) -> "Stats":
+        """The statistics of all the parts' frames together (Chan et al.'s pairwise formula, vectorised)."""
+        counts = np.array([p.count for p in parts], dtype=np.float64)
+        means = np.stack([p.mean for p in parts])
+        total = counts.sum()
+        mean = (counts[:, None] * means).sum(axis=0) / total
+        m2 = np.stack([p.m2 for p in parts]).sum(axis=0) + (counts[:, None] * (means - mean) ** 2).sum(axis=0)
+        return cls(int(total), mean, m2)
 
     def merge(self, other: "Stats") -> "Stats":
         """The statistics of both sets of frames together, exactly."""
