@@ -142,13 +142,9 @@ def load_profile(name: str, config: FeatureConfig) -> VoiceProfile | None:
 
 def save_profile(profile: VoiceProfile) -> None:
     """Write atomically: a crash leaves the previous profile in place."""
-    path = profile_path(profile.name)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(_encode(profile))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    from moodplayer.model import atomic_write
+
+    atomic_write(profile_path(profile.name), _encode(profile))
 
 
 def reset_profile(name: str) -> bool:

@@ -13,7 +13,7 @@ import pytest
 from moodplayer import profile as profiles
 from moodplayer.audio import SAMPLE_RATE, load_audio, speech_only
 from moodplayer.demo import SAMPLE_VOICE
-from moodplayer.features import FeatureConfig
+from moodplayer.features import FeatureConfig, log_mel
 from tests.conftest import REPO, run_cli
 from vmic import speech_clip, vmic  # noqa: F401  (the fixture)
 
@@ -48,6 +48,23 @@ def test_a_short_take_is_refused(voice):
 def test_a_noisy_take_is_refused(voice, noise_level):
     noise = np.random.default_rng(0).normal(0, noise_level * np.abs(voice).max(), voice.size).astype(np.float32)
     assert profiles.enrolment_problem(voice + noise).startswith("too noisy")
+
+
+def test_running_statistics_are_exactly_those_of_all_the_speech(voice):
+    first, second = speech_only(voice), speech_only(voice)[::2].copy()
+    profile = profiles.new_profile("alice", CONFIG)
+    profile.add(first, CONFIG)
+    profile.add(second, CONFIG)
+    frames = np.concatenate([log_mel(first, CONFIG), log_mel(second, CONFIG)])
+    np.testing.assert_allclose(profile.stats.mean, frames.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(profile.stats.var, frames.var(axis=0), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["../etc/passwd", "a b", ""])
+def test_profile_names_must_be_safe_file_names(name, monkeypatch):
+    monkeypatch.setenv("MOODPLAYER_PROFILE", name)
+    result = run_cli("voice", "show")
+    assert result.returncode == 1 and ("invalid profile name" in result.stderr or "no voice profile 'default'" in result.stderr)
 
 
 def test_profile_round_trip_and_running_statistics(voice):
