@@ -393,10 +393,12 @@ def _results(todo: list, jobs: int | None) -> Iterator[tuple]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context,
-                             initializer=_quiet_worker) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_quiet_worker,
+                               mp_context=multiprocessing.get_context("forkserver"))
+    try:
         yield from pool.map(examine, todo, chunksize=4)
+    finally:  # stopped early (Ctrl-C, a locked database): drop the queued files, don't finish them
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _quiet_worker() -> None:

@@ -173,11 +173,14 @@ def import_(
 ) -> None:
     """Import an M3U playlist; entries not found are reported and kept as missing."""
     from moodplayer.console import warn
+    from moodplayer.errors import LibraryError
     from moodplayer.m3u import read_m3u
 
     entries = read_m3u(file)
     name = name or file.stem
-    with _open() as lib:
+    with _open() as lib, lib.transaction():
+        if name.lower() in (p["name"].lower() for p in lib.playlists()):
+            raise LibraryError(f"a playlist named '{name}' already exists; choose another name with --name")
         lib.create_playlist(name)
         lib.add_tracks(name, [e.track for e in entries])
     missing = [e for e in entries if not e.found]

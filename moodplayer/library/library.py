@@ -7,13 +7,14 @@ never decides what to play; the CLI shows what it returns and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 from moodplayer.emotions import EMOTIONS, parse_emotion
 from moodplayer.errors import LibraryError
@@ -94,6 +95,12 @@ class Library:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator["Library"]:
+        """Group several calls into one transaction: all of their changes are kept, or none."""
+        with database.translated(self.path, self.timeout), write(self.db):
+            yield self
 
     # -- playlists -----------------------------------------------------------------
 
@@ -446,7 +453,7 @@ class Library:
     def _playlist_id(self, name: str, required: bool = True) -> int | None:
         row = self.db.execute("SELECT id FROM playlists WHERE name = ?", [name.strip()]).fetchone()
         if row is None and required:
-            raise LibraryError(f"no playlist named '{name}'")
+            raise LibraryError(f"no playlist named '{name}'; create it with: moodplayer playlist create '{name}'")
         return row[0] if row else None
 
     def _last_position(self, pid: int) -> int:
