@@ -40,6 +40,15 @@ def test_create_add_folders_globs_urls_show_and_list(album):
     ]
 
 
+def test_names_and_tags_with_brackets_are_shown_as_written(tmp_path):
+    make_audio(tmp_path / "[live] song.ogg", title="Song [Live at /dev/null]", artist="[bold]Band")
+    ok("playlist", "create", "[2024] Best")
+    added = ok("playlist", "add", "[2024] Best", str(tmp_path / "[live] song.ogg"))
+    assert "added 1 tracks to '[2024] Best'" in added.stderr
+    shown = ok("playlist", "show", "[2024] Best").stdout
+    assert "Song [Live at /dev/null]" in shown and "[bold]Band" in shown and "[2024] Best" in shown
+
+
 def test_add_with_a_typo_adds_nothing_and_says_why(album):
     ok("playlist", "create", "Mix")
     result = run_cli("playlist", "add", "Mix", str(album / "a"), str(album / "nope.mp3"))

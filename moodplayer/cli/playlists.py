@@ -7,9 +7,10 @@ shown with rich (or as JSON with ``--json``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import typer
 
@@ -30,9 +31,17 @@ def _open():
 
 
 def _say(message: str) -> None:
+    """A message on stderr, printed as is: names and paths may hold ``[brackets]``."""
     from moodplayer.console import err
 
-    err.print(message)
+    err.print(message, markup=False, soft_wrap=True)
+
+
+def _text(value) -> str:
+    """User data (tags, names, paths) made safe to put in rich markup."""
+    from rich.markup import escape
+
+    return escape(str(value)) if value else ""
 
 
 def _minutes(seconds: float | None) -> str:
@@ -87,7 +96,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None
         return
     table = Table("playlist", "tracks", "duration", "moods")
     for p in playlists:
-        table.add_row(p["name"], str(p["tracks"]), _minutes(p["duration"]), ", ".join(p["moods"]))
+        table.add_row(_text(p["name"]), str(p["tracks"]), _minutes(p["duration"]), ", ".join(p["moods"]))
     out.print(table)
 
 
@@ -118,13 +127,13 @@ def _print_entries(name: str, entries, total: float) -> None:
 
     from moodplayer.console import out
 
-    table = Table("#", "title", "artist", "album", "time", title=name,
+    table = Table("#", "title", "artist", "album", "time", title=_text(name),
                   caption=f"{len(entries)} tracks, {_minutes(total)}")
     for e in entries:
-        title = e.track.title or e.track.display_title
+        title = _text(e.track.title or e.track.display_title)
         if e.missing:
             title += " [red](missing)[/]"
-        table.add_row(str(e.position), title, e.track.artist or "", e.track.album or "",
+        table.add_row(str(e.position), title, _text(e.track.artist), _text(e.track.album),
                       _minutes(e.track.duration))
     out.print(table)
 
@@ -185,7 +194,7 @@ def import_(
         lib.add_tracks(name, [e.track for e in entries])
     missing = [e for e in entries if not e.found]
     for entry in missing:
-        warn(f"not found, kept as missing: {entry.written}")
+        warn(f"not found, kept as missing: {_text(entry.written)}")
     _say(f"imported {len(entries)} entries into '{name}'" + (f" ({len(missing)} missing)" if missing else ""))
 
 
@@ -248,7 +257,7 @@ def _print_moods(mapping: dict, as_json: bool) -> None:
     table = Table("mood", "valence", "arousal", "playlists")
     for emotion in EMOTIONS:
         valence, arousal = CIRCUMPLEX[emotion]
-        playlists = ", ".join(mapping.get(emotion, [])) or "[dim]–[/]"
+        playlists = ", ".join(_text(name) for name in mapping.get(emotion, [])) or "[dim]–[/]"
         table.add_row(emotion, f"{valence:+.2f}", f"{arousal:+.2f}", playlists)
     out.print(table)
 
@@ -278,22 +287,17 @@ def scan(
     _print_scan(report, as_json)
 
 
-def _progress(label: str):
-    """A rich progress bar on stderr, as a context giving a ``(done, total)`` callback."""
-    import contextlib
-
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr, giving a ``(done, total)`` callback."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from moodplayer.console import err
 
-    @contextlib.contextmanager
-    def bar():
-        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), console=err, transient=True) as progress:
-            task = progress.add_task(label, total=None)
-            yield lambda done, total: progress.update(task, completed=done, total=total)
-
-    return bar()
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
 def _print_scan(report, as_json: bool) -> None:
@@ -305,7 +309,7 @@ def _print_scan(report, as_json: bool) -> None:
                           "failures": [{"file": f, "reason": r} for f, r in report.failures]}, ensure_ascii=False))
         return
     for path, reason in report.failures:
-        warn(f"skipped {path}: {reason}")
+        warn(f"skipped {_text(path)}: {_text(reason)}")
     out.print(f"{report.found} files: {report.stored} added or updated, {report.unchanged} unchanged, "
               f"{len(report.failures)} skipped, {report.vanished} newly missing")
 
