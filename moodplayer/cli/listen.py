@@ -44,10 +44,12 @@ def demo(
 
 
 class Session:
-    """One listen: get audio, classify it, plan the music, record it in history, play.
+    """One listening session: get audio, classify it, plan the music, log it, play.
 
     The model and libvlc load in a background thread while the user speaks, so
-    the emotion appears right after the recording ends.
+    the emotion appears right after the recording ends. In the live view, "w"
+    (wrong mood) stores the right emotion as feedback, keeps the clip for
+    personal training and switches the music; "l" listens again.
     """
 
     def __init__(self, model: Optional[Path], aout: Optional[str], as_json: bool, max_tracks: int | None = None):
@@ -55,88 +57,125 @@ class Session:
         self.aout = aout
         self.as_json = as_json
         self.max_tracks = max_tracks
+        self.strategy = "match"
+        self.device = None
+        self.seconds = 6.0
         self.timings: dict[str, float] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._classifier = None
+        self.samples = None
+        self.history_id: int | None = None
 
     def run(self, source: Optional[Path], seconds: float, device, mood: Optional[str], strategy: str, play: bool) -> None:
         from moodplayer.emotions import parse_emotion
 
+        self.strategy, self.device, self.seconds = strategy, _device_arg(device), seconds
         if mood is not None:
             try:
                 mood = parse_emotion(mood)
             except ValueError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--mood") from None
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            loading = pool.submit(self._load_model) if mood is None else None
-            prediction = None
-            if loading is not None:
-                samples, label = self._capture(source, seconds, device)
-                ended = time.perf_counter()
-                prediction = loading.result().predict(samples)
-                self.timings["to_emotion"] = (time.perf_counter() - ended) * 1000
-                self._show_prediction(prediction, label)
-            emotion = mood or prediction.emotion
-            plan, history_id = self._plan(emotion, strategy, prediction, source)
-            if self.as_json:
-                self._print_json(prediction, plan, source)
-            else:
-                self._show_plan(plan)
-            if play:
-                self._play(plan, history_id)
+        prediction = None if mood else self.detect(source)
+        plan = self.plan(mood or prediction.emotion, prediction, source)
+        if self.as_json:
+            self._print_json(prediction, plan, source)
+        else:
+            self._show_plan(plan)
+        if play:
+            from moodplayer.tui import run_now_playing
 
-    def _load_model(self):
-        from moodplayer.classifier import Classifier
+            player, title = self._player_for(plan)
+            run_now_playing(player, title=title, on_listen_again=self.listen_again, on_wrong_mood=self.wrong_mood)
 
-        classifier = Classifier.load(self.model_path)
-        import vlc  # noqa: F401  (warm the libvlc import while the user speaks)
-
-        return classifier
-
-    def _capture(self, source: Optional[Path], seconds: float, device):
-        if source is not None:
-            from moodplayer.audio import load_audio
-
-            return load_audio(source), str(source)
-        from moodplayer.record import record_voice
-
-        return record_voice(seconds, device=_device_arg(device), show_meter=not self.as_json), "microphone"
-
-    def _show_prediction(self, prediction, label: str) -> None:
+    def detect(self, source: Optional[Path]):
+        """Record (or read) a clip and classify it, loading the model meanwhile."""
+        loading = self._pool.submit(self._load_model) if self._classifier is None else None
+        samples, label = self._capture(source)
+        ended = time.perf_counter()
+        if loading is not None:
+            self._classifier = loading.result()
+        prediction = self._classifier.predict(samples)
+        self.timings["to_emotion"] = (time.perf_counter() - ended) * 1000
+        self.samples = samples
         if not self.as_json:
             from moodplayer.console import out
             from moodplayer.ui import prediction_panel
 
             out.print(prediction_panel(prediction, title=label))
+        return prediction
 
-    def _plan(self, emotion: str, strategy: str, prediction, source):
+    def plan(self, emotion: str, prediction, source):
+        """The queue for ``emotion``; a detection is logged in the history."""
         from moodplayer import mood
         from moodplayer.demo import ensure_demo_library
         from moodplayer.library import Library
 
         with Library.open() as lib:
             ensure_demo_library(lib)
-            plan = mood.plan(lib, emotion, strategy)
+            plan = mood.plan(lib, emotion, self.strategy)
             if self.max_tracks:
                 plan.tracks = plan.tracks[: self.max_tracks]
-            history_id = None
             if prediction is not None:
-                history_id = lib.record_detection(
+                self.history_id = lib.record_detection(
                     emotion=prediction.emotion,
                     probabilities=prediction.probabilities,
                     valence=prediction.valence,
                     arousal=prediction.arousal,
-                    strategy=strategy,
+                    strategy=self.strategy,
                     playlist=plan.playlist,
                     source=str(source) if source else "microphone",
                 )
-        return plan, history_id
+        return plan
+
+    def listen_again(self):
+        """The "l" key: record once more and switch to the music for what is heard now."""
+        prediction = self.detect(None)
+        plan = self.plan(prediction.emotion, prediction, None)
+        self._show_plan(plan)
+        return self._player_for(plan)
+
+    def wrong_mood(self, emotion: str):
+        """The "w" key: remember the right emotion (and the clip), play that mood instead."""
+        from moodplayer.library import Library
+
+        if self.history_id is not None:
+            with Library.open() as lib:
+                lib.set_feedback(self.history_id, emotion)
+            if self.samples is not None:
+                save_feedback_clip(self.samples, self.history_id, emotion)
+        return self._player_for(self.plan(emotion, None, None))
+
+    def _player_for(self, plan):
+        from moodplayer.player import Player
+
+        return Player(plan.tracks, aout=self.aout, name=plan.playlist), f"{plan.emotion} · {', '.join(plan.playlists)}"
+
+    def _load_model(self):
+        from moodplayer.classifier import Classifier
+
+        classifier = Classifier.load(self.model_path)
+        from moodplayer.player import load_vlc
+
+        load_vlc()  # warm the libvlc import while the user speaks
+        return classifier
+
+    def _capture(self, source: Optional[Path]):
+        if source is not None:
+            from moodplayer.audio import load_audio
+
+            return load_audio(source), str(source)
+        from moodplayer.record import record_voice
+
+        return record_voice(self.seconds, device=self.device, show_meter=not self.as_json), "microphone"
 
     def _show_plan(self, plan) -> None:
         from moodplayer.console import out
 
-        out.print(
-            f"mood [bold]{plan.emotion}[/] → playlist [bold]{', '.join(plan.playlists)}[/] "
-            f"({len(plan.tracks)} tracks, strategy {plan.strategy})"
-        )
+        if not self.as_json:
+            out.print(
+                f"mood [bold]{plan.emotion}[/] → playlist [bold]{', '.join(plan.playlists)}[/] "
+                f"({len(plan.tracks)} tracks, strategy {plan.strategy})"
+            )
 
     def _print_json(self, prediction, plan, source) -> None:
         result = {
@@ -150,12 +189,23 @@ class Session:
             result["timings_ms"] = {**prediction.timings_ms, **{k: round(v, 2) for k, v in self.timings.items()}}
         print(json.dumps(result), flush=True)
 
-    def _play(self, plan, history_id) -> None:
-        from moodplayer.player import Player
-        from moodplayer.tui import run_now_playing
 
-        player = Player(plan.tracks, aout=self.aout)
-        run_now_playing(player, title=f"{plan.emotion} · {plan.playlist}")
+def save_feedback_clip(samples, history_id: int, emotion: str) -> Path:
+    """Keep a corrected clip as FLAC in ``<home>/samples/feedback`` for personal training."""
+    import os
+
+    import soundfile as sf
+
+    from moodplayer.audio import SAMPLE_RATE
+    from moodplayer.paths import home
+
+    folder = home() / "samples" / "feedback"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{history_id:05d}-{emotion}.flac"
+    tmp = target.with_name(f".{target.name}.tmp")
+    sf.write(str(tmp), samples, SAMPLE_RATE, format="FLAC")
+    os.replace(tmp, target)
+    return target
 
 
 def _device_arg(device: Optional[str]):

@@ -1,0 +1,229 @@
+"""Recording the user's voice from a microphone (sounddevice / PortAudio).
+
+:func:`record_voice` records 16 kHz mono float32 — what the rest of the chain
+expects — shows a live level meter while it does, and stops by itself shortly
+after the speaker stops talking, so nobody waits out a fixed countdown.
+PortAudio's failures (no device, a busy one, a bad name) become one-line
+:class:`DeviceError`\\s.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import time
+
+import numpy as np
+
+from moodplayer.audio import ABSOLUTE_SILENCE_DB, MIN_SPEECH_SECONDS, SAMPLE_RATE, SPEECH_ABOVE_FLOOR_DB, frame_db
+from moodplayer.errors import DeviceError
+
+#: Stop this long after the last voiced frame, once speech has been heard.
+TRAILING_SILENCE_SECONDS = 0.8
+BLOCK_SECONDS = 0.1
+#: Peak level (dBFS) under which the meter says "too quiet", once this far in.
+TOO_QUIET_DB, TOO_QUIET_AFTER = -40.0, 1.5
+CLIPPING_LEVEL = 0.99
+_HOP = 160  # samples between audio.frame_db's levels
+_PA_DEVICE_UNAVAILABLE = -9985
+_PA_INVALID_DEVICE = -9996
+_NO_DEVICE = "no audio input device found (no microphone?); connect one, or choose one with --device (see: moodplayer devices)"
+
+
+def portaudio():
+    """sounddevice, with PortAudio's device list fresh.
+
+    PortAudio lists devices once, when initialised (at ``import
+    sounddevice``); re-initialising it, the way sounddevice's author
+    recommends, finds a microphone plugged in — or a sound server started —
+    since then. It is safe here because moodplayer opens a stream only
+    inside :func:`record_voice`, and closes it there.
+    """
+    fresh = "sounddevice" not in sys.modules
+    try:
+        import sounddevice
+    except OSError:  # sounddevice raises OSError when the PortAudio library is missing
+        raise DeviceError("PortAudio not found; install libportaudio2 (apt) or portaudio (brew)") from None
+    if not fresh:
+        sounddevice._terminate()
+        sounddevice._initialize()
+    return sounddevice
+
+
+def list_input_devices() -> list[dict]:
+    """Every device that can record: index, name, host API, channels, default rate, and which is the default."""
+    sd = portaudio()
+    default_input = sd.default.device[0]
+    hostapis = sd.query_hostapis()
+    return [
+        {
+            "index": index,
+            "name": info["name"],
+            "hostapi": hostapis[info["hostapi"]]["name"],
+            "channels": info["max_input_channels"],
+            "default_samplerate": info["default_samplerate"],
+            "default": index == default_input,
+        }
+        for index, info in enumerate(sd.query_devices())
+        if info["max_input_channels"] > 0
+    ]
+
+
+def device_error(exc: Exception, device) -> DeviceError:
+    """PortAudio's and sounddevice's errors, said the way a user can act on."""
+    message = str(exc.args[0]) if exc.args else str(exc)
+    code = exc.args[1] if len(exc.args) > 1 else None
+    if "Error querying device -1" in message:
+        return DeviceError(_NO_DEVICE)
+    if code == _PA_DEVICE_UNAVAILABLE or "Device unavailable" in message or "busy" in message.lower():
+        return DeviceError(f"the audio input device{_named(device)} is busy (another program is using it); close that program or choose another with --device")
+    if code == _PA_INVALID_DEVICE or "No input device matching" in message or "not an input device" in message:
+        return DeviceError(f"no audio input device{_named(device)}; see: moodplayer devices")
+    return DeviceError(f"cannot record from the audio input device{_named(device)}: {message}")
+
+
+def _named(device) -> str:
+    return "" if device is None else f" {device!r}"
+
+
+def record_voice(
+    max_seconds: float = 6.0,
+    *,
+    device=None,
+    show_meter: bool = True,
+    stop_on_silence: bool = True,
+) -> np.ndarray:
+    """Record up to ``max_seconds`` of 16 kHz mono float32 from ``device`` (default input).
+
+    Stops :data:`TRAILING_SILENCE_SECONDS` after speech ends when
+    ``stop_on_silence``. The meter (countdown, level, too quiet / clipping)
+    is drawn on stderr only when that is a terminal. Ctrl-C closes the
+    stream and lets the ``KeyboardInterrupt`` through.
+    """
+    sd = portaudio()
+    rate = _usable_rate(sd, device)
+    blocks: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
+
+    def callback(indata, frames, time_info, status):  # PortAudio's thread: only hand the block over
+        blocks.put(indata[:, 0].copy())
+
+    try:
+        stream = sd.InputStream(
+            samplerate=rate, channels=1, dtype="float32", device=device,
+            blocksize=int(rate * BLOCK_SECONDS), latency="low", callback=callback,
+        )
+    except (sd.PortAudioError, ValueError) as exc:
+        raise device_error(exc, device) from None
+    with stream, _Meter(max_seconds, enabled=show_meter) as meter:
+        samples = _collect(blocks, rate, max_seconds, stop_on_silence, meter)
+    return _to_16k(samples, rate)
+
+
+def _usable_rate(sd, device) -> int:
+    """16 kHz when the device takes it (PulseAudio/PipeWire always do), else its own rate, resampled after."""
+    try:
+        sd.check_input_settings(device=device, channels=1, dtype="float32", samplerate=SAMPLE_RATE)
+        return SAMPLE_RATE
+    except (sd.PortAudioError, ValueError) as exc:
+        try:
+            return int(sd.query_devices(device, kind="input")["default_samplerate"])
+        except (sd.PortAudioError, ValueError):
+            raise device_error(exc, device) from None
+
+
+def _collect(blocks, rate: int, max_seconds: float, stop_on_silence: bool, meter: "_Meter") -> np.ndarray:
+    """Gather blocks until ``max_seconds``, or until speech has been followed by enough silence."""
+    chunks: list[np.ndarray] = []
+    wanted = int(max_seconds * rate)
+    received = 0
+    deadline = time.monotonic() + max_seconds + 2.0  # a stalled device must not hang us
+    while received < wanted:
+        try:
+            block = blocks.get(timeout=max(0.05, deadline - time.monotonic()))
+        except queue.Empty:
+            raise DeviceError("the audio input device stopped delivering sound") from None
+        chunks.append(block)
+        received += block.size
+        recorded = np.concatenate(chunks)
+        meter.update(recorded, rate)
+        if stop_on_silence and speech_ended(recorded, rate):
+            break
+    return np.concatenate(chunks)[:wanted] if chunks else np.zeros(0, np.float32)
+
+
+def speech_ended(samples: np.ndarray, rate: int) -> bool:
+    """Whether enough speech has been heard and then :data:`TRAILING_SILENCE_SECONDS` of quiet.
+
+    The same energy rule as :func:`audio.find_speech` (frames well above the
+    recording's own noise floor, never below absolute silence), applied to
+    what has been recorded so far.
+    """
+    levels = frame_db(samples)
+    hop_seconds = _HOP / rate  # frame_db hops 160 samples: 10 ms at 16 kHz
+    floor = float(np.percentile(levels, 10))
+    voiced = np.flatnonzero(levels > max(ABSOLUTE_SILENCE_DB, floor + SPEECH_ABOVE_FLOOR_DB))
+    if voiced.size * hop_seconds < MIN_SPEECH_SECONDS:
+        return False
+    return (levels.size - 1 - voiced[-1]) * hop_seconds >= TRAILING_SILENCE_SECONDS
+
+
+def _to_16k(samples: np.ndarray, rate: int) -> np.ndarray:
+    if rate == SAMPLE_RATE:
+        return samples.astype(np.float32, copy=False)
+    from moodplayer.audio import to_sample_rate
+
+    return to_sample_rate(samples, rate)
+
+
+class _Meter:
+    """The live recording view on stderr: time left, input level, and what to do about it."""
+
+    def __init__(self, max_seconds: float, enabled: bool) -> None:
+        from moodplayer.console import err
+
+        self.max_seconds = max_seconds
+        self.console = err
+        self.enabled = enabled and err.is_terminal
+        self.live = None
+
+    def __enter__(self) -> "_Meter":
+        if self.enabled:
+            from rich.live import Live
+
+            self.live = Live(console=self.console, transient=True, refresh_per_second=12)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def update(self, recorded: np.ndarray, rate: int) -> None:
+        if self.live is not None:
+            self.live.update(self.render(recorded, rate))
+
+    def render(self, recorded: np.ndarray, rate: int):
+        from rich.text import Text
+
+        elapsed = recorded.size / rate
+        recent = recorded[-int(rate * BLOCK_SECONDS * 3) :]
+        peak = float(np.max(np.abs(recent))) if recent.size else 0.0
+        level_db = 20 * np.log10(max(peak, 1e-6))
+        filled = int(max(0.0, min(1.0, (level_db + 60) / 60)) * 30)
+        line = Text.assemble(
+            ("● ", "bold red"),
+            f"listening… {max(0.0, self.max_seconds - elapsed):4.1f} s left  ",
+            ("█" * filled, "green" if peak < CLIPPING_LEVEL else "red"),
+            ("░" * (30 - filled), "dim"),
+            f" {level_db:5.1f} dBFS",
+        )
+        hint = self.hint(recorded, elapsed, peak)
+        return Text.assemble(line, "\n", (hint, "yellow")) if hint else line
+
+    @staticmethod
+    def hint(recorded: np.ndarray, elapsed: float, recent_peak: float) -> str:
+        if recent_peak >= CLIPPING_LEVEL:
+            return "clipping: move back from the microphone or turn its gain down"
+        if elapsed >= TOO_QUIET_AFTER and 20 * np.log10(max(float(np.max(np.abs(recorded))), 1e-6)) < TOO_QUIET_DB:
+            return "too quiet: speak up, move closer, or check the input volume"
+        return ""

@@ -1,0 +1,242 @@
+"""The now-playing view: keys through Textual's Pilot, the real command in tmux, and piped output."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from moodplayer.player import Player
+from moodplayer.track import Track
+from moodplayer.tui import build_app, clock
+from test_player import write_tone
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def songs(tmp_path):
+    """Three tagged 20 s tracks: long enough to press keys while one plays."""
+    return [write_tone(tmp_path / f"{n}.ogg", 20.0, 300 + 100 * i, f"Song {n}") for i, n in enumerate("ABC")]
+
+
+def drive(app, *keys: str, pause: float = 0.3):
+    """Press ``keys`` in a headless run of ``app`` and return the app afterwards."""
+
+    async def run():
+        async with app.run_test(size=(100, 20)) as pilot:
+            await pilot.pause(pause)
+            for key in keys:
+                await pilot.press(key)
+                await pilot.pause(0.1)
+
+    asyncio.run(run())
+    return app
+
+
+def view_text(app) -> str:
+    """What the view shows now, as plain text."""
+    from rich.console import Console
+
+    console = Console(width=100, file=io.StringIO(), color_system=None)
+    console.print(app.render_view())
+    return console.file.getvalue()
+
+
+def test_keys_pause_skip_volume_seek_shuffle_repeat(songs):
+    player = Player(songs, aout="dummy")
+    seen = {}
+
+    async def run():
+        app = build_app(player, "happy · test")
+        async with app.run_test(size=(100, 20)) as pilot:
+            await pilot.pause(0.3)
+            await pilot.press("space")
+            seen["paused"] = player.state
+            await pilot.press("space", "n")
+            seen["next"] = player.current.title
+            await pilot.press("b")
+            seen["previous"] = player.current.title
+            await pilot.press("plus", "plus", "minus")
+            seen["volume"] = player.volume
+            await pilot.press("right")
+            await pilot.pause(0.5)
+            seen["seek"] = player.position
+            await pilot.press("s", "r")
+            seen["modes"] = (player.shuffle, player.repeat)
+            await pilot.pause(0.3)
+            seen["view"] = view_text(app)
+            await pilot.press("q")
+        seen["closed"] = app.return_code
+
+    asyncio.run(run())
+    assert seen["paused"] == "paused"
+    assert seen["next"] == "Song B" and seen["previous"] == "Song A"
+    assert seen["volume"] == 85
+    assert seen["seek"] >= 4.0
+    assert seen["modes"] == (True, "all")
+    assert "Test Artist – Song A" in seen["view"] and "vol 85%" in seen["view"] and "repeat all" in seen["view"]
+    assert seen["closed"] == 0
+    player.close()
+
+
+def test_wrong_mood_picks_an_emotion_and_switches_to_what_the_callback_returns(songs):
+    player = Player(songs[:1], aout="dummy")
+    replacement = Player(songs[1:], aout="dummy")
+    picked = []
+
+    def wrong_mood(emotion):
+        picked.append(emotion)
+        return replacement, "sad · demo-sad"
+
+    app = drive(build_app(player, "happy · demo-happy", on_wrong_mood=wrong_mood), "w", "4")
+    assert picked == ["sad"]
+    assert app.player is replacement and app.heading == "sad · demo-sad"
+    assert replacement.current == songs[1] and player.state == "stopped"
+    replacement.close()
+
+
+def test_listen_again_ends_the_view_for_the_caller(songs):
+    player = Player(songs, aout="dummy")
+    app = drive(build_app(player, "t", on_listen_again=lambda: None), "l")
+    assert app.listen_again_asked and app.return_code == 0
+    player.close()
+
+
+def test_the_view_ends_with_the_queue(tmp_path):
+    player = Player([write_tone(tmp_path / "short.ogg", 1.0, 440, "Short")], aout="dummy")
+    app = drive(build_app(player, "t"), pause=2.5)
+    assert app.return_code == 0 and player.state == "ended"
+    player.close()
+
+
+def test_clock():
+    assert clock(None) == "-:--"
+    assert clock(192.7) == "3:12"
+    assert clock(3725) == "1:02:05"
+
+
+def make_playlist(name: str, tracks) -> None:
+    from moodplayer.library import Library
+
+    with Library.open() as lib:
+        lib.create_playlist(name)
+        lib.add_tracks(name, [t.location for t in tracks])
+
+
+def test_piped_play_prints_one_line_per_track_and_ends(tmp_path):
+    tracks = [write_tone(tmp_path / f"{n}.ogg", 1.0, 400 + 50 * i, f"Tune {n}") for i, n in enumerate("XY")]
+    (tmp_path / "empty.ogg").touch()
+    make_playlist("tunes", [tracks[0], Track(str(tmp_path / "empty.ogg")), tracks[1]])
+    result = run_cli("play", "tunes", "--aout", "dummy", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["playlist tunes", "▶ Test Artist – Tune X (0:01)", "▶ Test Artist – Tune Y (0:01)"]
+    assert "warning: skipped" in result.stderr and "empty.ogg: empty (0 bytes)" in result.stderr
+
+
+def test_play_of_a_playlist_with_nothing_playable_is_one_error_line(tmp_path):
+    (tmp_path / "silent.mp3").write_bytes(b"")
+    from moodplayer.library import Library
+
+    with Library.open() as lib:
+        lib.create_playlist("broken")
+        lib.add_tracks("broken", [str(tmp_path / "silent.mp3")])
+    result = run_cli("play", "broken", "--aout", "dummy")
+    assert result.returncode == 1
+    assert result.stderr == "error: no playable tracks in broken: silent.mp3 (empty (0 bytes))\n"
+
+
+class Tmux:
+    """A private tmux server (its own socket) running one command in a 120×30 pane."""
+
+    def __init__(self, command: str, env: dict) -> None:
+        if shutil.which("tmux") is None:
+            pytest.skip("tmux is not installed")
+        self.socket = f"moodplayer-test-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{k}={_quote(v)}" for k, v in env.items())
+        script = f"export {exports}; before=$(stty -g); {command}; rc=$?; [ \"$(stty -g)\" = \"$before\" ] && echo TERMINAL-RESTORED; echo EXIT=$rc; sleep 30"
+        self.tmux("new-session", "-d", "-x", "120", "-y", "30", "bash", "--norc", "-c", script)
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True).stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p")
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", *keys)
+
+    def wait_for(self, pattern: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern, screen := self.screen()):
+            assert time.monotonic() < deadline, f"{pattern!r} never showed; the screen was:\n{screen}"
+            time.sleep(0.1)
+        return screen
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+@pytest.fixture
+def tmux_play(songs, isolated_home):
+    make_playlist("songs", songs)
+    env = {"MOODPLAYER_HOME": str(isolated_home), "PYTHONPATH": str(REPO), "TERM": "xterm-256color"}
+    session = Tmux(f"{sys.executable} -m moodplayer play songs --aout dummy", env)
+    yield session
+    session.close()
+
+
+def test_live_view_in_tmux_pause_next_volume_quit(tmux_play):
+    tmux_play.wait_for(r"▶ Test Artist – Song A")
+    tmux_play.keys("Space")
+    tmux_play.wait_for(r"⏸ Test Artist – Song A[\s\S]*paused  vol 80%")
+    tmux_play.keys("n")
+    tmux_play.wait_for(r"▶ Test Artist – Song B[\s\S]*up next: Test Artist – Song C")
+    tmux_play.keys("+")
+    tmux_play.wait_for(r"vol 85%")
+    tmux_play.keys("q")
+    screen = tmux_play.wait_for(r"EXIT=\d+")
+    assert "TERMINAL-RESTORED" in screen and "EXIT=0" in screen
+
+
+def test_ctrl_c_in_the_live_view_restores_the_terminal_and_exits_130(tmux_play):
+    tmux_play.wait_for(r"▶ Test Artist – Song A")
+    tmux_play.keys("C-c")
+    screen = tmux_play.wait_for(r"EXIT=\d+")
+    assert "TERMINAL-RESTORED" in screen and "EXIT=130" in screen
+    assert "Traceback" not in screen
+
+
+def test_listen_again_pauses_then_switches_or_carries_on(songs, capsys):
+    from moodplayer.errors import NoSpeechError
+    from moodplayer.tui import _listen_again
+
+    player = Player(songs[:1], aout="dummy")
+    player.play()
+    states = []
+
+    def heard_nothing():
+        states.append(player.state)
+        raise NoSpeechError("no speech heard in the recording; speak for a second or two and try again")
+
+    assert _listen_again(player, "happy", heard_nothing) == (player, "happy")
+    assert states == ["paused"]
+    assert "no speech heard" in capsys.readouterr().err
+
+    replacement = Player(songs[1:], aout="dummy")
+    assert _listen_again(player, "happy", lambda: (replacement, "sad")) == (replacement, "sad")
+    assert player.state == "stopped"  # closed: the new queue plays instead
+    replacement.close()
