@@ -82,6 +82,15 @@ def test_moods_set_add_clear_and_show_points():
     assert bad.returncode == 1 and "unknown emotion 'bored'" in bad.stderr
 
 
+def test_moods_points_can_be_moved_and_reset():
+    moved = json.loads(ok("moods", "--point", "calm", "0.2", "-0.9", "--json").stdout)
+    assert (moved["calm"]["valence"], moved["calm"]["arousal"]) == (0.2, -0.9)
+    bad = run_cli("moods", "--point", "calm", "2", "0")
+    assert bad.returncode == 1 and "must lie in [-1, 1]" in bad.stderr
+    reset = json.loads(ok("moods", "--reset-point", "calm", "--json").stdout)
+    assert (reset["calm"]["valence"], reset["calm"]["arousal"]) == (0.45, -0.65)
+
+
 def test_import_reports_missing_entries_and_export_round_trips(album, tmp_path):
     (album / "list.m3u8").write_bytes(
         "\ufeff#EXTM3U\r\n#EXTINF:2,Band - First\r\na\\01 first.ogg\r\nlost.mp3\r\n".encode()

@@ -225,38 +225,48 @@ def moods(
         None, "--add", metavar="EMOTION PLAYLIST", help="Also play PLAYLIST for EMOTION."
     ),
     clear: Optional[str] = typer.Option(None, "--clear", metavar="EMOTION", help="Map EMOTION to nothing."),
+    point: Optional[Tuple[str, float, float]] = typer.Option(
+        None, "--point", metavar="EMOTION VALENCE AROUSAL", help="Move EMOTION's point (each in -1..1)."
+    ),
+    reset_point: Optional[str] = typer.Option(None, "--reset-point", metavar="EMOTION",
+                                              help="Put EMOTION's point back at its default."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Show (and with options, change) which playlists each mood plays.
 
-    Each mood also shows its point on the valence/arousal circumplex, which
-    `library autoplaylists` matches tracks against.
+    Each mood also has a point on the valence/arousal plane (by default its
+    place on Russell's circumplex) that `library autoplaylists` fills its
+    playlist from: the tracks whose estimated valence/arousal lie closest.
     """
     with _open() as lib:
+        if reset_point:
+            lib.set_mood_point(reset_point, None)
+        if point:
+            lib.set_mood_point(*point)
         if clear:
             lib.unmap_mood(clear)
         if set_:
             lib.set_mood_playlists(set_[0], [set_[1]])
         if add_:
             lib.map_mood(*add_)
-        mapping = lib.mood_map()
-    _print_moods(mapping, as_json)
+        mapping, points = lib.mood_map(), lib.mood_points()
+    _print_moods(mapping, points, as_json)
 
 
-def _print_moods(mapping: dict, as_json: bool) -> None:
+def _print_moods(mapping: dict, points: dict, as_json: bool) -> None:
     from rich.table import Table
 
     from moodplayer.console import out
-    from moodplayer.emotions import CIRCUMPLEX, EMOTIONS
+    from moodplayer.emotions import EMOTIONS
 
     if as_json:
-        rows = {e: {"playlists": mapping.get(e, []), "valence": CIRCUMPLEX[e][0], "arousal": CIRCUMPLEX[e][1]}
+        rows = {e: {"playlists": mapping.get(e, []), "valence": points[e][0], "arousal": points[e][1]}
                 for e in EMOTIONS}
         print(json.dumps(rows, ensure_ascii=False))
         return
     table = Table("mood", "valence", "arousal", "playlists")
     for emotion in EMOTIONS:
-        valence, arousal = CIRCUMPLEX[emotion]
+        valence, arousal = points[emotion]
         playlists = ", ".join(_text(name) for name in mapping.get(emotion, [])) or "[dim]–[/]"
         table.add_row(emotion, f"{valence:+.2f}", f"{arousal:+.2f}", playlists)
     out.print(table)
@@ -345,4 +355,5 @@ def autoplaylists(
     with _open() as lib:
         filled = lib.autoplaylists(size)
         counts = {p["name"]: p["tracks"] for p in lib.playlists()}
-    _print_moods({emotion: [f"{name} ({counts[name]})"] for emotion, name in filled.items()}, False)
+        points = lib.mood_points()
+    _print_moods({emotion: [f"{name} ({counts[name]})"] for emotion, name in filled.items()}, points, False)

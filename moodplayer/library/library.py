@@ -300,16 +300,15 @@ class Library:
         put there are replaced; tracks the user added stay where they are, and
         tracks the user removed are never put back. Returns mood → playlist.
         """
-        from moodplayer.emotions import CIRCUMPLEX
-
         filled = {}
+        targets = self.mood_points()
         with write(self.db):
             points = self.db.execute(
                 "SELECT id, valence, arousal FROM tracks WHERE valence IS NOT NULL AND missing = 0"
             ).fetchall()
             for emotion in EMOTIONS:
                 pid, name = self._mood_playlist(emotion)
-                mv, ma = CIRCUMPLEX[emotion]
+                mv, ma = targets[emotion]
                 ranked = sorted(points, key=lambda p: ((p[1] - mv) ** 2 + (p[2] - ma) ** 2, p[0]))
                 self._replace_auto_entries(pid, [p[0] for p in ranked], size)
                 filled[emotion] = name
@@ -343,6 +342,26 @@ class Library:
         )
 
     # -- moods ---------------------------------------------------------------------
+
+    @guarded
+    def mood_points(self) -> dict[str, tuple[float, float]]:
+        """Each mood's valence/arousal point for matching music: the user's, else the circumplex's."""
+        from moodplayer.emotions import CIRCUMPLEX
+
+        custom = {e: (v, a) for e, v, a in self.db.execute("SELECT emotion, valence, arousal FROM mood_points")}
+        return {e: custom.get(e, CIRCUMPLEX[e]) for e in EMOTIONS}
+
+    @guarded
+    def set_mood_point(self, emotion: str, valence: float | None, arousal: float | None = None) -> None:
+        """Move a mood's point (both in [-1, 1]); ``None`` puts it back at the circumplex default."""
+        emotion = _emotion(emotion)
+        with write(self.db):
+            self.db.execute("DELETE FROM mood_points WHERE emotion = ?", [emotion])
+            if valence is None:
+                return
+            if not (-1 <= valence <= 1 and arousal is not None and -1 <= arousal <= 1):
+                raise LibraryError(f"valence and arousal must lie in [-1, 1] (got {valence}, {arousal})")
+            self.db["mood_points"].insert({"emotion": emotion, "valence": valence, "arousal": arousal})
 
     @guarded
     def map_mood(self, emotion: str, playlist_name: str) -> None:

@@ -85,7 +85,13 @@ def _v2_scanning(db) -> None:
     )
 
 
-MIGRATIONS = (_v1_core, _v2_scanning)
+def _v3_mood_points(db) -> None:
+    """A user's own valence/arousal point for a mood, where the default does not suit their music."""
+    db["mood_points"].create({"emotion": str, "valence": float, "arousal": float}, pk="emotion",
+                             not_null={"valence", "arousal"})
+
+
+MIGRATIONS = (_v1_core, _v2_scanning, _v3_mood_points)
 VERSION = len(MIGRATIONS)
 
 
