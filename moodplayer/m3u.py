@@ -1,7 +1,8 @@
 """M3U/M3U8 playlists in and out, as other players write and read them.
 
 Reading accepts what is found in the wild: a UTF-8 byte-order mark, CRLF
-line ends, Latin-1 ``.m3u`` files from older Windows players, ``#EXTINF``
+line ends, Latin-1 ``.m3u`` files from older Windows players, names in
+either Unicode normal form (macOS writes them decomposed), ``#EXTINF``
 lines with or without attributes, ``file://`` URIs with percent-encoding,
 paths relative to the playlist's folder, and Windows paths (``C:\\Music\\a.mp3``,
 ``..\\Music\\a.mp3``). A Windows absolute path is looked for under the
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Iterable
@@ -106,8 +108,9 @@ def resolve_location(written: str, base: Path) -> tuple[str, bool]:
         return written, True
     text = _from_file_uri(written) if written.lower().startswith("file:") else written
     direct = os.path.normpath(os.path.join(base, text))  # join keeps `text` when absolute
-    if os.path.exists(direct):
-        return direct, True
+    for spelling in _spellings(direct):
+        if os.path.exists(spelling):
+            return spelling, True
     if "\\" not in text and not _DRIVE.match(text):
         return direct, False
     parts = PureWindowsPath(text).parts
@@ -119,6 +122,11 @@ def resolve_location(written: str, base: Path) -> tuple[str, bool]:
         if os.path.exists(candidate):
             return candidate, True
     return written, False
+
+
+def _spellings(path: str) -> list[str]:
+    """The path as written, then in Unicode NFC and NFD: macOS writes names decomposed."""
+    return list(dict.fromkeys([path, unicodedata.normalize("NFC", path), unicodedata.normalize("NFD", path)]))
 
 
 def _from_file_uri(uri: str) -> str:

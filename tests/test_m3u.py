@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,13 @@ def test_latin1_m3u_from_an_old_player_is_decoded(music):
     playlist = write(music / "latin.m3u", "#EXTINF:10,Caf\xe9\nArtist A\\01 Caf\xe9 del Mar.mp3\n", encoding="cp1252")
     [entry] = read_m3u(playlist)
     assert entry.found and entry.track.title == "Café"
+
+
+def test_a_name_written_decomposed_by_macos_finds_the_composed_file(music):
+    decomposed = unicodedata.normalize("NFD", "Artist A/02 Ünïcode.flac")
+    playlist = write(music / "mac.m3u8", decomposed + "\n")
+    [entry] = read_m3u(playlist)
+    assert entry.found and entry.track.location == str(music / "Artist A" / "02 Ünïcode.flac")
 
 
 def test_streams_and_extinf_attributes_are_kept(tmp_path):
