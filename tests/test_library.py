@@ -135,6 +135,17 @@ def test_a_damaged_file_is_a_one_line_error_and_is_left_untouched(tmp_path):
     assert path.read_bytes() == garbage
 
 
+def test_tables_missing_behind_the_version_read_as_damage(tmp_path):
+    path = tmp_path / "moodplayer.db"
+    Library.open(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE history")
+    conn.close()
+    with Library.open(path) as lib:
+        with pytest.raises(LibraryError, match="is damaged .no such table: history"):
+            lib.history()
+
+
 def test_a_library_locked_by_another_process_is_a_one_line_error(tmp_path):
     path = tmp_path / "moodplayer.db"
     Library.open(path).close()

@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 
 from moodplayer import demo, paths
+from moodplayer.errors import LibraryError
 from moodplayer.library import Library
 from moodplayer.library.schema import MIGRATIONS
 from moodplayer.scan import analyse, load_excerpt, scan
@@ -99,6 +100,10 @@ def test_vanished_files_are_marked_missing_but_stay_in_playlists(music):
 
 
 def test_autoplaylists_keep_what_the_user_added_and_removed(tmp_path):
+    with Library.open() as lib:
+        with pytest.raises(LibraryError, match="no analysed tracks"):
+            lib.autoplaylists()
+        assert lib.playlists() == []
     points = [("joy", 0.8, 0.5), ("glee", 0.7, 0.4), ("cheer", 0.6, 0.3), ("gloom", -0.7, -0.5), ("rage", -0.6, 0.8)]
     for name, _, _ in points:
         make_audio(tmp_path / f"{name}.ogg", seconds=0.5)

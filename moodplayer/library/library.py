@@ -306,6 +306,8 @@ class Library:
             points = self.db.execute(
                 "SELECT id, valence, arousal FROM tracks WHERE valence IS NOT NULL AND missing = 0"
             ).fetchall()
+            if not points:
+                raise LibraryError("no analysed tracks in the library yet; first run: moodplayer library scan FOLDER")
             for emotion in EMOTIONS:
                 pid, name = self._mood_playlist(emotion)
                 mv, ma = targets[emotion]
