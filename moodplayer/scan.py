@@ -402,8 +402,10 @@ def _results(todo: list, jobs: int | None) -> Iterator[tuple]:
 
 
 def _quiet_worker() -> None:
-    """One thread per worker (the pool is the parallelism), and a silent stderr.
+    """One BLAS thread per worker (the pool is the parallelism), and a silent stderr.
 
+    The thread limits take effect because this module imports numpy only
+    inside functions: the worker loads OpenBLAS after this has run.
     Decoders (libmpg123, ffmpeg) print warnings about damaged files straight
     to file descriptor 2; the scan reports those files itself, once, clearly.
     """
