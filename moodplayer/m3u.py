@@ -44,13 +44,18 @@ class M3UEntry:
 def read_m3u(path: str | Path) -> list[M3UEntry]:
     """The entries of an M3U/M3U8 file, in order, with locations resolved."""
     path = Path(path)
+    if path.suffix.lower() not in (".m3u", ".m3u8"):
+        raise LibraryError(f"{path} is not an M3U playlist (expected .m3u or .m3u8)")
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise LibraryError(f"cannot read {path}: {exc.strerror or exc}") from None
-    base = path.resolve().parent
+    text = _decode(raw)
+    if "\0" in text:
+        raise LibraryError(f"{path} is not a text playlist (it holds binary data)")
+    base = path.absolute().parent
     entries, info = [], None
-    for line in _decode(raw).splitlines():
+    for line in text.splitlines():
         line = line.strip()
         if not line:
             continue

@@ -116,6 +116,10 @@ def test_import_keeps_missing_entries_in_order(music):
     ]
 
 
-def test_an_unreadable_playlist_is_a_one_line_error(tmp_path):
+def test_unreadable_or_non_playlist_files_are_one_line_errors(tmp_path):
     with pytest.raises(LibraryError, match="cannot read"):
         read_m3u(tmp_path / "nope.m3u")
+    with pytest.raises(LibraryError, match="not an M3U playlist"):
+        read_m3u(write(tmp_path / "song.mp3", "ID3"))
+    with pytest.raises(LibraryError, match="binary data"):
+        read_m3u(write(tmp_path / "odd.m3u", "\0\0\x01garbage"))
