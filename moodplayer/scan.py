@@ -364,6 +364,8 @@ def _examine_all(lib, todo: list, jobs: int | None, report: ScanReport, progress
     """Examine files (in parallel when worth it) and store them batch by batch."""
     batch: list[dict] = []
     last_write = time.monotonic()
+    if progress:
+        progress(0, len(todo))
     for done, (location, row, failure) in enumerate(_results(todo, jobs), start=1):
         if failure:
             report.failures.append((location, failure))
@@ -396,7 +398,7 @@ def _results(todo: list, jobs: int | None) -> Iterator[tuple]:
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_quiet_worker,
                                mp_context=multiprocessing.get_context("forkserver"))
     try:
-        yield from pool.map(examine, todo, chunksize=4)
+        yield from pool.map(examine, todo)
     finally:  # stopped early (Ctrl-C, a locked database): drop the queued files, don't finish them
         pool.shutdown(wait=True, cancel_futures=True)
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 from tests.test_library import make_audio
 
 
@@ -138,3 +140,9 @@ def test_scan_autoplaylists_and_missing_from_the_command_line(album):
 def test_every_command_has_help(command):
     result = ok(*command, "--help")
     assert "Usage" in result.stdout
+
+
+def test_the_command_modules_leave_heavy_libraries_unimported():
+    probe = "import sys, moodplayer.cli; print(sorted({'sqlite_utils', 'mutagen', 'librosa', 'numpy'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True)
+    assert result.stdout.strip() == "[]"
