@@ -171,6 +171,19 @@ def test_a_library_locked_by_another_process_is_a_one_line_error(tmp_path):
         lib.create_playlist("x")
 
 
+def test_another_programs_database_is_refused_untouched(tmp_path):
+    path = tmp_path / "moodplayer.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE bookmarks (url TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(LibraryError, match="another program's SQLite tables"):
+        Library.open(path)
+    conn = sqlite3.connect(path)
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["bookmarks"]
+    conn.close()
+
+
 def test_a_newer_schema_is_refused_not_downgraded(tmp_path):
     path = tmp_path / "moodplayer.db"
     Library.open(path).close()

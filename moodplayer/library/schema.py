@@ -98,6 +98,11 @@ VERSION = len(MIGRATIONS)
 def migrate(db) -> int:
     """Bring ``db`` to :data:`VERSION`; returns the version it was at before."""
     found = user_version(db)
+    if found == 0 and db.table_names():
+        raise LibraryError(
+            "the library file holds another program's SQLite tables, not a moodplayer library; "
+            "it was left untouched"
+        )
     if found > VERSION:
         raise LibraryError(
             f"the library was written by a newer moodplayer (schema {found}, this one knows {VERSION}); "
