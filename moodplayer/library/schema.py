@@ -98,14 +98,14 @@ VERSION = len(MIGRATIONS)
 def migrate(db) -> int:
     """Bring ``db`` to :data:`VERSION`; returns the version it was at before."""
     found = user_version(db)
+    path = db.execute("PRAGMA database_list").fetchone()[2]
     if found == 0 and db.table_names():
         raise LibraryError(
-            "the library file holds another program's SQLite tables, not a moodplayer library; "
-            "it was left untouched"
+            f"{path} holds another program's SQLite tables, not a moodplayer library; it was left untouched"
         )
     if found > VERSION:
         raise LibraryError(
-            f"the library was written by a newer moodplayer (schema {found}, this one knows {VERSION}); "
+            f"the library {path} was written by a newer moodplayer (schema {found}, this one knows {VERSION}); "
             "upgrade moodplayer"
         )
     for target in range(found + 1, VERSION + 1):
