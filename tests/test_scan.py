@@ -150,7 +150,7 @@ MANY = 40
 @pytest.fixture
 def interrupted_scan(tmp_path):
     """Start a real scan of MANY files; return ``stop(signal)`` that hits it once a batch is stored."""
-    source = make_audio(tmp_path / "seed.ogg", seconds=8, title="Seed")
+    source = make_audio(tmp_path / "seed.ogg", seconds=4, title="Seed")
     folder = tmp_path / "many"
     folder.mkdir()
     for n in range(MANY):
