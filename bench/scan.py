@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from moodplayer import demo  # noqa: E402
-from moodplayer.scan import examine  # noqa: E402
+from moodplayer.scan import ScanJob, examine  # noqa: E402
 
 FORMATS = ("mp3", "ogg", "flac", "opus", "m4a")
 
@@ -88,10 +88,10 @@ def timed_scan(folder: Path, home: Path, jobs: int | None) -> tuple[float, dict]
 
 def cpu_per_track(tracks: list[Path]) -> float:
     """Mean CPU seconds (this process and its ffmpeg children) to examine one track."""
-    examine((str(tracks[0]), tracks[0].stat().st_size, 0.0, True))  # imports and first-call costs
+    examine(ScanJob(str(tracks[0]), tracks[0].stat().st_size, 0.0, True))  # imports and first-call costs
     start = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
     for track in tracks:
-        examine((str(track), track.stat().st_size, 0.0, True))
+        examine(ScanJob(str(track), track.stat().st_size, 0.0, True))
     end = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
     children = (end[1].ru_utime + end[1].ru_stime) - (start[1].ru_utime + start[1].ru_stime)
     return (end[0] - start[0] + children) / len(tracks)

@@ -14,7 +14,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple
 
 from moodplayer.errors import LibraryError
 
@@ -294,7 +294,16 @@ class ScanReport:
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
-def examine(job: tuple[str, int, float, bool]) -> tuple[str, dict | None, str | None]:
+class ScanJob(NamedTuple):
+    """One file to read (and analyse): sent to a worker process, so plain data only."""
+
+    location: str
+    size: int
+    mtime: float
+    analysis: bool
+
+
+def examine(job: ScanJob) -> tuple[str, dict | None, str | None]:
     """One file's row for the library, or why it was skipped. Runs in a worker process."""
     location, size, mtime, with_analysis = job
     if size == 0:
@@ -338,29 +347,30 @@ def scan(lib, folders: Iterable[str | Path], analysis: bool = True, jobs: int | 
         else:
             todo.append(job)
     report.found = len(seen)
-    vanished = [loc for loc, info in known.items() if not info[3] and loc not in seen and _under(loc, roots)]
+    vanished = [loc for loc, info in known.items() if not info.missing and loc not in seen and _under(loc, roots)]
     lib.set_missing(vanished)
     report.vanished = len(vanished)
     _examine_all(lib, todo, jobs, report, progress)
     return report
 
 
-def _job(location: str, known: tuple | None, analysis: bool):
+def _job(location: str, known, analysis: bool) -> ScanJob | None:
     """The work for one file, or ``None`` when the library already has it as it is."""
     try:
         st = os.stat(location)
     except OSError:  # gone since the folder walk: the next scan will flag it
         return None
-    if known and known[:2] == (st.st_size, st.st_mtime) and (known[2] or not analysis) and not known[3]:
+    unchanged = known is not None and (known.size, known.mtime) == (st.st_size, st.st_mtime)
+    if unchanged and (known.analysed or not analysis) and not known.missing:
         return None
-    return location, st.st_size, st.st_mtime, analysis
+    return ScanJob(location, st.st_size, st.st_mtime, analysis)
 
 
 def _under(location: str, roots: list[str]) -> bool:
     return any(location.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
-def _examine_all(lib, todo: list, jobs: int | None, report: ScanReport, progress) -> None:
+def _examine_all(lib, todo: list[ScanJob], jobs: int | None, report: ScanReport, progress) -> None:
     """Examine files (in parallel when worth it) and store them batch by batch."""
     batch: list[dict] = []
     last_write = time.monotonic()
@@ -382,14 +392,14 @@ def _examine_all(lib, todo: list, jobs: int | None, report: ScanReport, progress
         report.stored += len(batch)
 
 
-def _results(todo: list, jobs: int | None) -> Iterator[tuple]:
+def _results(todo: list[ScanJob], jobs: int | None) -> Iterator[tuple]:
     """``examine`` over ``todo``: inline for tags only, else in a pool of processes.
 
     The pool uses forkserver, not fork: the parent runs rich's refresh thread
     and holds a SQLite connection, neither of which survives a fork safely.
     """
     jobs = jobs or os.cpu_count() or 1
-    if not todo or jobs == 1 or not any(job[3] for job in todo):
+    if not todo or jobs == 1 or not any(job.analysis for job in todo):
         yield from map(examine, todo)
         return
     import multiprocessing

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from moodplayer.emotions import EMOTIONS, parse_emotion
 from moodplayer.errors import LibraryError
@@ -28,6 +28,15 @@ SCAN_COLUMNS = ("location", "title", "artist", "album", "duration", "size", "mti
                 "brightness", "mode", "valence", "arousal", "analysed_at")
 #: How many tracks `library autoplaylists` puts in each mood playlist by default.
 AUTOPLAYLIST_SIZE = 25
+
+
+class KnownFile(NamedTuple):
+    """What the library last learned about a local file, to tell whether it changed."""
+
+    size: int | None
+    mtime: float | None
+    analysed: bool
+    missing: bool
 
 
 @dataclass(frozen=True)
@@ -245,10 +254,10 @@ class Library:
     # -- scanning ------------------------------------------------------------------
 
     @guarded
-    def known_files(self) -> dict[str, tuple]:
-        """Every local track's location → (size, mtime, analysed, missing), for incremental scans."""
+    def known_files(self) -> dict[str, KnownFile]:
+        """Every local track's location → what is known of its file, for incremental scans."""
         return {
-            location: (size, mtime, analysed is not None, bool(missing))
+            location: KnownFile(size, mtime, analysed is not None, bool(missing))
             for location, size, mtime, analysed, missing in self.db.execute(
                 "SELECT location, size, mtime, analysed_at, missing FROM tracks "
                 "WHERE location NOT LIKE 'http://%' AND location NOT LIKE 'https://%'"
@@ -284,7 +293,7 @@ class Library:
         """Re-check every local file; update the flags and return the tracks now missing."""
         known = self.known_files()
         gone = {loc for loc in known if not os.path.exists(loc)}
-        back = [loc for loc, info in known.items() if info[3] and loc not in gone]
+        back = [loc for loc, info in known.items() if info.missing and loc not in gone]
         self.set_missing(gone, True)
         self.set_missing(back, False)
         return [self._track_at(loc) for loc in sorted(gone)]
