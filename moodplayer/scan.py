@@ -1,5 +1,10 @@
 """Finding music files, reading their tags and estimating their mood from their audio.
 
+Three layers, each usable alone: finding files (:func:`find_audio`,
+:func:`expand_items`); examining one file (:func:`read_tags`,
+:func:`load_excerpt`, :func:`analyse`), which is what the worker processes
+run; and :func:`scan`, which brings a library up to date with some folders.
+
 Tags come from mutagen, whatever the container: its "easy" interfaces give
 ``title``/``artist``/``album`` for MP3, MP4 and Vorbis-comment formats, while
 ASF (WMA), APEv2 (WavPack, Monkey's Audio) and bare ID3 (AIFF, WAV) keep
@@ -164,13 +169,19 @@ def load_excerpt(path: str, duration: float | None) -> "np.ndarray":
     seek, so a long track costs no more than a short one.
     """
     offset = max(0.0, (duration or 0.0) / 2 - EXCERPT_SECONDS / 2)
-    try:
-        samples = _excerpt_soundfile(path, offset)
-    except UnreadableAudio:
-        samples = _excerpt_ffmpeg(path, offset)
+    samples = _excerpt(path, offset)
+    if samples.size < MIN_ANALYSIS_SECONDS * ANALYSIS_RATE and offset:
+        samples = _excerpt(path, 0.0)  # the header overstated the length (VBR MP3s do)
     if samples.size < MIN_ANALYSIS_SECONDS * ANALYSIS_RATE:
         raise UnreadableAudio(f"less than {MIN_ANALYSIS_SECONDS:g} s of decodable audio")
     return samples
+
+
+def _excerpt(path: str, offset: float) -> "np.ndarray":
+    try:
+        return _excerpt_soundfile(path, offset)
+    except UnreadableAudio:
+        return _excerpt_ffmpeg(path, offset)
 
 
 def _excerpt_soundfile(path: str, offset: float) -> "np.ndarray":
