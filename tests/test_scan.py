@@ -215,7 +215,7 @@ def count_tracks() -> int:
 
 
 @pytest.mark.parametrize("ext", ["mp3", "m4a"])  # one read by libsndfile, one by ffmpeg
-def test_an_excerpt_comes_from_the_middle_and_survives_a_header_overstating_the_length(tmp_path, ext):
+def test_an_excerpt_survives_a_header_overstating_the_length(tmp_path, ext):
     path = make_audio(tmp_path / f"five.{ext}", seconds=5)
     assert load_excerpt(str(path), 5.0).size / 22050 == pytest.approx(5, abs=0.1)
     assert load_excerpt(str(path), 10_000.0).size / 22050 == pytest.approx(5, abs=0.1)
