@@ -74,7 +74,9 @@ def _run_plain(player: Player, title: str) -> None:
     while player.state != "ended":
         for event in player.poll():
             if event.startswith("playing "):
-                out.print(f"▶ {player.current.display_title} ({clock(player.length)})", markup=False)
+                # The track may already be over (a short one, a slow machine): the event names it.
+                length = f" ({clock(player.length)})" if player.current else ""
+                out.print(f"▶ {event.removeprefix('playing ')}{length}", markup=False)
             elif event.startswith("skipped ") or event.startswith("no audio output"):
                 warn(event)
         time.sleep(POLL_SECONDS / 2)
