@@ -118,7 +118,8 @@ def test_autoplaylists_keep_what_the_user_added_and_removed(tmp_path):
         lib.add_tracks("happy", [str(tmp_path / "gloom.ogg")])
         lib.autoplaylists(size=2)
         assert [t.title for t in lib.tracks("happy")] == ["gloom", "glee", "cheer"]
-        assert lib.mood_map()["sad"] == ["sad"] and lib.tracks("sad")[0].title == "gloom"
+        assert lib.mood_map()["sad"] == ["sad"]
+        assert [t.title for t in lib.tracks("sad")] == ["gloom"]  # the others are out of its reach
         lib.set_mood_point("angry", 0.6, 0.3)  # this user's angry music is the cheerful kind
         lib.autoplaylists(size=1)
         assert [t.title for t in lib.tracks("angry")] == ["cheer"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ SCAN_COLUMNS = ("location", "title", "artist", "album", "duration", "size", "mti
                 "brightness", "mode", "valence", "arousal", "analysed_at")
 #: How many tracks `library autoplaylists` puts in each mood playlist by default.
 AUTOPLAYLIST_SIZE = 25
+#: How far (valence/arousal units, the plane spanning -1..1) a track may lie from a mood's
+#: point and still join its playlist. Every point of the plane lies within 0.74 of some
+#: default mood point, so each analysed track fits at least one mood; none fits its opposite.
+AUTOPLAYLIST_REACH = 1.0
 
 
 class KnownFile(NamedTuple):
@@ -304,7 +309,8 @@ class Library:
     def autoplaylists(self, size: int = AUTOPLAYLIST_SIZE) -> dict[str, str]:
         """Fill each mood's playlist with the analysed tracks nearest its circumplex point.
 
-        A mood plays its first mapped playlist, or a playlist named after it
+        Up to ``size`` tracks within :data:`AUTOPLAYLIST_REACH` of the point,
+        closest first. A mood plays its first mapped playlist, or a playlist named after it
         (created and mapped when there is none). Only entries a previous run
         put there are replaced; tracks the user added stay where they are, and
         tracks the user removed are never put back. Returns mood → playlist.
@@ -319,9 +325,8 @@ class Library:
                 raise LibraryError("no analysed tracks in the library yet; first run: moodplayer library scan FOLDER")
             for emotion in EMOTIONS:
                 pid, name = self._mood_playlist(emotion)
-                mv, ma = targets[emotion]
-                ranked = sorted(points, key=lambda p: ((p[1] - mv) ** 2 + (p[2] - ma) ** 2, p[0]))
-                self._replace_auto_entries(pid, [p[0] for p in ranked], size)
+                ranked = _nearest(points, targets[emotion])
+                self._replace_auto_entries(pid, ranked, size)
                 filled[emotion] = name
         return filled
 
@@ -535,6 +540,13 @@ def describe(item: Track) -> dict:
     tags = read_tags(location)
     row.update({k: v for k, v in tags.items() if v is not None})
     return row
+
+
+def _nearest(points: Sequence[tuple[int, float, float]], target: tuple[float, float]) -> list[int]:
+    """Ids of the (id, valence, arousal) points within reach of ``target``, closest first."""
+    tv, ta = target
+    distances = [(math.hypot(v - tv, a - ta), tid) for tid, v, a in points]
+    return [tid for distance, tid in sorted(distances) if distance <= AUTOPLAYLIST_REACH]
 
 
 def _track(row: Sequence) -> Track:
