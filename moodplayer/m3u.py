@@ -159,7 +159,10 @@ def _stem(location: str) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    """Write to a temp file beside ``path``, fsync, and rename over it."""
+    """Write to a temp file beside ``path``, fsync, and rename over it.
+
+    A reader (or a crash) sees the old playlist or the new one, never half of one.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -171,7 +174,9 @@ def _atomic_write(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise LibraryError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise

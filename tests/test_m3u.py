@@ -105,6 +105,13 @@ def test_export_writes_relative_paths_under_its_folder_and_round_trips(music, tm
     assert [p.name for p in music.iterdir() if p.name.startswith(".")] == []  # no temp file left
 
 
+def test_export_onto_a_folder_is_a_one_line_error_and_leaves_no_temp_file(tmp_path):
+    (tmp_path / "taken.m3u").mkdir()
+    with pytest.raises(LibraryError, match="cannot write .*taken.m3u: Is a directory"):
+        write_m3u(tmp_path / "taken.m3u", [Track(location="https://radio.example/one")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.m3u"]
+
+
 def test_import_keeps_missing_entries_in_order(music):
     playlist = write(music / "mixed.m3u8", "b side.ogg\ngone.mp3\nArtist A/02 Ünïcode.flac\n")
     with Library.open() as lib:
