@@ -95,9 +95,12 @@ def _folder(folder: str) -> list[str]:
 
 
 def _glob(pattern: str) -> list[str]:
-    matches = sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
-    found = [m for m in matches if os.path.isfile(m) and is_audio(m)]
-    found += [f for m in matches if os.path.isdir(m) for f in find_audio(m)]
+    found: list[str] = []
+    for match in sorted(glob.glob(os.path.expanduser(pattern), recursive=True)):
+        if os.path.isdir(match):
+            found.extend(find_audio(match))
+        elif is_audio(match):
+            found.append(match)
     if not found:
         raise LibraryError(f"no audio files match {pattern}")
     return found

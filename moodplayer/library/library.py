@@ -294,6 +294,7 @@ class Library:
                 "UPDATE tracks SET missing = ? WHERE location = ?", [(int(missing), loc) for loc in locations]
             )
 
+    @guarded
     def check_missing(self) -> list[Track]:
         """Re-check every local file; update the flags and return the tracks now missing."""
         known = self.known_files()
