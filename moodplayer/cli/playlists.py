@@ -141,7 +141,7 @@ def _print_entries(name: str, entries, total: float) -> None:
 @playlist_app.command("add")
 def add(
     name: str = typer.Argument(..., help="Playlist to append to."),
-    items: List[str] = typer.Argument(..., help="Files, folders (searched recursively), globs, http(s) URLs."),
+    items: List[str] = typer.Argument(..., metavar="ITEM", help="Files, folders (searched recursively), globs, http(s) URLs."),
 ) -> None:
     """Append music to a playlist, in the order given (folders sorted by path)."""
     from moodplayer.scan import expand_items
@@ -155,7 +155,7 @@ def add(
 @playlist_app.command("remove")
 def remove(
     name: str = typer.Argument(..., help="Playlist to remove from."),
-    positions: List[int] = typer.Argument(..., help="1-based positions, as `playlist show` numbers them."),
+    positions: List[int] = typer.Argument(..., metavar="POSITION", help="1-based positions, as `playlist show` numbers them."),
 ) -> None:
     """Remove entries by position (the files and other playlists are untouched)."""
     with _open() as lib:
@@ -277,7 +277,7 @@ def _print_moods(mapping: dict, points: dict, as_json: bool) -> None:
 
 @library_app.command("scan")
 def scan(
-    folders: List[Path] = typer.Argument(..., help="Music folders, searched recursively (symlinks followed)."),
+    folders: List[Path] = typer.Argument(..., metavar="FOLDER", help="Music folders, searched recursively (symlinks followed)."),
     analysis: bool = typer.Option(True, "--analysis/--no-analysis",
                                   help="Estimate each track's mood from its audio (slower) or read tags only."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes (default: CPU cores)."),
