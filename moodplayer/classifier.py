@@ -55,6 +55,8 @@ class Classifier:
         self.features = FeatureConfig.from_dict(metadata["features"])
         self.temperature = float(metadata.get("temperature", 1.0))
         self.uncertain_below = float(metadata.get("uncertain_below", DEFAULT_UNCERTAIN_BELOW))
+        #: Whether the model learned from speaker-normalised features, so a voice profile helps it.
+        self.accepts_profiles = bool(metadata.get("speaker_normalisation", False))
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Classifier":
@@ -85,9 +87,12 @@ class Classifier:
         end = time.perf_counter()
         return probs, {"features": (mid - start) * 1000, "model": (end - mid) * 1000}
 
-    def predict(self, samples: np.ndarray) -> Prediction:
-        """The emotion in 16 kHz mono float32 audio; :class:`NoSpeechError` if nobody speaks."""
-        probs, timings = self.probabilities(samples)
+    def predict(self, samples: np.ndarray, stats: Stats | None = None) -> Prediction:
+        """The emotion in 16 kHz mono float32 audio; :class:`NoSpeechError` if nobody speaks.
+
+        ``stats`` (a voice profile's) normalise the features in place of the clip's own.
+        """
+        probs, timings = self.probabilities(samples, stats)
         probabilities = {label: float(p) for label, p in zip(self.labels, probs)}
         best = int(np.argmax(probs))
         valence, arousal = emotions.valence_arousal(probabilities)
@@ -101,13 +106,13 @@ class Classifier:
             timings_ms={"load": 0.0, **timings},
         )
 
-    def predict_file(self, path: str | Path) -> Prediction:
+    def predict_file(self, path: str | Path, stats: Stats | None = None) -> Prediction:
         """Load an audio file and classify it; ``timings_ms['load']`` is the decoding time."""
         start = time.perf_counter()
         samples = audio.load_audio(path)
         loaded = (time.perf_counter() - start) * 1000
         try:
-            prediction = self.predict(samples)
+            prediction = self.predict(samples, stats)
         except NoSpeechError:
             raise NoSpeechError(f"no speech heard in {path}") from None
         prediction.timings_ms["load"] = loaded
