@@ -86,7 +86,7 @@ def unplayable_reason(track: Track) -> str | None:
     if not os.access(path, os.R_OK):
         return "not readable (permissions)"
     if path.stat().st_size == 0:
-        return "empty (0 bytes)"
+        return "empty file"
     return None
 
 
@@ -304,12 +304,12 @@ class Player:
     def _check_any_playable(self) -> None:
         """Raise when every track in the queue turned out unplayable, naming the first few and why."""
         if not self._tracks:
-            raise PlaybackError(f"no playable tracks in {self.name}: it is empty")
+            raise PlaybackError(f"no playable tracks in {self.name} (it is empty)")
         if len(self._unplayable) < len(self._tracks):
             return
-        reasons = [f"{Path(self._tracks[i].location).name} ({why})" for i, why in self._unplayable.items()]
-        more = ", …" if len(reasons) > 3 else ""
-        raise PlaybackError(f"no playable tracks in {self.name}: {', '.join(reasons[:3])}{more}")
+        reasons = [f"{Path(self._tracks[i].location).name}: {why}" for i, why in self._unplayable.items()]
+        more = "; …" if len(reasons) > 3 else ""
+        raise PlaybackError(f"no playable tracks in {self.name} ({'; '.join(reasons[:3])}{more})")
 
     def _on_medium_finished(self, note: str) -> None:
         """A medium ended or failed: note why when it never played, then move on."""

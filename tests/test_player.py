@@ -79,7 +79,7 @@ def test_missing_empty_and_garbage_files_are_skipped_with_a_warning(tmp_path, to
     events, _ = run_until(player, ended)
     assert events == [
         f"skipped {tmp_path / 'gone.ogg'}: missing",
-        f"skipped {tmp_path / 'empty.mp3'}: empty (0 bytes)",
+        f"skipped {tmp_path / 'empty.mp3'}: empty file",
         "playing Test Artist – A",
         f"skipped {tmp_path / 'noise.mp3'}: not playable audio",
         "playing Test Artist – B",
@@ -90,7 +90,7 @@ def test_missing_empty_and_garbage_files_are_skipped_with_a_warning(tmp_path, to
 def test_a_playlist_of_only_missing_files_is_an_error(tmp_path):
     (tmp_path / "empty.flac").write_bytes(b"")
     queue = [Track(str(tmp_path / "a.mp3")), Track(str(tmp_path / "empty.flac"))]
-    with pytest.raises(PlaybackError, match=r"^no playable tracks in calm: a.mp3 \(missing\), empty.flac"):
+    with pytest.raises(PlaybackError, match=r"^no playable tracks in calm \(a.mp3: missing; empty.flac: empty file\)$"):
         Player(queue, aout="dummy", name="calm")
 
 
@@ -99,7 +99,7 @@ def test_a_playlist_of_only_undecodable_files_is_an_error_once_tried(tmp_path):
         (tmp_path / name).write_bytes(b"this is not audio at all " * 200)
     player = Player([Track(str(tmp_path / "x.mp3")), Track(str(tmp_path / "y.ogg"))], aout="dummy", name="sad")
     player.play()
-    with pytest.raises(PlaybackError, match=r"^no playable tracks in sad: x.mp3 \(not playable audio\)"):
+    with pytest.raises(PlaybackError, match=r"^no playable tracks in sad \(x.mp3: not playable audio; y.ogg: not playable audio\)$"):
         run_until(player, ended)
 
 
@@ -208,3 +208,8 @@ def test_no_libvlc_is_a_one_line_playback_error(tmp_path, lib_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=30)
     assert result.stdout.startswith("PlaybackError: libvlc not found; install libvlc5 and vlc-plugin-base")
     assert result.returncode == 0
+
+
+def test_an_empty_queue_is_an_error():
+    with pytest.raises(PlaybackError, match=r"^no playable tracks in chill \(it is empty\)$"):
+        Player([], aout="dummy", name="chill")
