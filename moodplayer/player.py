@@ -90,6 +90,22 @@ def unplayable_reason(track: Track) -> str | None:
     return None
 
 
+class Event(str):
+    """One of :meth:`Player.poll`'s lines; a "playing" one also carries its track and length.
+
+    By the time the caller reads a "playing" line the queue may already have
+    moved on (a short track), so what the line is about travels with it.
+    """
+
+    track: Track | None
+    length: float | None
+
+    def __new__(cls, text: str, *, track: Track | None = None, length: float | None = None) -> "Event":
+        event = super().__new__(cls, text)
+        event.track, event.length = track, length
+        return event
+
+
 class Player:
     """A queue of tracks played one after another by libvlc.
 
@@ -333,7 +349,8 @@ class Player:
             return
         if self._mp.get_length() > 0 or self._mp.get_time() > 0:
             self._announced = True
-            self._pending.append(f"playing {self.current.display_title}")
+            track = self.current
+            self._pending.append(Event(f"playing {track.display_title}", track=track, length=self.length))
 
     def _skip(self, index: int, reason: str) -> None:
         self._unplayable[index] = reason

@@ -74,7 +74,7 @@ def _run_plain(player: Player, title: str) -> None:
     while player.state != "ended":
         for event in player.poll():
             if event.startswith("playing "):
-                out.print(f"▶ {player.current.display_title} ({clock(player.length)})", markup=False)
+                out.print(f"▶ {event.track.display_title} ({clock(event.length)})", markup=False)
             elif event.startswith("skipped ") or event.startswith("no audio output"):
                 warn(event)
         time.sleep(POLL_SECONDS / 2)

@@ -213,3 +213,14 @@ def test_no_libvlc_is_a_one_line_playback_error(tmp_path, lib_path):
 def test_an_empty_queue_is_an_error():
     with pytest.raises(PlaybackError, match=r"^no playable tracks in chill \(it is empty\)$"):
         Player([], aout="dummy", name="chill")
+
+
+def test_a_track_that_ends_between_polls_is_still_announced_with_its_own_length(tones):
+    player = Player(tones, aout="dummy")
+    player.play()
+    time.sleep(2.0)  # A (1.5 s) ends before the first poll
+    events = player.poll()
+    assert events == ["playing Test Artist – A", "playing Test Artist – B"] or events == ["playing Test Artist – A"]
+    assert events[0].track == tones[0] and events[0].length == pytest.approx(1.5, abs=0.1)
+    assert player.current == tones[1]
+    player.close()
