@@ -41,7 +41,8 @@ def find_audio(folder: str | Path) -> Iterator[str]:
     """Every audio file under ``folder``, recursively, sorted per folder.
 
     Symlinked folders are followed (music libraries are often assembled from
-    links), but each real folder is visited once, so a link loop ends.
+    links), but each real folder is visited once, so a link loop ends; real
+    subfolders go before links, so a file is known by its own path first.
     """
     seen: set[tuple[int, int]] = set()
     for root, dirs, files in os.walk(folder, followlinks=True):
@@ -54,7 +55,7 @@ def find_audio(folder: str | Path) -> Iterator[str]:
             dirs[:] = []
             continue
         seen.add((st.st_dev, st.st_ino))
-        dirs.sort()
+        dirs.sort(key=lambda name: (os.path.islink(os.path.join(root, name)), name))
         for name in sorted(files):
             if is_audio(name):
                 yield os.path.join(root, name)
@@ -228,7 +229,7 @@ def analyse(samples: "np.ndarray") -> dict:
     tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=onsets, sr=ANALYSIS_RATE))[0])
     energy = float(10 * np.log10(max(float(np.mean(samples.astype(np.float64) ** 2)), 1e-12)))
     brightness = float(np.mean(librosa.feature.spectral_centroid(S=np.sqrt(power), sr=ANALYSIS_RATE)))
-    chroma = librosa.feature.chroma_stft(S=power, sr=ANALYSIS_RATE).mean(axis=1)
+    chroma = librosa.feature.chroma_stft(S=power, sr=ANALYSIS_RATE, tuning=0.0).mean(axis=1)
     mode, majorness = key_mode(chroma)
     valence, arousal = mood_point(tempo, energy, brightness, majorness)
     return {"tempo": round(tempo, 2), "energy": round(energy, 2), "brightness": round(brightness, 1),

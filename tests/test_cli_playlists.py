@@ -100,7 +100,23 @@ def test_a_damaged_database_is_one_line_and_kept(isolated_home):
     assert db.stat().st_size == 8192
 
 
-@pytest.mark.parametrize("command", [[], ["playlist"], ["moods"], ["playlist", "import"], ["playlist", "export"]])
+def test_scan_autoplaylists_and_missing_from_the_command_line(album):
+    scanned = json.loads(ok("library", "scan", str(album), "--jobs", "1", "--json").stdout)
+    assert (scanned["found"], scanned["stored"], scanned["skipped"]) == (3, 3, 0)
+    ok("library", "autoplaylists", "--size", "2")
+    moods = json.loads(ok("moods", "--json").stdout)
+    assert all(moods[e]["playlists"] == [e] for e in moods)
+    assert len(json.loads(ok("playlist", "show", "happy", "--json").stdout)["tracks"]) == 2
+    (album / "b" / "03 thïrd.flac").unlink()
+    assert json.loads(ok("library", "missing", "--json").stdout) == [str(album / "b" / "03 thïrd.flac")]
+    rescanned = json.loads(ok("library", "scan", str(album), "--json").stdout)
+    assert (rescanned["unchanged"], rescanned["stored"], rescanned["missing"]) == (2, 0, 0)
+
+
+@pytest.mark.parametrize("command", [
+    [], ["playlist"], ["moods"], ["library"], ["playlist", "import"], ["playlist", "export"], ["playlist", "move"],
+    ["library", "scan"], ["library", "missing"], ["library", "autoplaylists"],
+])
 def test_every_command_has_help(command):
     result = ok(*command, "--help")
     assert "Usage" in result.stdout

@@ -159,10 +159,8 @@ class Library:
         does not exist is still added, flagged missing, so nothing a user
         asked for disappears silently.
         """
-        from moodplayer.scan import read_tags
-
         items = [item if isinstance(item, Track) else Track(location=item) for item in locations]
-        described = [(self._describe(item, read_tags)) for item in items]
+        described = [describe(item) for item in items]
         with write(self.db):
             pid = self._playlist_id(name)
             position = self._last_position(pid)
@@ -468,20 +466,6 @@ class Library:
             [(position, entry_id) for position, entry_id in enumerate(entry_ids, start=1)],
         )
 
-    @staticmethod
-    def _describe(item: Track, read_tags) -> dict:
-        """The row to store for an item: its own fields, overridden by the file's tags."""
-        location = normalise_location(item.location)
-        row = {"location": location, "title": item.title, "artist": item.artist,
-               "album": item.album, "duration": item.duration, "missing": 0}
-        if is_url(location):
-            return row
-        if not os.path.isfile(location):
-            return {**row, "missing": 1}
-        tags = read_tags(location)
-        row.update({k: v for k, v in tags.items() if v is not None})
-        return row
-
     def _upsert_track(self, row: dict) -> int:
         """The id of the track at ``row['location']``, created or refreshed from ``row``."""
         existing = self.db.execute("SELECT id FROM tracks WHERE location = ?", [row["location"]]).fetchone()
@@ -498,6 +482,22 @@ class Library:
     def _track(self, track_id: int) -> Track:
         row = self.db.execute(f"SELECT {TRACK_COLUMNS} FROM tracks t WHERE t.id = ?", [track_id]).fetchone()
         return _track(row)
+
+
+def describe(item: Track) -> dict:
+    """The row to store for an item: its own fields, overridden by the file's tags."""
+    from moodplayer.scan import read_tags
+
+    location = normalise_location(item.location)
+    row = {"location": location, "title": item.title, "artist": item.artist,
+           "album": item.album, "duration": item.duration, "missing": 0}
+    if is_url(location) or is_windows_path(location):
+        return {**row, "missing": int(not is_url(location))}
+    if not os.path.isfile(location):
+        return {**row, "missing": 1}
+    tags = read_tags(location)
+    row.update({k: v for k, v in tags.items() if v is not None})
+    return row
 
 
 def _track(row: Sequence) -> Track:

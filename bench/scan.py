@@ -1,0 +1,113 @@
+"""Benchmark `moodplayer library scan` on a generated library.
+
+Two figures, as issue #5 states them:
+
+1. first scan, with analysis, of N three-minute tracks in mixed formats
+   (mp3, ogg, flac, opus, m4a): tracks per second (target: >= 5 on 2 cores);
+2. re-scan of an unchanged 1,000-track library (target: <= 3 s).
+
+Each scan runs the real command in a fresh process, as a user would, so the
+times include start-up and the worker pool. The music is the demo pieces
+(moodplayer/demo.py) repeated to three minutes and encoded with ffmpeg.
+
+    python bench/scan.py [--tracks 40] [--library 1000] [--jobs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from moodplayer import demo  # noqa: E402
+
+FORMATS = ("mp3", "ogg", "flac", "opus", "m4a")
+
+
+def render(spec: dict, seconds: float, target: Path, number: int) -> None:
+    """One demo piece looped to ``seconds``, encoded (and tagged) by ffmpeg from its extension."""
+    piece = demo.synthesise(spec)
+    samples = np.tile(piece, int(np.ceil(seconds * demo.RATE / piece.size)))[: int(seconds * demo.RATE)]
+    with tempfile.NamedTemporaryFile(suffix=".wav") as wav:
+        sf.write(wav.name, samples, demo.RATE)
+        subprocess.run(
+            ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", wav.name, "-metadata", f"title={spec['title']} {number}",
+             "-metadata", "artist=Bench", str(target)],
+            check=True,
+        )
+
+
+def generate(folder: Path, count: int, seconds: float) -> list[Path]:
+    """``count`` distinct files, formats and pieces taken in turn."""
+    specs = demo.load_definitions()["tracks"]
+    folder.mkdir(parents=True)
+    jobs = [(specs[n % len(specs)], folder / f"{n:04d}.{FORMATS[n % len(FORMATS)]}", n) for n in range(count)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(lambda job: render(job[0], seconds, job[1], job[2]), jobs))
+    return [job[1] for job in jobs]
+
+
+def link_library(sources: list[Path], folder: Path, count: int) -> None:
+    """A ``count``-file library made of hard links to ``sources`` (one folder per 100)."""
+    for n in range(count):
+        source = sources[n % len(sources)]
+        target = folder / f"disc{n // 100:02d}" / f"{n:04d}{source.suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(source, target)
+
+
+def timed_scan(folder: Path, home: Path, jobs: int | None) -> tuple[float, dict]:
+    command = [sys.executable, "-m", "moodplayer", "library", "scan", str(folder), "--json"]
+    command += ["--jobs", str(jobs)] if jobs else []
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                            env={**os.environ, "MOODPLAYER_HOME": str(home)})
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"scan failed: {result.stderr.strip()}")
+    return elapsed, json.loads(result.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tracks", type=int, default=40, help="three-minute tracks for the first-scan figure")
+    parser.add_argument("--library", type=int, default=1000, help="tracks in the re-scanned library")
+    parser.add_argument("--jobs", type=int, default=None, help="scan worker processes (default: all cores)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="moodplayer-bench-") as tmp:
+        root = Path(tmp)
+        started = time.perf_counter()
+        tracks = generate(root / "first", args.tracks, seconds=180.0)
+        clips = generate(root / "clips", 20, seconds=5.0)
+        link_library(clips, root / "library", args.library)
+        print(f"generated {args.tracks} three-minute tracks and a {args.library}-track library "
+              f"in {time.perf_counter() - started:.0f} s")
+
+        elapsed, report = timed_scan(root / "first", root / "home1", args.jobs)
+        print(f"first scan with analysis: {report['stored']} of {len(tracks)} tracks in {elapsed:.1f} s "
+              f"= {report['stored'] / elapsed:.1f} tracks/s (target >= 5 on 2 cores)")
+
+        elapsed, report = timed_scan(root / "library", root / "home2", args.jobs)
+        print(f"first scan of the {args.library}-track library: {elapsed:.1f} s")
+        elapsed, report = timed_scan(root / "library", root / "home2", args.jobs)
+        assert report["unchanged"] == args.library and report["stored"] == 0, report
+        print(f"re-scan of the unchanged {args.library}-track library: {elapsed:.2f} s (target <= 3 s)")
+    print(f"cores: {os.cpu_count()}, jobs: {args.jobs or 'all'}; command: python bench/scan.py "
+          f"--tracks {args.tracks} --library {args.library}" + (f" --jobs {args.jobs}" if args.jobs else ""))
+
+
+if __name__ == "__main__":
+    main()

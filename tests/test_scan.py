@@ -1,0 +1,180 @@
+"""Scanning real folders of real files: tags, analysis, increments, damage, missing files, kills."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+import soundfile as sf
+
+from moodplayer import demo, paths
+from moodplayer.library import Library
+from moodplayer.library.schema import MIGRATIONS
+from moodplayer.scan import analyse, load_excerpt, scan
+from tests.test_library import REPO, make_audio
+
+
+def demo_track(tmp_path, title: str):
+    """One of the demo pieces (known key, mode and tempo), rendered to a FLAC file."""
+    [spec] = [t for t in demo.load_definitions()["tracks"] if t["title"] == title]
+    path = tmp_path / f"{title}.flac"
+    sf.write(path, demo.synthesise(spec), demo.RATE)
+    return spec, path
+
+
+def test_analysis_hears_mode_tempo_and_places_happy_above_gloomy(tmp_path):
+    results = {}
+    for title in ("Bright Side", "Off Taste"):
+        spec, path = demo_track(tmp_path, title)
+        result = analyse(load_excerpt(str(path), sf.info(path).duration))
+        assert result["mode"] == spec["mode"]
+        assert result["tempo"] == pytest.approx(spec["bpm"], rel=0.04)
+        results[spec["mood"]] = result
+    happy, disgust = results["happy"], results["disgust"]
+    assert happy["valence"] > 0 > disgust["valence"]
+    assert happy["arousal"] > disgust["arousal"]
+
+
+@pytest.fixture
+def music(tmp_path):
+    """A folder as users have them: formats mixed, unicode and spaces, links, and some damage."""
+    root = tmp_path / "Mü sic"
+    make_audio(root / "Ärtist" / "01 söng.mp3", seconds=3, title="Söng", artist="Ärtist")
+    make_audio(root / "Ärtist" / "02 two words.ogg", seconds=3, title="Two Words")
+    make_audio(root / "flac" / "03.flac", seconds=3, title="Three")
+    make_audio(root / "m4a" / "04.m4a", seconds=3, title="Four")
+    (root / "bad").mkdir()
+    (root / "bad" / "empty.mp3").write_bytes(b"")
+    (root / "bad" / "noise.ogg").write_bytes(os.urandom(4096))
+    whole = (root / "flac" / "03.flac").read_bytes()
+    (root / "bad" / "cut.flac").write_bytes(whole[: len(whole) // 20])
+    (root / "notes.txt").write_text("not music")
+    outside = make_audio(tmp_path / "elsewhere" / "linked target.opus", seconds=3, title="Linked")
+    os.symlink(outside, root / "link to opus.opus")
+    os.symlink(root / "Ärtist", root / "loop")  # a second way into the same folder
+    return root
+
+
+def test_scan_reads_tags_skips_damage_and_is_incremental(music):
+    with Library.open() as lib:
+        report = scan(lib, [music], jobs=1)
+        # 4 files, 1 linked file, 3 damaged; the linked folder leads back into Ärtist and is skipped
+        assert (report.found, report.stored, len(report.failures)) == (8, 5, 3)
+        assert sorted(os.path.basename(f) for f, _ in report.failures) == ["cut.flac", "empty.mp3", "noise.ogg"]
+        rows = {r["location"]: r for r in lib.db.query("SELECT * FROM tracks")}
+        song = rows[str(music / "Ärtist" / "01 söng.mp3")]
+        assert (song["title"], song["artist"], song["missing"]) == ("Söng", "Ärtist", 0)
+        assert song["mode"] in ("major", "minor") and -1 <= song["valence"] <= 1 and song["tempo"] > 0
+        assert rows[str(music / "link to opus.opus")]["title"] == "Linked"
+
+        again = scan(lib, [music], jobs=1)
+        assert (again.unchanged, again.stored) == (5, 0)
+
+        make_audio(music / "flac" / "03.flac", seconds=2, title="Three, re-encoded")
+        changed = scan(lib, [music], jobs=1)
+        assert changed.stored == 1
+        assert lib.db.execute("SELECT title FROM tracks WHERE location LIKE '%03.flac'").fetchone()[0] == "Three, re-encoded"
+
+
+def test_vanished_files_are_marked_missing_but_stay_in_playlists(music):
+    with Library.open() as lib:
+        scan(lib, [music], analysis=False)
+        lib.create_playlist("keep")
+        lib.add_tracks("keep", [str(music / "flac" / "03.flac"), str(music / "m4a" / "04.m4a")])
+        os.rename(music / "flac" / "03.flac", music / "flac" / "03 renamed.flac")
+        (music / "m4a" / "04.m4a").unlink()
+        report = scan(lib, [music], analysis=False)
+        assert report.vanished == 2 and report.stored == 1  # the renamed file is a new track
+        assert [e.missing for e in lib.entries("keep")] == [True, True]
+        make_audio(music / "m4a" / "04.m4a", seconds=1, title="Back")
+        assert [t.location for t in lib.check_missing()] == [str(music / "flac" / "03.flac")]
+        assert [e.missing for e in lib.entries("keep")] == [True, False]
+
+
+def test_autoplaylists_keep_what_the_user_added_and_removed(tmp_path):
+    points = [("joy", 0.8, 0.5), ("glee", 0.7, 0.4), ("cheer", 0.6, 0.3), ("gloom", -0.7, -0.5), ("rage", -0.6, 0.8)]
+    for name, _, _ in points:
+        make_audio(tmp_path / f"{name}.ogg", seconds=0.5)
+    with Library.open() as lib:  # as a scan would store them, with the analysis fixed
+        lib.store_scanned([
+            {"location": str(tmp_path / f"{name}.ogg"), "title": name, "valence": v, "arousal": a}
+            for name, v, a in points
+        ])
+        assert lib.autoplaylists(size=2)["happy"] == "happy"
+        assert [t.title for t in lib.tracks("happy")] == ["joy", "glee"]
+        lib.remove_entries("happy", [1])
+        lib.add_tracks("happy", [str(tmp_path / "gloom.ogg")])
+        lib.autoplaylists(size=2)
+        assert [t.title for t in lib.tracks("happy")] == ["gloom", "glee", "cheer"]
+        assert lib.mood_map()["sad"] == ["sad"] and lib.tracks("sad")[0].title == "gloom"
+
+
+def test_a_v1_library_is_upgraded_in_place_keeping_everything():
+    path = paths.database_path()
+    import sqlite_utils
+
+    old = sqlite_utils.Database(path)
+    MIGRATIONS[0](old)
+    old.execute("PRAGMA user_version = 1")
+    old["playlists"].insert({"id": 1, "name": "Old Favourites"})
+    old["tracks"].insert({"id": 1, "location": "/music/a.mp3", "title": "A", "missing": 0})
+    old["playlist_entries"].insert({"playlist_id": 1, "track_id": 1, "position": 1, "manual": 1})
+    old["mood_map"].insert({"emotion": "happy", "playlist_id": 1, "position": 1})
+    old.conn.commit()
+    old.close()
+    with Library.open() as lib:
+        assert lib.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) > 1
+        assert lib.mood_map() == {"happy": ["Old Favourites"]}
+        assert [t.title for t in lib.tracks("Old Favourites")] == ["A"]
+        assert "valence" in lib.db["tracks"].columns_dict
+
+
+def test_a_scan_killed_midway_leaves_a_consistent_library_and_the_next_one_finishes(tmp_path):
+    source = make_audio(tmp_path / "seed.ogg", seconds=8, title="Seed")
+    folder = tmp_path / "many"
+    folder.mkdir()
+    total = 40
+    for n in range(total):
+        shutil.copy(source, folder / f"{n:02d}.ogg")
+    db = paths.database_path()
+    scanner = subprocess.Popen(
+        [sys.executable, "-m", "moodplayer", "library", "scan", str(folder), "--jobs", "2"],
+        cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    stored = 0
+    deadline = time.monotonic() + 120
+    while stored == 0 and time.monotonic() < deadline and scanner.poll() is None:
+        time.sleep(0.05)
+        stored = count_tracks(db)
+    os.killpg(scanner.pid, signal.SIGKILL)
+    scanner.wait()
+    assert 0 < stored < total, f"wanted to kill the scan midway; {stored} of {total} were stored"
+
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    before = conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
+    conn.close()
+    result = subprocess.run([sys.executable, "-m", "moodplayer", "library", "scan", str(folder), "--json"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["unchanged"], report["stored"]) == (before, total - before)
+    assert count_tracks(db) == total
+
+
+def count_tracks(db) -> int:
+    try:
+        conn = sqlite3.connect(db, timeout=5)
+        try:
+            return conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.OperationalError:  # not created yet
+        return 0
