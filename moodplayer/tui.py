@@ -92,7 +92,7 @@ def _run_interactive(player, title, on_listen_again, on_wrong_mood) -> None:
         try:
             app.run(inline=True)
         finally:
-            player = app.player  # a callback may have switched to another
+            player, title = app.player, app.heading  # "wrong mood" may have switched to another queue
         if app.failure is not None:
             player.close()
             raise app.failure

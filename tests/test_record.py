@@ -49,9 +49,7 @@ def test_records_the_speech_played_into_the_microphone_and_stops_after_it(vmic, 
     clip = speech_clip(tmp_path)
     reference = at_16k(clip)
     vmic.play(clip, delay=1.0)
-    started = time.monotonic()
     recorded = record_voice(15.0, show_meter=False)
-    took = time.monotonic() - started
 
     assert recorded.dtype == np.float32 and recorded.ndim == 1
     assert aligned_correlation(recorded, reference) > 0.9
@@ -59,7 +57,7 @@ def test_records_the_speech_played_into_the_microphone_and_stops_after_it(vmic, 
     assert speech is not None and speech.voiced_seconds > 0.5 * find_speech(reference).voiced_seconds
     trailing = (recorded.size - speech.end) / SAMPLE_RATE
     assert TRAILING_SILENCE_SECONDS - 0.1 <= trailing <= TRAILING_SILENCE_SECONDS + 0.5
-    assert took < 1.0 + reference.size / SAMPLE_RATE + 3.0  # well before the 15 s limit
+    assert recorded.size < 10 * SAMPLE_RATE  # stopped well before the 15 s limit
 
 
 def test_silence_records_to_the_limit(vmic):

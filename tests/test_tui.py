@@ -240,3 +240,38 @@ def test_listen_again_pauses_then_switches_or_carries_on(songs, capsys):
     assert _listen_again(player, "happy", lambda: (replacement, "sad")) == (replacement, "sad")
     assert player.state == "stopped"  # closed: the new queue plays instead
     replacement.close()
+
+
+SWITCHING_VIEW = """
+import sys
+from moodplayer.player import Player
+from moodplayer.track import Track
+from moodplayer.tui import run_now_playing
+
+happy, sad = (Track(p, title=t, artist="Test Artist") for p, t in zip(sys.argv[1:], ("Song A", "Song B")))
+run_now_playing(
+    Player([happy], aout="dummy"), title="happy · mine",
+    on_wrong_mood=lambda emotion: (Player([sad], aout="dummy"), f"{emotion} · theirs"),
+    on_listen_again=lambda: print("listening (nothing heard)"),
+)
+"""
+
+
+def test_wrong_mood_then_listen_again_in_tmux_keeps_the_switched_queue(songs, tmp_path):
+    script = tmp_path / "view.py"
+    script.write_text(SWITCHING_VIEW)
+    env = {"PYTHONPATH": str(REPO), "TERM": "xterm-256color"}
+    session = Tmux(f"{sys.executable} {script} {songs[0].location} {songs[1].location}", env)
+    try:
+        session.wait_for(r"happy · mine[\s\S]*▶ Test Artist – Song A")
+        session.keys("w")
+        session.wait_for(r"right mood\? 1 neutral")
+        session.keys("4")
+        session.wait_for(r"sad · theirs[\s\S]*▶ Test Artist – Song B")
+        session.keys("l")
+        screen = session.wait_for(r"listening \(nothing heard\)[\s\S]*sad · theirs[\s\S]*▶ Test Artist – Song B")
+        session.keys("q")
+        screen = session.wait_for(r"EXIT=\d+")
+        assert "TERMINAL-RESTORED" in screen and "EXIT=0" in screen
+    finally:
+        session.close()
