@@ -14,6 +14,7 @@ playable audio.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import queue
@@ -349,8 +350,31 @@ class Player:
             return
         if self._mp.get_length() > 0 or self._mp.get_time() > 0:
             self._announced = True
-            track = self.current
+            track = self._tag_from_media(self._order[self._pos])
             self._pending.append(Event(f"playing {track.display_title}", track=track, length=self.length))
+
+    def _tag_from_media(self, index: int) -> Track:
+        """The track, its missing title/artist/album filled in from the tags libvlc has just read.
+
+        Tracks from the library carry their tags already; a bare path (an M3U
+        entry, a stream) gets them here, once libvlc has opened it.
+        """
+        track = self._tracks[index]
+        media = self._mp.get_media()
+        if track.title or media is None:
+            return track
+        meta = self._vlc.Meta
+        title = media.get_meta(meta.Title)
+        if not title or title == Path(track.location).name:  # libvlc's stand-in when there is no tag
+            return track
+        track = dataclasses.replace(
+            track,
+            title=title,
+            artist=track.artist or media.get_meta(meta.Artist),
+            album=track.album or media.get_meta(meta.Album),
+        )
+        self._tracks[index] = track
+        return track
 
     def _skip(self, index: int, reason: str) -> None:
         self._unplayable[index] = reason

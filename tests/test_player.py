@@ -224,3 +224,12 @@ def test_a_track_that_ends_between_polls_is_still_announced_with_its_own_length(
     assert events[0].track == tones[0] and events[0].length == pytest.approx(1.5, abs=0.1)
     assert player.current == tones[1]
     player.close()
+
+
+def test_an_untagged_track_gets_its_title_from_the_file_tags(tones):
+    bare = Track(tones[0].location)  # as from an M3U list: a path and nothing else
+    player = Player([bare], aout="dummy")
+    player.play()
+    events, _ = run_until(player, ended)
+    assert events[0] == "playing Test Artist – A"
+    assert events[0].track.title == "A" and events[0].track.artist == "Test Artist"
