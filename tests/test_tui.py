@@ -69,7 +69,10 @@ def test_keys_pause_skip_volume_seek_shuffle_repeat(songs):
             await pilot.press("plus", "plus", "minus")
             seen["volume"] = player.volume
             await pilot.press("right")
-            await pilot.pause(0.5)
+            for _ in range(50):  # libvlc reports the new position once it has decoded there
+                if player.position >= 4.0:
+                    break
+                await pilot.pause(0.1)
             seen["seek"] = player.position
             await pilot.press("s", "r")
             seen["modes"] = (player.shuffle, player.repeat)
