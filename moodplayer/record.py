@@ -107,6 +107,17 @@ def record_voice(
     def callback(indata, frames, time_info, status):  # PortAudio's thread: only hand the block over
         blocks.put(indata[:, 0].copy())
 
+    stream = _start_stream(sd, device, rate, callback)
+    try:
+        with _Meter(max_seconds, enabled=show_meter) as meter:
+            samples = _collect(blocks, rate, max_seconds, stop_on_silence, meter)
+    finally:
+        stream.close()  # also on Ctrl-C: PortAudio discards what is pending and lets the device go
+    return _to_16k(samples, rate)
+
+
+def _start_stream(sd, device, rate: int, callback):
+    """Open and start the input stream; a busy or vanished device fails here, either step."""
     try:
         stream = sd.InputStream(
             samplerate=rate, channels=1, dtype="float32", device=device,
@@ -114,9 +125,12 @@ def record_voice(
         )
     except (sd.PortAudioError, ValueError) as exc:
         raise device_error(exc, device) from None
-    with stream, _Meter(max_seconds, enabled=show_meter) as meter:
-        samples = _collect(blocks, rate, max_seconds, stop_on_silence, meter)
-    return _to_16k(samples, rate)
+    try:
+        stream.start()
+    except sd.PortAudioError as exc:
+        stream.close()
+        raise device_error(exc, device) from None
+    return stream
 
 
 def _usable_rate(sd, device) -> int:
