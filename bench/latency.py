@@ -1,0 +1,72 @@
+"""Inference latency of the shipped model: features + forward pass for a 3 s clip, one CPU core.
+
+    python bench/latency.py [--model PATH] [--runs N]
+
+Prints the median and 90th percentile (warm) of the classifier's own timings
+on a real 3 s RAVDESS excerpt (or a synthetic voiced signal when the data is
+absent), and the model's file size and parameter count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+CLIP = REPO.parent / "shared/data/ravdess-16k/Actor_01/03-01-05-02-01-01-01.flac"
+
+
+def three_seconds() -> np.ndarray:
+    """A 3 s clip of speech, starting where the speech starts."""
+    from moodplayer.audio import SAMPLE_RATE, find_speech, load_audio
+
+    if CLIP.exists():
+        samples = load_audio(CLIP)
+        start = find_speech(samples).start
+        samples = samples[start : start + 3 * SAMPLE_RATE]
+        return np.pad(samples, (0, 3 * SAMPLE_RATE - samples.size))
+    t = np.arange(3 * SAMPLE_RATE) / SAMPLE_RATE
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)  # syllable-like loudness changes
+    return (0.2 * envelope * np.sin(2 * np.pi * 150 * t * (1 + 0.1 * np.sin(2 * np.pi * t)))).astype(np.float32)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+
+    import torch
+
+    from moodplayer.classifier import Classifier
+    from moodplayer.model import count_parameters
+    from moodplayer.paths import default_model_path
+
+    torch.set_num_threads(1)
+    classifier = Classifier.load(args.model)
+    samples = three_seconds()
+    for _ in range(10):
+        classifier.predict(samples)
+    totals, features, model = [], [], []
+    for _ in range(args.runs):
+        t = classifier.predict(samples).timings_ms
+        features.append(t["features"])
+        model.append(t["model"])
+        totals.append(t["features"] + t["model"])
+    path = args.model or default_model_path()
+    q90 = lambda xs: float(np.percentile(xs, 90))  # noqa: E731
+    print(f"model           {path}")
+    print(f"file size       {path.stat().st_size / 1e6:.2f} MB, {count_parameters(classifier.net):,} parameters")
+    print(f"3 s clip, 1 thread, {args.runs} warm runs (median / p90):")
+    print(f"  features      {statistics.median(features):6.2f} / {q90(features):6.2f} ms")
+    print(f"  forward       {statistics.median(model):6.2f} / {q90(model):6.2f} ms")
+    print(f"  total         {statistics.median(totals):6.2f} / {q90(totals):6.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""A loaded model: audio in, :class:`Prediction` out.
+
+This is the one path from samples to an emotion that ``detect``, ``listen``
+and ``evaluate`` share, so what is measured is what users get: trim to the
+speech, log-mels, normalise, forward, temperature-scaled softmax.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from moodplayer import audio, emotions
+from moodplayer.errors import ModelError, NoSpeechError
+from moodplayer.features import FeatureConfig, Stats, log_mel, normalise
+
+#: Below this confidence (after calibration) a prediction is flagged uncertain.
+DEFAULT_UNCERTAIN_BELOW = 0.4
+
+
+@dataclass
+class Prediction:
+    """What the model heard in one clip."""
+
+    emotion: str
+    confidence: float
+    probabilities: dict[str, float]
+    uncertain: bool
+    valence: float
+    arousal: float
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "emotion": self.emotion,
+            "confidence": round(self.confidence, 4),
+            "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
+            "uncertain": self.uncertain,
+            "valence": self.valence,
+            "arousal": self.arousal,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+
+
+class Classifier:
+    """A model ready to classify 16 kHz mono audio."""
+
+    def __init__(self, net, metadata: dict):
+        self.net = net
+        self.metadata = metadata
+        self.labels: tuple[str, ...] = tuple(metadata["labels"])
+        self.features = FeatureConfig.from_dict(metadata["features"])
+        self.temperature = float(metadata.get("temperature", 1.0))
+        self.uncertain_below = float(metadata.get("uncertain_below", DEFAULT_UNCERTAIN_BELOW))
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Classifier":
+        """Load a model file (default: the shipped one); :class:`ModelError` if unusable."""
+        from moodplayer.model import load_model
+        from moodplayer.paths import default_model_path
+
+        net, metadata = load_model(Path(path) if path is not None else default_model_path())
+        if tuple(metadata["labels"]) != emotions.EMOTIONS:
+            raise ModelError(f"model labels {metadata['labels']} are not moodplayer's eight emotions")
+        return cls(net, metadata)
+
+    def probabilities(self, samples: np.ndarray, stats: Stats | None = None) -> tuple[np.ndarray, dict]:
+        """Class probabilities of a clip, and the time spent on features and on the model."""
+        import torch
+
+        from moodplayer.model import pad_frames
+
+        start = time.perf_counter()
+        speech = audio.speech_only(samples) if self.features.trim_silence else samples
+        x = normalise(log_mel(speech, self.features), stats)
+        padded = np.zeros((1, pad_frames(x.shape[0]), x.shape[1]), np.float32)
+        padded[0, : x.shape[0]] = x
+        mid = time.perf_counter()
+        with torch.inference_mode():
+            logits = self.net(torch.from_numpy(padded), torch.tensor([x.shape[0]]))[0]
+            probs = torch.softmax(logits / self.temperature, dim=0).numpy().astype(np.float64)
+        end = time.perf_counter()
+        return probs, {"features": (mid - start) * 1000, "model": (end - mid) * 1000}
+
+    def predict(self, samples: np.ndarray) -> Prediction:
+        """The emotion in 16 kHz mono float32 audio; :class:`NoSpeechError` if nobody speaks."""
+        probs, timings = self.probabilities(samples)
+        probabilities = {label: float(p) for label, p in zip(self.labels, probs)}
+        best = int(np.argmax(probs))
+        valence, arousal = emotions.valence_arousal(probabilities)
+        return Prediction(
+            emotion=self.labels[best],
+            confidence=float(probs[best]),
+            probabilities=probabilities,
+            uncertain=bool(probs[best] < self.uncertain_below),
+            valence=valence,
+            arousal=arousal,
+            timings_ms={"load": 0.0, **timings},
+        )
+
+    def predict_file(self, path: str | Path) -> Prediction:
+        """Load an audio file and classify it; ``timings_ms['load']`` is the decoding time."""
+        start = time.perf_counter()
+        samples = audio.load_audio(path)
+        loaded = (time.perf_counter() - start) * 1000
+        try:
+            prediction = self.predict(samples)
+        except NoSpeechError:
+            raise NoSpeechError(f"no speech heard in {path}") from None
+        prediction.timings_ms["load"] = loaded
+        return prediction

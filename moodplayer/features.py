@@ -1,0 +1,146 @@
+"""Frame-level features for the model, and how they are normalised.
+
+The model hears 64 log-mel bands every 10 ms (25 ms windows at 16 kHz). Raw
+log-mels carry the recording level and the microphone's colouring as an
+additive offset per band, and a speaker's voice as a further offset and spread:
+all of that varies far more between people and set-ups than between emotions.
+So features are always normalised per band with *statistics of some speech*:
+by default the clip's own (cold start), or a speaker's accumulated statistics
+(a voice profile, see :class:`Stats`, which merges exactly like Welford's
+running mean/variance). Either way the gain of the recording cancels out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+
+#: Variance floor (in squared natural-log units) so a flat band cannot blow up.
+_MIN_VAR = 1e-2
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Everything that determines the features; stored in model metadata and cache keys."""
+
+    sample_rate: int = 16_000
+    n_mels: int = 64
+    n_fft: int = 512
+    win_length: int = 400  # 25 ms
+    hop_length: int = 160  # 10 ms
+    fmin: float = 50.0
+    fmax: float = 8_000.0
+    trim_silence: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FeatureConfig":
+        return cls(**data)
+
+    def key(self) -> str:
+        """A short hash that changes whenever any setting does (for caches)."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=4)
+def _mel_basis(config: FeatureConfig) -> np.ndarray:
+    import librosa
+
+    basis = librosa.filters.mel(
+        sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax
+    )
+    return basis.T.astype(np.float32)  # (n_fft//2+1, n_mels)
+
+
+@lru_cache(maxsize=4)
+def _window(config: FeatureConfig) -> np.ndarray:
+    window = np.zeros(config.n_fft, dtype=np.float32)
+    start = (config.n_fft - config.win_length) // 2
+    window[start : start + config.win_length] = np.hanning(config.win_length + 1)[:-1]
+    return window
+
+
+def log_mel(samples: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """``(frames, n_mels)`` float32 natural-log mel energies of mono audio.
+
+    Plain numpy (one rfft over all frames) rather than librosa's STFT: this is
+    on the inference path and must take a few milliseconds.
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    pad = config.n_fft // 2
+    if samples.size <= pad:
+        samples = np.pad(samples, (0, pad + 1 - samples.size))
+    padded = np.pad(samples, pad, mode="reflect")
+    count = 1 + (padded.size - config.n_fft) // config.hop_length
+    frames = np.lib.stride_tricks.sliding_window_view(padded, config.n_fft)[:: config.hop_length][:count]
+    power = np.abs(np.fft.rfft(frames * _window(config), axis=1)) ** 2
+    return np.log(power.astype(np.float32) @ _mel_basis(config) + 1e-8).astype(np.float32)
+
+
+def extract(samples: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """Features of a clip as the model sees them (before normalisation).
+
+    Leading and trailing silence is trimmed first: it carries no emotion, but
+    its length and noise vary with the recording and would be learned.
+    """
+    from moodplayer.audio import speech_only
+
+    if config.trim_silence:
+        samples = speech_only(samples)
+    return log_mel(samples, config)
+
+
+@dataclass
+class Stats:
+    """Per-band running mean and variance of feature frames (Chan/Welford merge).
+
+    A clip's own statistics normalise it at cold start; merging the statistics
+    of many clips of one speaker gives a voice profile, which normalises that
+    speaker's clips the way the training speakers' were.
+    """
+
+    count: int
+    mean: np.ndarray
+    m2: np.ndarray  # sum of squared deviations from the mean
+
+    @classmethod
+    def empty(cls, dims: int) -> "Stats":
+        return cls(0, np.zeros(dims, np.float64), np.zeros(dims, np.float64))
+
+    @classmethod
+    def of(cls, features: np.ndarray) -> "Stats":
+        features = np.asarray(features, dtype=np.float64)
+        mean = features.mean(axis=0)
+        return cls(features.shape[0], mean, ((features - mean) ** 2).sum(axis=0))
+
+    def merge(self, other: "Stats") -> "Stats":
+        """The statistics of both sets of frames together, exactly."""
+        if other.count == 0:
+            return self
+        if self.count == 0:
+            return other
+        total = self.count + other.count
+        delta = other.mean - self.mean
+        mean = self.mean + delta * other.count / total
+        m2 = self.m2 + other.m2 + delta**2 * self.count * other.count / total
+        return Stats(total, mean, m2)
+
+    @property
+    def var(self) -> np.ndarray:
+        return self.m2 / max(self.count, 1)
+
+    def normalise(self, features: np.ndarray) -> np.ndarray:
+        """Features centred and scaled per band by these statistics."""
+        scale = 1.0 / np.sqrt(np.maximum(self.var, _MIN_VAR))
+        return ((features - self.mean) * scale).astype(np.float32)
+
+
+def normalise(features: np.ndarray, stats: Stats | None = None) -> np.ndarray:
+    """Normalise by ``stats`` (a voice profile), or by the clip's own statistics."""
+    return (stats or Stats.of(features)).normalise(features)

@@ -1,0 +1,206 @@
+"""The emotion network, and saving/loading it safely.
+
+The net is deliberately small (a few hundred thousand parameters) so it runs
+in a few milliseconds on one CPU core: a 1-D convolutional front-end learns
+local spectral patterns and halves the frame rate twice, a bidirectional LSTM
+follows the contour of the utterance, and attention pooling lets it weigh the
+frames that carry emotion (a stressed syllable) over the rest.
+
+On disk a model is two files: the weights as safetensors (no pickle: loading
+a model never runs code) and a JSON sidecar with everything needed to use and
+trust it (feature settings, labels, the training recipe, data and scores, and
+the sha256 of the weights). Both are written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from moodplayer.errors import ModelError
+
+#: Inputs are zero-padded to a multiple of this many frames. oneDNN compiles kernels
+#: for every new input length (0.1-3 s each); with lengths rounded up, a few dozen
+#: shapes cover all clips and the compiled kernels are reused.
+PAD_FRAMES = 32
+
+#: Bumped whenever the architecture or the metadata change incompatibly.
+FORMAT = "moodplayer-emotion-lstm/1"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The architecture; stored in the metadata so a file rebuilds its own net."""
+
+    n_inputs: int = 64
+    n_classes: int = 8
+    channels: int = 128
+    hidden: int = 128
+    dropout: float = 0.3
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        return cls(**data)
+
+
+class ConvBlock(nn.Sequential):
+    """Conv over time → batch norm → ReLU (the caller masks padding, then halves the frame rate)."""
+
+    def __init__(self, n_in: int, n_out: int, kernel: int):
+        super().__init__(
+            nn.Conv1d(n_in, n_out, kernel, padding=kernel // 2, bias=False),
+            nn.BatchNorm1d(n_out),
+            nn.ReLU(),
+        )
+
+
+class EmotionNet(nn.Module):
+    """CNN front-end → BiLSTM → attention pooling → class logits.
+
+    Padding never leaks into a clip's result: padded frames are zeroed after
+    each convolution, skipped by the packed LSTM and masked out of attention,
+    so a clip scores the same alone or in a padded batch.
+    """
+
+    def __init__(self, config: ModelConfig = ModelConfig()):
+        super().__init__()
+        self.config = config
+        self.front = nn.ModuleList(
+            [ConvBlock(config.n_inputs, config.channels, 5), ConvBlock(config.channels, config.channels, 3)]
+        )
+        self.lstm = nn.LSTM(config.channels, config.hidden, batch_first=True, bidirectional=True)
+        self.attention = nn.Linear(2 * config.hidden, 1)
+        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(2 * config.hidden, config.n_classes))
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``x``: (batch, frames, n_inputs), zero-padded; ``lengths``: true frame counts."""
+        batch, frames, _ = x.shape
+        if lengths is None:
+            lengths = torch.full((batch,), frames, dtype=torch.long)
+        h = x.transpose(1, 2)
+        for block in self.front:
+            h = block(h) * _mask(lengths, h.shape[2]).unsqueeze(1)
+            h = nn.functional.max_pool1d(h, 2, ceil_mode=True)  # ReLU output ≥ 0: zeros never win
+            lengths = (lengths + 1) // 2
+        h = h.transpose(1, 2)  # (batch, frames/4, channels)
+        packed = nn.utils.rnn.pack_padded_sequence(h, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        h, _ = self.lstm(packed)
+        h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True)
+        scores = self.attention(h).squeeze(-1).masked_fill(~_mask(lengths, h.shape[1]), float("-inf"))
+        pooled = (torch.softmax(scores, dim=1).unsqueeze(-1) * h).sum(dim=1)
+        return self.head(pooled)
+
+
+def pad_frames(frames: int) -> int:
+    """``frames`` rounded up to a multiple of :data:`PAD_FRAMES`."""
+    return -(-frames // PAD_FRAMES) * PAD_FRAMES
+
+
+def _mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
+    """(batch, frames) True where a frame is part of the clip."""
+    return torch.arange(frames)[None, :] < lengths[:, None]
+
+
+def count_parameters(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def sidecar_path(path: Path) -> Path:
+    """``models/emotion-lstm.safetensors`` → ``models/emotion-lstm.json``."""
+    return Path(path).with_suffix(".json")
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write via a temp file in the same folder, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def save_model(path: Path, state: dict[str, torch.Tensor], metadata: dict) -> dict:
+    """Save weights (safetensors) and metadata (JSON sidecar); returns the metadata written.
+
+    The sidecar is written last and carries the weights' sha256, so a crash
+    between the two writes leaves a pair that fails to load instead of a
+    silently mismatched one.
+    """
+    from safetensors.torch import save
+
+    path = Path(path)
+    blob = save({k: v.detach().contiguous().cpu() for k, v in state.items()}, metadata={"format": FORMAT})
+    metadata = {**metadata, "format": FORMAT, "weights_sha256": hashlib.sha256(blob).hexdigest()}
+    atomic_write(path, blob)
+    atomic_write(sidecar_path(path), (json.dumps(metadata, indent=2) + "\n").encode())
+    return metadata
+
+
+def read_metadata(path: Path) -> dict:
+    """The sidecar of a model file, checked for the fields every user of it needs."""
+    side = sidecar_path(path)
+    if not side.is_file():
+        raise ModelError(f"model metadata {side} is missing (it must sit next to {Path(path).name})")
+    try:
+        metadata = json.loads(side.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"model metadata {side} is damaged ({type(exc).__name__})") from None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        found = metadata.get("format") if isinstance(metadata, dict) else None
+        raise ModelError(f"{path} is not a model this version can use (format {found!r}, expected {FORMAT!r})")
+    for key in ("labels", "features", "model", "weights_sha256"):
+        if key not in metadata:
+            raise ModelError(f"model metadata {side} lacks {key!r}")
+    return metadata
+
+
+def load_model(path: Path) -> tuple[EmotionNet, dict]:
+    """The net (in eval mode) and metadata of a saved model.
+
+    Raises :class:`ModelError` with one line for a missing file, a damaged
+    or truncated one (checksum), or metadata this code cannot use.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file {path} not found")
+    metadata = read_metadata(path)
+    blob = path.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != metadata["weights_sha256"]:
+        raise ModelError(f"model file {path} is damaged or was changed (checksum mismatch); retrain or restore it")
+    try:
+        state = load(blob)
+        net = EmotionNet(ModelConfig.from_dict(metadata["model"]))
+        net.load_state_dict(state, strict=True)
+    except (SafetensorError, RuntimeError, ValueError, TypeError, KeyError) as exc:
+        raise ModelError(f"model file {path} does not match its metadata ({type(exc).__name__})") from None
+    return net.eval(), metadata

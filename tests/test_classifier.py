@@ -1,0 +1,93 @@
+"""The shipped model through the product path: real clips of speakers it was not trained on."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from moodplayer.classifier import Classifier
+from moodplayer.emotions import EMOTIONS
+from moodplayer.errors import ModelError, NoSpeechError
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="session")
+def classifier() -> Classifier:
+    return Classifier.load()
+
+
+def _unseen_actor_dirs(classifier, ravdess):
+    """The RAVDESS actors whose clips the shipped model's weights never trained on."""
+    names = classifier.metadata["split"]["validation"]
+    assert names and set(names).isdisjoint(classifier.metadata["split"]["train"])
+    return [ravdess / f"Actor_{name.split('-')[1]}" for name in names]
+
+
+def test_shipped_model_is_small_and_documented(classifier):
+    meta = classifier.metadata
+    assert classifier.labels == EMOTIONS
+    assert meta["parameters"] <= 1_000_000
+    for key in ("features", "recipe", "data", "split", "training", "created", "weights_sha256"):
+        assert key in meta
+
+
+def test_prediction_is_complete_and_consistent(classifier, ravdess):
+    clip = ravdess / "Actor_01" / "03-01-05-02-01-01-01.flac"
+    result = classifier.predict_file(clip)
+    assert set(result.probabilities) == set(EMOTIONS)
+    assert math.isclose(sum(result.probabilities.values()), 1.0, abs_tol=1e-6)
+    assert result.emotion == max(result.probabilities, key=result.probabilities.get)
+    assert result.confidence == result.probabilities[result.emotion]
+    assert -1 <= result.valence <= 1 and -1 <= result.arousal <= 1
+    assert set(result.timings_ms) == {"load", "features", "model"} and result.timings_ms["load"] > 0
+    data = json.loads(json.dumps(result.to_dict()))
+    assert set(data) == {"emotion", "confidence", "probabilities", "uncertain", "valence", "arousal", "timings_ms"}
+
+
+def test_silence_is_no_speech(classifier):
+    with pytest.raises(NoSpeechError):
+        classifier.predict(np.zeros(48000, dtype=np.float32))
+
+
+def test_unseen_actors_are_recognised_well_above_chance(classifier, ravdess):
+    clips = [p for d in _unseen_actor_dirs(classifier, ravdess) for p in sorted(d.glob("*.flac"))]
+    correct = 0
+    for path in clips:
+        label = EMOTIONS[int(path.name.split("-")[2]) - 1]
+        try:
+            correct += classifier.predict_file(path).emotion == label
+        except NoSpeechError:
+            pass  # a whispered clip below the VAD's floor counts as wrong
+    assert correct / len(clips) > 0.35  # chance is 0.125
+
+
+def test_load_of_a_missing_model_is_a_model_error(tmp_path):
+    with pytest.raises(ModelError):
+        Classifier.load(tmp_path / "absent.safetensors")
+
+
+def test_evaluate_json_reports_every_figure(tmp_path, classifier, ravdess):
+    for actor in _unseen_actor_dirs(classifier, ravdess):
+        (tmp_path / "data" / actor.name).mkdir(parents=True)
+        for clip in sorted(actor.glob("*.flac"))[::3]:
+            (tmp_path / "data" / actor.name / clip.name).symlink_to(clip)
+    result = run_cli("evaluate", str(tmp_path / "data"), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["n"] == 40 and report["speakers"] == 2
+    assert 0.25 < report["accuracy"] <= 1 and 0.25 < report["uar"] <= 1
+    assert set(report["per_class"]) >= set(EMOTIONS)
+    assert sum(row["n"] for row in report["per_class"].values()) == 40
+    assert all(set(row) == {"precision", "recall", "n"} for row in report["per_class"].values())
+    matrix = np.array(report["confusion"]["matrix"])
+    assert report["confusion"]["labels"][:8] == list(EMOTIONS)
+    assert matrix.sum() == 40 and np.trace(matrix) / 40 == pytest.approx(report["accuracy"], abs=1e-4)
+
+
+def test_evaluate_on_a_bad_folder_is_one_line(tmp_path):
+    result = run_cli("evaluate", str(tmp_path / "nowhere"))
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0 and "not a folder" in result.stderr

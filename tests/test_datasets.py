@@ -1,0 +1,59 @@
+"""Corpus discovery: labels and speakers recovered from real and synthetic trees."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from moodplayer.datasets import discover, speakers
+from moodplayer.emotions import EMOTIONS
+from moodplayer.errors import MoodplayerError
+
+
+def _write(path, seconds=0.2):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(16000 * seconds)) / 16000
+    sf.write(path, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+
+
+def test_ravdess_tree_gives_every_clip_with_label_and_actor(ravdess):
+    clips = discover(ravdess)
+    assert len(clips) == 1200
+    assert speakers(clips) == [f"ravdess-{i:02d}" for i in range(1, 21)]
+    counts = Counter(c.label for c in clips)
+    # RAVDESS has no strong-intensity neutral: 4 neutral clips per actor, 8 of each other emotion.
+    assert counts == {e: (80 if e == "neutral" else 160) for e in EMOTIONS}
+    first = clips[0]
+    assert first.path.name == "03-01-01-01-01-01-01.flac"
+    assert (first.label, first.speaker, first.corpus) == ("neutral", "ravdess-01", "ravdess")
+    surprised = next(c for c in clips if c.path.name.startswith("03-01-08-02-02-02-12"))
+    assert (surprised.label, surprised.speaker) == ("surprised", "ravdess-12")
+
+
+def test_folder_per_label_keeps_unknown_labels_and_reads_speakers(tmp_path):
+    for name in ("happy/spk1_a.wav", "happy/spk2_b.flac", "Sad/spk1_c.ogg", "excited/spk2_d.wav"):
+        _write(tmp_path / name)
+    (tmp_path / "happy" / "notes.txt").write_text("not audio")
+    clips = discover(tmp_path, speaker_pattern=r"^(spk\d)_")
+    assert [(c.path.name, c.label, c.speaker, c.corpus) for c in clips] == [
+        ("spk1_c.ogg", "sad", "spk1", "folder"),
+        ("spk2_d.wav", "excited", "spk2", "folder"),
+        ("spk1_a.wav", "happy", "spk1", "folder"),
+        ("spk2_b.flac", "happy", "spk2", "folder"),
+    ]
+    assert {c.speaker for c in discover(tmp_path)} == {"unknown"}
+
+
+def test_empty_or_unrecognised_tree_is_one_clear_error(tmp_path):
+    with pytest.raises(MoodplayerError, match="no labelled audio found"):
+        discover(tmp_path)
+    _write(tmp_path / "a" / "b" / "deep.wav")  # neither a corpus name nor root/<label>/file
+    with pytest.raises(MoodplayerError, match="no labelled audio found"):
+        discover(tmp_path)
+    with pytest.raises(MoodplayerError, match="not a folder"):
+        discover(tmp_path / "missing")
+    with pytest.raises(MoodplayerError, match="not a valid regex"):
+        discover(tmp_path, speaker_pattern="(")

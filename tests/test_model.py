@@ -1,0 +1,119 @@
+"""Model files: a faithful round trip, and one clear ModelError for every kind of damage."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from moodplayer.model import EmotionNet, ModelConfig, count_parameters, load_model, save_model, sidecar_path
+from moodplayer.errors import ModelError
+from tests.conftest import run_cli
+
+METADATA = {"labels": ["a", "b"], "features": {}, "model": ModelConfig(n_classes=2, channels=16, hidden=16).to_dict()}
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    net = EmotionNet(ModelConfig.from_dict(METADATA["model"])).eval()
+    path = tmp_path / "m.safetensors"
+    save_model(path, net.state_dict(), METADATA)
+    return path, net
+
+
+def test_round_trip_gives_the_same_outputs_and_leaves_no_temp_files(saved):
+    path, net = saved
+    loaded, metadata = load_model(path)
+    x = torch.randn(3, 120, 64)
+    lengths = torch.tensor([120, 80, 33])
+    with torch.inference_mode():
+        assert torch.equal(net(x, lengths), loaded(x, lengths))
+    assert metadata["labels"] == ["a", "b"] and len(metadata["weights_sha256"]) == 64
+    assert sorted(p.name for p in path.parent.iterdir()) == ["m.json", "m.safetensors"]
+
+
+def test_padding_does_not_change_a_clip_s_logits(saved):
+    _, net = saved
+    x = torch.randn(1, 90, 64)
+    padded = torch.cat([x, torch.zeros(1, 40, 64)], dim=1)
+    with torch.inference_mode():
+        assert torch.allclose(net(x), net(padded, torch.tensor([90])), atol=1e-5)
+
+
+def test_default_net_is_small():
+    assert count_parameters(EmotionNet()) <= 1_000_000
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def _garbage(path):
+    path.write_bytes(b"\x00garbage" * 100)
+
+
+def _flip_byte(path):
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _no_sidecar(path):
+    sidecar_path(path).unlink()
+
+
+def _other_format(path):
+    side = sidecar_path(path)
+    side.write_text(json.dumps({**json.loads(side.read_text()), "format": "something-else/9"}))
+
+
+def _broken_json(path):
+    sidecar_path(path).write_text("{not json")
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (_truncate, "checksum"),
+        (_garbage, "checksum"),
+        (_flip_byte, "checksum"),
+        (_no_sidecar, "metadata .* is missing"),
+        (_other_format, "not a model this version can use"),
+        (_broken_json, "damaged"),
+    ],
+)
+def test_damaged_model_raises_model_error(saved, damage, message):
+    path, _ = saved
+    damage(path)
+    with pytest.raises(ModelError, match=message):
+        load_model(path)
+
+
+def test_missing_file_raises_model_error(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        load_model(tmp_path / "nothing.safetensors")
+
+
+def test_weights_not_matching_metadata_raise_model_error(saved):
+    path, _ = saved
+    side = sidecar_path(path)
+    meta = json.loads(side.read_text())
+    meta["model"]["hidden"] = 32  # checksum still fine, architecture no longer matches
+    side.write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="does not match its metadata"):
+        load_model(path)
+
+
+def test_detect_with_damaged_model_exits_with_one_line(tmp_path, ravdess):
+    pytest.importorskip("moodplayer.ui")  # detect renders through the lead's ui module
+    model = tmp_path / "damaged.safetensors"
+    model.write_bytes(b"not a model at all")
+    model.with_suffix(".json").write_text("{}")
+    clip = ravdess / "Actor_01" / "03-01-05-02-01-01-01.flac"
+    result = run_cli("detect", "--model", str(model), str(clip))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "damaged.safetensors" in lines[0] and "model" in lines[0]
