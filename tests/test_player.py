@@ -15,6 +15,7 @@ import soundfile as sf
 from moodplayer.errors import PlaybackError
 from moodplayer.player import Player, choose_aout
 from moodplayer.track import Track
+from vmic import vmic  # noqa: F401  (the fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -233,3 +234,25 @@ def test_an_untagged_track_gets_its_title_from_the_file_tags(tones):
     events, _ = run_until(player, ended)
     assert events[0] == "playing Test Artist – A"
     assert events[0].track.title == "A" and events[0].track.artist == "Test Artist"
+
+
+def test_vlc_really_plays_sound_through_pulseaudio_at_the_volume_set(vmic, tmp_path):
+    """libvlc's PulseAudio output into the virtual microphone's sink: the microphone hears the tone."""
+    from moodplayer.record import record_voice
+
+    player = Player([write_tone(tmp_path / "tone.ogg", 8.0, 440.0, "Tone")], aout="pulse")
+    player.play()
+    run_until(player, lambda p: p.position > 0)
+    loud = record_voice(1.0, show_meter=False, stop_on_silence=False)
+    player.set_volume(20)
+    time.sleep(0.5)  # let the new volume reach the sink
+    quiet = record_voice(1.0, show_meter=False, stop_on_silence=False)
+    player.close()
+    peak_hz = np.argmax(np.abs(np.fft.rfft(loud))) * 16_000 / loud.size
+    assert abs(peak_hz - 440.0) < 5.0
+
+    def rms(x):
+        return float(np.sqrt(np.mean(x**2)))
+
+    assert rms(loud) > 0.05
+    assert rms(quiet) < rms(loud) / 4
