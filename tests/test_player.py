@@ -256,3 +256,20 @@ def test_vlc_really_plays_sound_through_pulseaudio_at_the_volume_set(vmic, tmp_p
 
     assert rms(loud) > 0.05
     assert rms(quiet) < rms(loud) / 4
+
+
+def test_without_any_audio_output_it_plays_silently_and_says_so(tones, tmp_path, monkeypatch):
+    from moodplayer.player import audio_output_available
+
+    for name in ("PULSE_SERVER", "MOODPLAYER_AOUT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # no sound server sockets here
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if audio_output_available():
+        pytest.skip("this machine has a sound card")
+    player = Player(tones[:1])
+    assert player.aout == "dummy"
+    assert player.poll() == ["no audio output found: playing silently"]
+    monkeypatch.setenv("PULSE_SERVER", "unix:/run/somewhere/native")
+    assert audio_output_available() and choose_aout(None) is None
+    player.close()
