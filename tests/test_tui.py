@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import io
 import re
 import shutil
@@ -278,3 +279,20 @@ def test_wrong_mood_then_listen_again_in_tmux_keeps_the_switched_queue(songs, tm
         assert "TERMINAL-RESTORED" in screen and "EXIT=0" in screen
     finally:
         session.close()
+
+
+def test_ctrl_c_during_piped_playback_exits_130_without_a_traceback(songs, isolated_home):
+    import signal
+
+    make_playlist("songs", songs)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moodplayer", "play", "songs", "--aout", "dummy"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    )
+    assert proc.stdout.readline() == "playlist songs\n"
+    assert proc.stdout.readline().startswith("▶ Test Artist – Song A")
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    assert "Traceback" not in stderr
