@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -144,3 +145,22 @@ def test_devices_command_lists_the_virtual_microphone(vmic):
     assert [d["name"] for d in default] == ["default"] and default[0]["channels"] > 0
     table = run_cli("devices")
     assert re.search(r"^\* +\d+  default  \(ALSA, \d+ ch, \d+ Hz\)$", table.stdout, re.M)
+
+
+@pytest.mark.skipif(has_sound_card(), reason="needs a machine without sound cards (as CI is)")
+def test_a_microphone_that_appears_after_portaudio_started_is_found(tmp_path, monkeypatch):
+    from moodplayer.record import portaudio
+    from vmic import VirtualMic
+
+    monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path / 'not-yet'}")
+    assert len(portaudio(rescan=True).query_devices()) == 0  # nothing to record from, yet
+    if shutil.which("pulseaudio") is None:
+        pytest.skip("virtual microphone needs pulseaudio")
+    mic = VirtualMic(tmp_path)
+    for name, value in mic.env.items():
+        monkeypatch.setenv(name, value)
+    mic.start()
+    try:
+        assert record_voice(0.5, show_meter=False).size == SAMPLE_RATE // 2
+    finally:
+        mic.stop()
