@@ -30,14 +30,17 @@ def songs(tmp_path):
     return [write_tone(tmp_path / f"{n}.ogg", 20.0, 300 + 100 * i, f"Song {n}") for i, n in enumerate("ABC")]
 
 
-def drive(app, *keys: str, pause: float = 0.3):
-    """Press ``keys`` in a headless run of ``app`` and return the app afterwards."""
+def drive(app, *keys: str, until=None, timeout: float = 15.0):
+    """Press ``keys`` in a headless run of ``app``, wait for ``until()`` if given, and return the app."""
 
     async def run():
         async with app.run_test(size=(100, 20)) as pilot:
-            await pilot.pause(pause)
+            await pilot.pause(0.3)
             for key in keys:
                 await pilot.press(key)
+                await pilot.pause(0.1)
+            deadline = time.monotonic() + timeout
+            while until is not None and not until() and time.monotonic() < deadline:
                 await pilot.pause(0.1)
 
     asyncio.run(run())
@@ -118,7 +121,7 @@ def test_listen_again_ends_the_view_for_the_caller(songs):
 
 def test_the_view_ends_with_the_queue(tmp_path):
     player = Player([write_tone(tmp_path / "short.ogg", 1.0, 440, "Short")], aout="dummy")
-    app = drive(build_app(player, "t"), pause=2.5)
+    app = drive(build_app(player, "t"), until=lambda: player.state == "ended")
     assert app.return_code == 0 and player.state == "ended"
     player.close()
 
