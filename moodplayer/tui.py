@@ -4,9 +4,8 @@ The interactive view is a Textual app run inline (under the prompt, so what
 ``listen`` printed above stays visible). Textual rather than rich ``Live`` plus
 a hand-written cbreak key reader because it already parses arrow keys and
 other escape sequences, restores the terminal on every way out (quit, Ctrl-C,
-an exception), handles resizes, can suspend itself while "listen again" uses
-the terminal for the microphone meter, and comes with a headless ``Pilot`` to
-test the key handling in-process against a real player.
+an exception), handles resizes, and comes with a headless ``Pilot`` to test
+the key handling in-process against a real player.
 
 The player is driven from the app's timer: :meth:`Player.poll` runs on the UI
 thread a few times a second, which is where the next track starts — never in
@@ -74,9 +73,7 @@ def _run_plain(player: Player, title: str) -> None:
     while player.state != "ended":
         for event in player.poll():
             if event.startswith("playing "):
-                # The track may already be over (a short one, a slow machine): the event names it.
-                length = f" ({clock(player.length)})" if player.current else ""
-                out.print(f"▶ {event.removeprefix('playing ')}{length}", markup=False)
+                out.print(f"▶ {event.track.display_title} ({clock(event.length)})", markup=False)
             elif event.startswith("skipped ") or event.startswith("no audio output"):
                 warn(event)
         time.sleep(POLL_SECONDS / 2)
@@ -89,22 +86,22 @@ def _run_interactive(player, title, on_listen_again, on_wrong_mood) -> None:
     Textual app cannot hand the terminal over while it runs, and the
     recording meter needs it. Errors are raised after the terminal is restored.
     """
-    while True:
-        app = build_app(player, title, on_listen_again, on_wrong_mood)
-        try:
-            app.run(inline=True)
-        finally:
-            player = app.player  # a callback may have switched to another
-        if app.failure is not None:
-            player.close()
-            raise app.failure
-        if app.interrupted:
-            player.close()
-            raise KeyboardInterrupt
-        if not app.listen_again_asked:
-            player.close()
-            return
-        player, title = _listen_again(player, title, on_listen_again)
+    try:
+        while True:
+            app = build_app(player, title, on_listen_again, on_wrong_mood)
+            try:
+                app.run(inline=True)
+            finally:
+                player, title = app.player, app.heading  # "wrong mood" may have switched to another queue
+            if app.failure is not None:
+                raise app.failure
+            if app.interrupted:
+                raise KeyboardInterrupt
+            if not app.listen_again_asked:
+                return
+            player, title = _listen_again(player, title, on_listen_again)
+    finally:
+        player.close()
 
 
 def _listen_again(player: Player, title: str, on_listen_again) -> Switch:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -49,9 +50,7 @@ def test_records_the_speech_played_into_the_microphone_and_stops_after_it(vmic, 
     clip = speech_clip(tmp_path)
     reference = at_16k(clip)
     vmic.play(clip, delay=1.0)
-    started = time.monotonic()
     recorded = record_voice(15.0, show_meter=False)
-    took = time.monotonic() - started
 
     assert recorded.dtype == np.float32 and recorded.ndim == 1
     assert aligned_correlation(recorded, reference) > 0.9
@@ -59,7 +58,7 @@ def test_records_the_speech_played_into_the_microphone_and_stops_after_it(vmic, 
     assert speech is not None and speech.voiced_seconds > 0.5 * find_speech(reference).voiced_seconds
     trailing = (recorded.size - speech.end) / SAMPLE_RATE
     assert TRAILING_SILENCE_SECONDS - 0.1 <= trailing <= TRAILING_SILENCE_SECONDS + 0.5
-    assert took < 1.0 + reference.size / SAMPLE_RATE + 3.0  # well before the 15 s limit
+    assert recorded.size < 10 * SAMPLE_RATE  # stopped well before the 15 s limit
 
 
 def test_silence_records_to_the_limit(vmic):
@@ -146,3 +145,22 @@ def test_devices_command_lists_the_virtual_microphone(vmic):
     assert [d["name"] for d in default] == ["default"] and default[0]["channels"] > 0
     table = run_cli("devices")
     assert re.search(r"^\* +\d+  default  \(ALSA, \d+ ch, \d+ Hz\)$", table.stdout, re.M)
+
+
+@pytest.mark.skipif(has_sound_card(), reason="needs a machine without sound cards (as CI is)")
+def test_a_microphone_that_appears_after_portaudio_started_is_found(tmp_path, monkeypatch):
+    from moodplayer.record import portaudio
+    from vmic import VirtualMic
+
+    monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path / 'not-yet'}")
+    assert len(portaudio(rescan=True).query_devices()) == 0  # nothing to record from, yet
+    if shutil.which("pulseaudio") is None:
+        pytest.skip("virtual microphone needs pulseaudio")
+    mic = VirtualMic(tmp_path)
+    for name, value in mic.env.items():
+        monkeypatch.setenv(name, value)
+    mic.start()
+    try:
+        assert record_voice(0.5, show_meter=False).size == SAMPLE_RATE // 2
+    finally:
+        mic.stop()

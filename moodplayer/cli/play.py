@@ -27,7 +27,8 @@ def play(
     from moodplayer.tui import run_now_playing
 
     with Library.open() as lib:
-        ensure_demo_library(lib)  # a fresh install plays the demo music for each mood
+        if not lib.playlists():
+            ensure_demo_library(lib)  # a fresh install plays the demo music for each mood
         playlist = lib.resolve(name)
         tracks = lib.tracks(playlist)
     player = Player(tracks, aout=aout, volume=volume, name=str(playlist))
