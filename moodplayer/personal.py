@@ -52,11 +52,15 @@ class TuneRecipe:
 
 
 def fine_tune(base, personal: Sequence, rehearsal: Sequence, recipe: TuneRecipe = TuneRecipe(), seed: int = 0):
-    """A copy of ``base`` adapted to the ``personal`` examples (``rehearsal``: base-corpus examples, may be empty)."""
+    """A copy of ``base`` adapted to the ``personal`` examples (``rehearsal``: base-corpus examples, may be empty).
+
+    Clips are augmented as in training (crops, SpecAugment, and half of them
+    normalised by a subset of their own speaker's clips, as a voice profile would).
+    """
     import torch
     from torch import nn
 
-    from moodplayer.train import Recipe, _batch
+    from moodplayer.train import Recipe, _Augmenter, _pad
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -68,7 +72,7 @@ def fine_tune(base, personal: Sequence, rehearsal: Sequence, recipe: TuneRecipe 
     trainable = [(name, p) for name, p in net.named_parameters() if p.requires_grad]
     opt = torch.optim.Adam([p for _, p in trainable], lr=recipe.lr)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
-    augment = Recipe()
+    augment = _Augmenter([*personal, *rehearsal], Recipe(), rng)
     n_rehearse = min(len(rehearsal), round(recipe.rehearsal * len(personal)))
     for _ in range(recipe.epochs):
         drawn = [rehearsal[i] for i in rng.choice(len(rehearsal), n_rehearse, replace=False)] if n_rehearse else []
@@ -76,9 +80,10 @@ def fine_tune(base, personal: Sequence, rehearsal: Sequence, recipe: TuneRecipe 
         order = rng.permutation(len(epoch))
         _train_mode(net)
         for start in range(0, len(epoch), recipe.batch_size):
-            x, lengths, y = _batch([epoch[j] for j in order[start : start + recipe.batch_size]], augment, rng)
+            batch = [epoch[j] for j in order[start : start + recipe.batch_size]]
+            x, lengths = _pad([augment(ex) for ex in batch])
             penalty = sum(((p - anchor[name]) ** 2).sum() for name, p in trainable)
-            loss = loss_fn(net(x, lengths), y) + recipe.l2sp * penalty
+            loss = loss_fn(net(x, lengths), torch.tensor([ex.label for ex in batch])) + recipe.l2sp * penalty
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(net.parameters(), 5.0)
@@ -109,34 +114,52 @@ def stratified_folds(labels: Sequence[int], k: int, seed: int = 0) -> list[np.nd
     return [np.array(sorted(f)) for f in folds]
 
 
-def accuracy(net, examples: Sequence) -> float:
+def accuracy(net, examples: Sequence, profile=None) -> float:
+    """Share of ``examples`` classified right, normalised by ``profile`` (a speaker's Stats) or per clip."""
     from moodplayer.train import predict_logits
 
     if not examples:
         return 0.0
-    predicted = predict_logits(net, examples).argmax(axis=1)
+    profiles = {ex.speaker: profile for ex in examples} if profile is not None else None
+    predicted = predict_logits(net, examples, profiles).argmax(axis=1)
     return float(np.mean(predicted == np.array([ex.label for ex in examples])))
 
 
-def cross_validate(base, personal: Sequence, rehearsal: Sequence, recipe: TuneRecipe, seed: int = 0, say: Say | None = None) -> dict:
-    """Before/after accuracy on the user's clips, each fold scored by a model tuned without it."""
-    from moodplayer.train import predict_logits
+def profile_of(examples: Sequence):
+    """The voice profile of a set of clips: the statistics of all their frames."""
+    from moodplayer.features import Stats
 
+    return Stats.combine([ex.stats[0] for ex in examples])
+
+
+def cross_validate(
+    base, personal: Sequence, rehearsal: Sequence, recipe: TuneRecipe, seed: int = 0, say: Say | None = None,
+    profiles: bool = False,
+) -> dict:
+    """Before/after accuracy on the user's clips, each fold scored by a model tuned without it.
+
+    With ``profiles`` (a model trained for voice profiles) each fold is
+    normalised by the profile of the other folds' clips, as ``listen`` would
+    with a profile built from them; otherwise each clip by itself.
+    """
     labels = np.array([ex.label for ex in personal])
-    before = predict_logits(base, personal).argmax(axis=1)
-    after = np.empty_like(before)
+    right_before = right_after = 0.0
     folds = stratified_folds(labels.tolist(), recipe.folds, seed)
     for i, held in enumerate(folds, 1):
         if say:
             say(f"fold {i}/{len(folds)}: tuning on {len(personal) - len(held)} clips, scoring {len(held)}")
         rest = [personal[j] for j in range(len(personal)) if j not in set(held.tolist())]
+        scored = [personal[j] for j in held]
+        profile = profile_of(rest) if profiles else None
         tuned = fine_tune(base, rest, rehearsal, recipe, seed + i)
-        after[held] = predict_logits(tuned, [personal[j] for j in held]).argmax(axis=1)
+        right_before += accuracy(base, scored, profile) * len(held)
+        right_after += accuracy(tuned, scored, profile) * len(held)
     return {
-        "before": round(float(np.mean(before == labels)), 4),
-        "after": round(float(np.mean(after == labels)), 4),
+        "before": round(right_before / labels.size, 4),
+        "after": round(right_after / labels.size, 4),
         "n": int(labels.size),
         "folds": len(folds),
+        "normalisation": "voice profile" if profiles else "per clip",
     }
 
 
@@ -179,7 +202,8 @@ def adapt(base, metadata: dict, personal: Sequence, recipe: TuneRecipe = TuneRec
     rehearsal = rehearsal_examples(metadata, round(recipe.rehearsal * len(personal) * 2), seed)
     if say:
         say(f"{len(personal)} personal clips, {len(rehearsal)} base-corpus clips to rehearse")
-    report = cross_validate(base, personal, rehearsal, recipe, seed, say)
+    profiles = bool(metadata.get("speaker_normalisation", False))
+    report = cross_validate(base, personal, rehearsal, recipe, seed, say, profiles)
     if say:
         say("tuning on all personal clips")
     net = fine_tune(base, personal, rehearsal, recipe, seed)
