@@ -3,10 +3,10 @@
 A few dozen clips are far too few to train on alone: the net would memorise
 them. So adaptation starts from the current model and stays near it:
 
-- the CNN front-end (generic spectral patterns) is frozen, and batch-norm
-  statistics are kept, so only the LSTM, attention and head move;
-- an L2-SP penalty pulls every weight toward its base value (Li et al. 2018),
-  with a small learning rate and a fixed handful of epochs;
+- batch-norm statistics are kept (a few clips would skew them), and an L2-SP
+  penalty pulls every weight toward its base value (Li et al. 2018), with a
+  small learning rate and a fixed handful of epochs (freezing the CNN
+  front-end as well is an option; measured, it adapted less: bench/personal.py);
 - when the base model's training corpus is on disk, each epoch *rehearses* a
   sample of it next to the user's clips, so the other voices are not forgotten.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -44,18 +44,21 @@ class TuneRecipe:
     batch_size: int = 16
     l2sp: float = 1e-3  # weight of Σ‖w − w_base‖² in the loss
     rehearsal: float = 2.0  # base-corpus clips per personal clip in each epoch
-    freeze_front: bool = True
+    freeze_front: bool = False  # True: only the LSTM, attention and head move
     folds: int = 3
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def fine_tune(base, personal: Sequence, rehearsal: Sequence, recipe: TuneRecipe = TuneRecipe(), seed: int = 0):
+def fine_tune(
+    base, personal: Sequence, rehearsal: Sequence, recipe: TuneRecipe = TuneRecipe(), seed: int = 0, profiles: bool = False
+):
     """A copy of ``base`` adapted to the ``personal`` examples (``rehearsal``: base-corpus examples, may be empty).
 
-    Clips are augmented as in training (crops, SpecAugment, and half of them
-    normalised by a subset of their own speaker's clips, as a voice profile would).
+    Clips are augmented as in training: crops, SpecAugment, and, for a model
+    trained for voice profiles (``profiles``), half of them normalised by a
+    subset of their own speaker's clips, as a profile would.
     """
     import torch
     from torch import nn
@@ -72,7 +75,7 @@ def fine_tune(base, personal: Sequence, rehearsal: Sequence, recipe: TuneRecipe 
     trainable = [(name, p) for name, p in net.named_parameters() if p.requires_grad]
     opt = torch.optim.Adam([p for _, p in trainable], lr=recipe.lr)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
-    augment = _Augmenter([*personal, *rehearsal], Recipe(), rng)
+    augment = _Augmenter([*personal, *rehearsal], replace(Recipe(), speaker_norm=0.5 if profiles else 0.0), rng)
     n_rehearse = min(len(rehearsal), round(recipe.rehearsal * len(personal)))
     for _ in range(recipe.epochs):
         drawn = [rehearsal[i] for i in rng.choice(len(rehearsal), n_rehearse, replace=False)] if n_rehearse else []
@@ -151,7 +154,7 @@ def cross_validate(
         rest = [personal[j] for j in range(len(personal)) if j not in set(held.tolist())]
         scored = [personal[j] for j in held]
         profile = profile_of(rest) if profiles else None
-        tuned = fine_tune(base, rest, rehearsal, recipe, seed + i)
+        tuned = fine_tune(base, rest, rehearsal, recipe, seed + i, profiles)
         right_before += accuracy(base, scored, profile) * len(held)
         right_after += accuracy(tuned, scored, profile) * len(held)
     return {
@@ -171,6 +174,11 @@ def check_enough(personal: Sequence, folds: int) -> None:
             f"{len(personal)} personal clips of {len(emotions)} emotion(s) are too few to adapt to; "
             f"record at least {2 * folds} clips of two or more emotions (moodplayer record --emotion LABEL)"
         )
+
+
+def trained_for_profiles(metadata: dict) -> bool:
+    """Whether a model learned from speaker-normalised features too, so voice profiles help it."""
+    return bool(metadata.get("speaker_normalisation")) or metadata.get("recipe", {}).get("speaker_norm", 0) > 0
 
 
 def rehearsal_examples(metadata: dict, count: int, seed: int = 0) -> list:
@@ -202,10 +210,10 @@ def adapt(base, metadata: dict, personal: Sequence, recipe: TuneRecipe = TuneRec
     rehearsal = rehearsal_examples(metadata, round(recipe.rehearsal * len(personal) * 2), seed)
     if say:
         say(f"{len(personal)} personal clips, {len(rehearsal)} base-corpus clips to rehearse")
-    profiles = bool(metadata.get("speaker_normalisation", False))
+    profiles = trained_for_profiles(metadata)
     report = cross_validate(base, personal, rehearsal, recipe, seed, say, profiles)
     if say:
         say("tuning on all personal clips")
-    net = fine_tune(base, personal, rehearsal, recipe, seed)
+    net = fine_tune(base, personal, rehearsal, recipe, seed, profiles)
     report.update(rehearsed=len(rehearsal), seconds=round(time.perf_counter() - start, 1))
     return net, report

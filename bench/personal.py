@@ -1,0 +1,138 @@
+"""Personal fine-tuning, measured: one RAVDESS actor plays the user.
+
+    python bench/personal.py [--data DIR] [--users 17 18 19 20] [--base-epochs 20] [--seed 0]
+
+A base model is trained (train.train_split) on actors 01-16 only (01-14 to
+learn, 15-16 to stop early), and cached under the moodplayer cache folder so
+reruns skip it. Each actor named by --users then plays the user: half their
+clips (stratified by emotion) are the personal samples the model is adapted
+to with personal.fine_tune (rehearsing the base corpus), the other half
+measure it. The remaining --users actors, which neither model ever heard,
+measure what the adaptation costs everyone else.
+
+Prints, per user and on average: accuracy on the user's held-out half before
+and after, accuracy on the other held-out actors before and after, and the
+time `adapt` (3-fold before/after report plus the final tuning) takes for 50
+personal clips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+DATA = REPO.parent / "shared" / "data" / "ravdess-16k"
+BASE_ACTORS = [f"ravdess-{i:02d}" for i in range(1, 17)]
+
+
+def base_model(examples, data: Path, epochs: int, seed: int):
+    """Train the base model on BASE_ACTORS with `train`'s recipe (fewer epochs), or load it from the cache."""
+    from dataclasses import replace
+
+    from moodplayer.features import FeatureConfig
+    from moodplayer.model import load_model, save_model
+    from moodplayer.paths import cache_dir
+    from moodplayer.train import Recipe, train_split
+
+    recipe = replace(Recipe(), epochs=epochs)
+    key = hashlib.sha256(json.dumps([BASE_ACTORS, recipe.to_dict(), seed, FeatureConfig().key()]).encode()).hexdigest()[:12]
+    path = cache_dir() / "bench-personal" / f"base-{key}.safetensors"
+    if path.is_file():
+        return load_model(path)
+    start = time.perf_counter()
+    net, info = train_split(examples, BASE_ACTORS, recipe, seed, None)
+    print(f"base model trained in {time.perf_counter() - start:.0f} s (best epoch {info['best_epoch']})", flush=True)
+    metadata = {
+        "labels": [], "features": FeatureConfig().to_dict(), "model": net.config.to_dict(),
+        "speaker_normalisation": recipe.speaker_norm > 0,
+        "data": {"root": str(data)},
+        "split": {"train": [s for s in BASE_ACTORS if s not in info["validation_speakers"]]},
+    }
+    save_model(path, net.state_dict(), metadata)
+    return load_model(path)
+
+
+def accuracy(net, examples, profiles: dict | None) -> float:
+    from moodplayer.train import predict_logits
+
+    predicted = predict_logits(net, examples, profiles).argmax(axis=1)
+    return float(np.mean(predicted == np.array([ex.label for ex in examples])))
+
+
+def main() -> None:
+    import torch
+
+    from moodplayer import personal
+    from moodplayer.datasets import discover
+    from moodplayer.features import FeatureConfig
+    from moodplayer.train import Recipe, make_examples
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--users", nargs="+", type=int, default=[17, 18, 19, 20])
+    parser.add_argument("--base-epochs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    examples = make_examples(discover(args.data), FeatureConfig(), Recipe().speeds)
+    base, metadata = base_model(examples, args.data, args.base_epochs, args.seed)
+    examples = [replace_versions(ex) for ex in examples]  # personal clips have no speed variants either
+    recipe = personal.TuneRecipe()
+    held_out = [f"ravdess-{u:02d}" for u in args.users]
+    rows = {"per clip": [], "voice profile": []}
+    for user in held_out:
+        mine = [ex for ex in examples if ex.speaker == user]
+        tune_idx, test_idx = personal.stratified_folds([ex.label for ex in mine], 2, args.seed)
+        tune, test = [mine[i] for i in tune_idx], [mine[i] for i in test_idx]
+        others = [ex for ex in examples if ex.speaker in held_out and ex.speaker != user]
+        rehearsal = personal.rehearsal_examples(metadata, round(recipe.rehearsal * len(tune) * 2), args.seed)
+        tuned = personal.fine_tune(base, tune, rehearsal, recipe, args.seed, personal.trained_for_profiles(metadata))
+        own_profile = {user: personal.profile_of(tune)}  # the user's profile: their tuning clips
+        other_profiles = {s: personal.profile_of([ex for ex in others if ex.speaker == s]) for s in held_out if s != user}
+        for mode, (mine_p, others_p) in {"per clip": (None, None), "voice profile": (own_profile, other_profiles)}.items():
+            row = {
+                "user_before": accuracy(base, test, mine_p), "user_after": accuracy(tuned, test, mine_p),
+                "others_before": accuracy(base, others, others_p), "others_after": accuracy(tuned, others, others_p),
+            }
+            rows[mode].append(row)
+            print(
+                f"{user} ({mode}): own held-out {row['user_before']:.1%} → {row['user_after']:.1%}; "
+                f"other held-out actors {row['others_before']:.1%} → {row['others_after']:.1%}",
+                flush=True,
+            )
+    for mode, mode_rows in rows.items():
+        mean = {k: float(np.mean([r[k] for r in mode_rows])) for k in mode_rows[0]}
+        print(
+            f"mean over {len(mode_rows)} users, normalised {mode}: own held-out {mean['user_before']:.1%} → "
+            f"{mean['user_after']:.1%} ({100 * (mean['user_after'] - mean['user_before']):+.1f} points); "
+            f"other held-out actors {mean['others_before']:.1%} → {mean['others_after']:.1%} "
+            f"({100 * (mean['others_after'] - mean['others_before']):+.1f} points)"
+        )
+    fifty = [ex for ex in examples if ex.speaker == held_out[0]][:50]
+    start, cpu = time.perf_counter(), time.process_time()
+    _, report = personal.adapt(base, metadata, fifty, recipe, args.seed)
+    print(
+        f"adapt on 50 clips ({report['folds']}-fold before/after {report['before']:.1%} → {report['after']:.1%}, "
+        f"then final tuning): {time.perf_counter() - start:.1f} s wall, {time.process_time() - cpu:.1f} s CPU, one thread"
+    )
+    print("command: python bench/personal.py " + " ".join(sys.argv[1:]))
+
+
+def replace_versions(ex):
+    """The example without its speed-perturbed versions."""
+    from dataclasses import replace
+
+    return replace(ex, versions=ex.versions[:1], stats=ex.stats[:1])
+
+
+if __name__ == "__main__":
+    main()
