@@ -189,11 +189,14 @@ def rehearsal_examples(metadata: dict, count: int, seed: int = 0) -> list:
     from moodplayer.features import FeatureConfig
     from moodplayer.train import make_examples
 
-    root = Path(metadata.get("data", {}).get("root", ""))
+    root = metadata.get("data", {}).get("root")
     trained_on = set(metadata.get("split", {}).get("train", []))
-    if not root.is_dir() or count == 0:
+    if not root or not Path(root).is_dir() or count == 0:
         return []
-    clips = [c for c in discover(root) if c.speaker in trained_on]
+    try:
+        clips = [c for c in discover(root) if c.speaker in trained_on]
+    except MoodplayerError:  # the folder is there but no longer holds the corpus
+        return []
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(clips), min(count, len(clips)), replace=False) if clips else []
     return make_examples([clips[i] for i in sorted(chosen)], FeatureConfig.from_dict(metadata["features"]))

@@ -34,6 +34,15 @@ def test_too_few_clips_or_a_single_emotion_is_refused_with_advice(ravdess):
         personal.check_enough(one_emotion, folds=3)
 
 
+def test_without_the_base_corpus_on_disk_nothing_is_rehearsed(tmp_path):
+    features = FeatureConfig().to_dict()
+    split = {"train": ["ravdess-01"]}
+    (tmp_path / "empty").mkdir()
+    assert personal.rehearsal_examples({"features": features, "split": split}, 10) == []
+    assert personal.rehearsal_examples({"features": features, "split": split, "data": {"root": str(tmp_path / "gone")}}, 10) == []
+    assert personal.rehearsal_examples({"features": features, "split": split, "data": {"root": str(tmp_path / "empty")}}, 10) == []
+
+
 @pytest.mark.slow
 def test_fine_tuning_on_half_a_speakers_clips_helps_on_the_other_half(ravdess):
     """The proof, small: the shipped model was fitted on actors 01-18; 19 and 20 each play the user in turn.
