@@ -210,7 +210,7 @@ class Session:
         if not self.as_json:
             out.print(
                 f"mood [bold]{plan.emotion}[/] → playlist [bold]{', '.join(plan.playlists)}[/] "
-                f"({len(plan.tracks)} tracks, strategy {plan.strategy})"
+                f"({len(plan.tracks)} track{'s' if len(plan.tracks) != 1 else ''}, strategy {plan.strategy})"
             )
 
     def _print_json(self, prediction, plan, source) -> None:
