@@ -55,6 +55,8 @@ class Classifier:
         self.features = FeatureConfig.from_dict(metadata["features"])
         self.temperature = float(metadata.get("temperature", 1.0))
         self.uncertain_below = float(metadata.get("uncertain_below", DEFAULT_UNCERTAIN_BELOW))
+        #: Whether the model learned from speaker-normalised features, so a voice profile helps it.
+        self.accepts_profiles = bool(metadata.get("speaker_normalisation", False))
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Classifier":
@@ -67,27 +69,29 @@ class Classifier:
             raise ModelError(f"model labels {metadata['labels']} are not moodplayer's eight emotions")
         return cls(net, metadata)
 
-    def probabilities(self, samples: np.ndarray, stats: Stats | None = None) -> tuple[np.ndarray, dict]:
-        """Class probabilities of a clip, and the time spent on features and on the model."""
+    def features_of(self, samples: np.ndarray) -> np.ndarray:
+        """The clip's raw (un-normalised) features; :class:`NoSpeechError` if nobody speaks.
+
+        Their :class:`Stats` are what a voice profile accumulates.
+        """
+        speech = audio.speech_only(samples) if self.features.trim_silence else samples
+        return log_mel(speech, self.features)
+
+    def classify(self, features: np.ndarray, profile: Stats | None = None) -> np.ndarray:
+        """Calibrated class probabilities of raw features, normalised by ``profile`` or by themselves."""
         import torch
 
         from moodplayer.model import pad_frames
 
-        start = time.perf_counter()
-        speech = audio.speech_only(samples) if self.features.trim_silence else samples
-        x = normalise(log_mel(speech, self.features), stats)
+        x = normalise(features, profile)
         padded = np.zeros((1, pad_frames(x.shape[0]), x.shape[1]), np.float32)
         padded[0, : x.shape[0]] = x
-        mid = time.perf_counter()
         with torch.inference_mode():
             logits = self.net(torch.from_numpy(padded), torch.tensor([x.shape[0]]))[0]
-            probs = torch.softmax(logits / self.temperature, dim=0).numpy().astype(np.float64)
-        end = time.perf_counter()
-        return probs, {"features": (mid - start) * 1000, "model": (end - mid) * 1000}
+            return torch.softmax(logits / self.temperature, dim=0).numpy().astype(np.float64)
 
-    def predict(self, samples: np.ndarray) -> Prediction:
-        """The emotion in 16 kHz mono float32 audio; :class:`NoSpeechError` if nobody speaks."""
-        probs, timings = self.probabilities(samples)
+    def prediction(self, probs: np.ndarray, timings_ms: dict[str, float] | None = None) -> Prediction:
+        """A :class:`Prediction` from class probabilities."""
         probabilities = {label: float(p) for label, p in zip(self.labels, probs)}
         best = int(np.argmax(probs))
         valence, arousal = emotions.valence_arousal(probabilities)
@@ -98,16 +102,28 @@ class Classifier:
             uncertain=bool(probs[best] < self.uncertain_below),
             valence=valence,
             arousal=arousal,
-            timings_ms={"load": 0.0, **timings},
+            timings_ms=timings_ms or {},
         )
 
-    def predict_file(self, path: str | Path) -> Prediction:
+    def predict(self, samples: np.ndarray, profile: Stats | None = None) -> Prediction:
+        """The emotion in 16 kHz mono float32 audio; :class:`NoSpeechError` if nobody speaks.
+
+        ``profile``: the speaker's voice statistics, when known; else the clip normalises itself.
+        """
+        start = time.perf_counter()
+        features = self.features_of(samples)
+        mid = time.perf_counter()
+        probs = self.classify(features, profile)
+        end = time.perf_counter()
+        return self.prediction(probs, {"load": 0.0, "features": (mid - start) * 1000, "model": (end - mid) * 1000})
+
+    def predict_file(self, path: str | Path, profile: Stats | None = None) -> Prediction:
         """Load an audio file and classify it; ``timings_ms['load']`` is the decoding time."""
         start = time.perf_counter()
         samples = audio.load_audio(path)
         loaded = (time.perf_counter() - start) * 1000
         try:
-            prediction = self.predict(samples)
+            prediction = self.predict(samples, profile)
         except NoSpeechError:
             raise NoSpeechError(f"no speech heard in {path}") from None
         prediction.timings_ms["load"] = loaded

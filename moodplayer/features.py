@@ -16,6 +16,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from typing import Sequence
 
 import numpy as np
 
@@ -48,14 +49,31 @@ class FeatureConfig:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default): linear below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    log_part = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(hz >= 1000.0, log_part, hz / (200.0 / 3))
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)), mel * (200.0 / 3))
+
+
 @lru_cache(maxsize=4)
 def _mel_basis(config: FeatureConfig) -> np.ndarray:
-    import librosa
+    """Slaney-normalised triangular mel filters, ``(n_fft//2+1, n_mels)``.
 
-    basis = librosa.filters.mel(
-        sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax
-    )
-    return basis.T.astype(np.float32)  # (n_fft//2+1, n_mels)
+    The same filters as ``librosa.filters.mel`` (checked by a test), built here
+    so that classifying a clip does not import librosa (seconds on first use).
+    """
+    fft_hz = np.linspace(0, config.sample_rate / 2, config.n_fft // 2 + 1)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(config.fmin), _hz_to_mel(config.fmax), config.n_mels + 2))
+    lower = (fft_hz[None, :] - edges[:-2, None]) / np.diff(edges)[:-1, None]
+    upper = (edges[2:, None] - fft_hz[None, :]) / np.diff(edges)[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper)) * (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return weights.T.astype(np.float32)
 
 
 @lru_cache(maxsize=4)
@@ -118,6 +136,16 @@ class Stats:
         features = np.asarray(features, dtype=np.float64)
         mean = features.mean(axis=0)
         return cls(features.shape[0], mean, ((features - mean) ** 2).sum(axis=0))
+
+    @classmethod
+    def combine(cls, parts: Sequence["Stats"]) -> "Stats":
+        """The statistics of all the parts' frames together (Chan et al.'s pairwise formula, vectorised)."""
+        counts = np.array([p.count for p in parts], dtype=np.float64)
+        means = np.stack([p.mean for p in parts])
+        total = counts.sum()
+        mean = (counts[:, None] * means).sum(axis=0) / total
+        m2 = np.stack([p.m2 for p in parts]).sum(axis=0) + (counts[:, None] * (means - mean) ** 2).sum(axis=0)
+        return cls(int(total), mean, m2)
 
     def merge(self, other: "Stats") -> "Stats":
         """The statistics of both sets of frames together, exactly."""

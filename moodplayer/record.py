@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import queue
 import sys
-import time
 
 import numpy as np
 
@@ -147,15 +146,19 @@ def _usable_rate(sd, device) -> int:
             raise device_error(exc, device) from None
 
 
+#: No audio at all for this long means the input device stopped.
+STALL_SECONDS = 3.0
+
+
 def _collect(blocks, rate: int, max_seconds: float, stop_on_silence: bool, meter: "_Meter") -> np.ndarray:
     """Gather blocks until ``max_seconds``, or until speech has been followed by enough silence."""
     chunks: list[np.ndarray] = []
     wanted = int(max_seconds * rate)
     received = 0
-    deadline = time.monotonic() + max_seconds + 2.0  # a stalled device must not hang us
     while received < wanted:
         try:
-            block = blocks.get(timeout=max(0.05, deadline - time.monotonic()))
+            # A device that stalls must not hang us; a slow one (a loaded machine) may lag.
+            block = blocks.get(timeout=STALL_SECONDS)
         except queue.Empty:
             raise DeviceError("the audio input device stopped delivering sound") from None
         chunks.append(block)

@@ -23,7 +23,7 @@ import numpy as np
 from moodplayer.datasets import Clip, speakers
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import AudioError, MoodplayerError
-from moodplayer.features import FeatureConfig, extract, normalise
+from moodplayer.features import FeatureConfig, Stats, extract
 
 #: Called after each epoch with (epoch, epochs, train loss, validation UAR).
 Report = Callable[[int, int, float, float], None]
@@ -45,7 +45,8 @@ class Recipe:
     time_masks: int = 2
     time_mask_width: int = 20
     mixup: float = 0.0  # Beta(a, a) mixing of pairs of clips and their labels; 0 = off
-    speeds: tuple[float, ...] = ()  # speed-perturbed copies of each clip to draw from
+    speaker_norm: float = 0.5  # share of clips normalised by some of their speaker's clips, not their own
+    speeds: tuple[float, ...] = (0.9, 1.1)  # speed-perturbed copies of each clip to draw from
     validation_fraction: float = 0.1  # of the training speakers, at least one
 
     def to_dict(self) -> dict:
@@ -54,50 +55,68 @@ class Recipe:
 
 @dataclass
 class Example:
-    """A clip's normalised features with its label index and speaker."""
+    """A clip's raw features (as recorded, then speed-perturbed versions) with their statistics."""
 
-    features: np.ndarray
+    versions: tuple[np.ndarray, ...]
+    stats: tuple[Stats, ...]
     label: int
     speaker: str
-    variants: tuple[np.ndarray, ...] = ()  # augmented versions, for training only
+    name: str  # the file name: enrolment takes a speaker's first neutral clips by name
+
+    def normalised(self, profile: Stats | None = None, version: int = 0) -> np.ndarray:
+        """Normalised by a voice profile, or by the clip's own statistics (cold start)."""
+        return (profile or self.stats[version]).normalise(self.versions[version])
+
+
+#: speaker → voice profile; ``None`` means every clip is normalised by itself.
+Profiles = dict[str, Stats] | None
 
 
 # --- features, with a cache ---------------------------------------------------------------
 
 
-def _cache_file(path: Path, config: FeatureConfig, speed: float) -> Path:
+def cached(path: Path, kind: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """``compute()`` for an audio file, cached under ``kind`` while the file is unchanged.
+
+    The key is the file's resolved path, modification time and size, and
+    ``kind`` (which names the feature settings): editing or replacing a file,
+    or changing a setting, computes afresh.
+    """
+    import io
+
+    from moodplayer.model import atomic_write
     from moodplayer.paths import cache_dir
 
     stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_mtime_ns}|{stat.st_size}|{speed}"
-    return cache_dir() / "features" / config.key() / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npy"
+    key = hashlib.sha256(f"{path.resolve()}|{stat.st_mtime_ns}|{stat.st_size}".encode()).hexdigest()[:24]
+    file = cache_dir() / "features" / kind / f"{key}.npy"
+    if file.is_file():
+        try:
+            return np.load(file)
+        except (OSError, ValueError):
+            pass  # a damaged cache entry is rebuilt below
+    value = compute()
+    buffer = io.BytesIO()
+    np.save(buffer, value)
+    atomic_write(file, buffer.getvalue())
+    return value
 
 
 def clip_features(clip: Clip, config: FeatureConfig, speed: float = 1.0) -> np.ndarray:
-    """Raw (un-normalised) features of a clip played at ``speed``, cached while the file is unchanged.
+    """Raw (un-normalised) features of a clip played at ``speed``, cached.
 
     Speed perturbation resamples the waveform, changing tempo and pitch
     together (as in Kaldi's recipes): a cheap way to hear more voices.
     """
-    import io
-
     from moodplayer.audio import load_audio, to_sample_rate
-    from moodplayer.model import atomic_write
 
-    cached = _cache_file(clip.path, config, speed)
-    if cached.is_file():
-        try:
-            return np.load(cached)
-        except (OSError, ValueError):
-            pass  # a damaged cache entry is rebuilt below
-    samples = load_audio(clip.path, config.sample_rate)
-    if speed != 1.0:
-        samples = to_sample_rate(samples, config.sample_rate, round(config.sample_rate / speed))
-    features = extract(samples, config)
-    buffer = io.BytesIO()
-    np.save(buffer, features)
-    atomic_write(cached, buffer.getvalue())
-    return features
+    def compute() -> np.ndarray:
+        samples = load_audio(clip.path, config.sample_rate)
+        if speed != 1.0:
+            samples = to_sample_rate(samples, config.sample_rate, round(config.sample_rate / speed))
+        return extract(samples, config)
+
+    return cached(clip.path, f"{config.key()}-speed{speed}", compute)
 
 
 def make_examples(clips: Sequence[Clip], config: FeatureConfig, speeds: Sequence[float] = ()) -> list[Example]:
@@ -113,8 +132,8 @@ def make_examples(clips: Sequence[Clip], config: FeatureConfig, speeds: Sequence
             raw = [clip_features(clip, config, speed) for speed in (1.0, *speeds)]
         except AudioError:
             continue
-        label = EMOTIONS.index(clip.label)
-        examples.append(Example(normalise(raw[0]), label, clip.speaker, tuple(normalise(r) for r in raw[1:])))
+        stats = tuple(Stats.of(r) for r in raw)
+        examples.append(Example(tuple(raw), stats, EMOTIONS.index(clip.label), clip.speaker, clip.path.name))
     return examples
 
 
@@ -148,29 +167,48 @@ def validation_speakers(names: Sequence[str], fraction: float) -> list[str]:
 # --- the training loop -------------------------------------------------------------------
 
 
-def _batch(examples: Sequence[Example], recipe: Recipe | None, rng: np.random.Generator):
-    """Pad a batch; in training (``recipe`` given) crop randomly and apply SpecAugment."""
+def _pad(feats: Sequence[np.ndarray]):
+    """Zero-pad clips into one batch tensor, with their true lengths."""
     import torch
 
     from moodplayer.model import pad_frames
 
-    feats = []
-    for ex in examples:
-        x = ex.features
-        if recipe is not None and ex.variants:
-            x = (x, *ex.variants)[rng.integers(0, 1 + len(ex.variants))]
-        if recipe is not None and x.shape[0] > recipe.crop_frames:
-            start = rng.integers(0, x.shape[0] - recipe.crop_frames + 1)
-            x = x[start : start + recipe.crop_frames]
-        if recipe is not None:
-            x = _spec_augment(x, recipe, rng)
-        feats.append(x)
     lengths = torch.tensor([f.shape[0] for f in feats])
     batch = np.zeros((len(feats), pad_frames(int(lengths.max())), feats[0].shape[1]), np.float32)
     for i, f in enumerate(feats):
         batch[i, : f.shape[0]] = f
-    labels = torch.tensor([ex.label for ex in examples])
-    return torch.from_numpy(batch), lengths, labels
+    return torch.from_numpy(batch), lengths
+
+
+class _Augmenter:
+    """Draws one training view of a clip: a speed version, a normalisation, a crop, SpecAugment.
+
+    With probability ``recipe.speaker_norm`` the clip is normalised by the
+    statistics of a random subset (1 to all) of its speaker's clips at the same
+    speed, as a voice profile would; otherwise by its own. Trained on both, the
+    net works at cold start and improves as a user's profile fills up.
+    """
+
+    def __init__(self, examples: Sequence[Example], recipe: Recipe, rng: np.random.Generator):
+        self.recipe, self.rng = recipe, rng
+        self.pools: dict[tuple[str, int], list[Stats]] = {}
+        for ex in examples:
+            for v, stats in enumerate(ex.stats):
+                self.pools.setdefault((ex.speaker, v), []).append(stats)
+
+    def __call__(self, ex: Example) -> np.ndarray:
+        recipe, rng = self.recipe, self.rng
+        v = int(rng.integers(0, len(ex.versions)))
+        profile = None
+        if rng.random() < recipe.speaker_norm:
+            pool = self.pools[(ex.speaker, v)]
+            chosen = rng.choice(len(pool), size=int(rng.integers(1, len(pool) + 1)), replace=False)
+            profile = Stats.combine([pool[i] for i in chosen])
+        x = ex.normalised(profile, v)
+        if x.shape[0] > recipe.crop_frames:
+            start = rng.integers(0, x.shape[0] - recipe.crop_frames + 1)
+            x = x[start : start + recipe.crop_frames]
+        return _spec_augment(x, recipe, rng)
 
 
 def _spec_augment(x: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> np.ndarray:
@@ -188,15 +226,16 @@ def _spec_augment(x: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> np
     return x
 
 
-def predict_logits(net, examples: Sequence[Example], batch_size: int = 64) -> np.ndarray:
-    """Logits for whole clips, in order."""
+def predict_logits(net, examples: Sequence[Example], profiles: Profiles = None, batch_size: int = 64) -> np.ndarray:
+    """Logits for whole clips, in order, each normalised by its speaker's profile or by itself."""
     import torch
 
     net.eval()
     out = []
     with torch.inference_mode():
         for i in range(0, len(examples), batch_size):
-            x, lengths, _ = _batch(examples[i : i + batch_size], None, None)
+            chunk = examples[i : i + batch_size]
+            x, lengths = _pad([ex.normalised(profiles.get(ex.speaker) if profiles else None) for ex in chunk])
             out.append(net(x, lengths).numpy())
     return np.concatenate(out) if out else np.zeros((0, len(EMOTIONS)), np.float32)
 
@@ -220,7 +259,8 @@ def fit(
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    net = EmotionNet(ModelConfig(n_inputs=train[0].features.shape[1], n_classes=len(EMOTIONS)))
+    net = EmotionNet(ModelConfig(n_inputs=train[0].versions[0].shape[1], n_classes=len(EMOTIONS)))
+    augment = _Augmenter(train, recipe, rng)
     steps = math.ceil(len(train) / recipe.batch_size)
     opt = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=recipe.epochs * steps)
@@ -232,7 +272,9 @@ def fit(
         order = rng.permutation(len(train))
         total = 0.0
         for i in range(steps):
-            x, lengths, y = _batch([train[j] for j in order[i * recipe.batch_size : (i + 1) * recipe.batch_size]], recipe, rng)
+            batch = [train[j] for j in order[i * recipe.batch_size : (i + 1) * recipe.batch_size]]
+            x, lengths = _pad([augment(ex) for ex in batch])
+            y = torch.tensor([ex.label for ex in batch])
             loss = _loss(net, loss_fn, x, lengths, y, recipe.mixup, rng)
             opt.zero_grad()
             loss.backward()
@@ -335,21 +377,69 @@ def train_split(
     return net, info
 
 
+def adapt_plan(items: Sequence[tuple[str, str, str]], mode: str, seed: int = 0) -> tuple[dict[str, list[int]], list[int]]:
+    """Which clips build each speaker's voice profile under an ``--adapt`` mode, and which are scored.
+
+    ``items`` are (speaker, label, file name) per clip; returns speaker →
+    enrolment indices, and the indices to score. ``none``: no profile (cold
+    start), every clip scored. ``neutral:N``: each speaker's first N neutral
+    clips by name are the enrolment and are not scored. ``history:N``: N of the
+    speaker's clips drawn with a fixed seed, labels unused, stand for N past
+    listens; every clip is scored.
+    """
+    kind, _, count = mode.partition(":")
+    if kind == "none" and not count:
+        return {}, list(range(len(items)))
+    if kind not in ("neutral", "history") or not count.isdigit() or int(count) < 1:
+        raise MoodplayerError(f"--adapt {mode!r} is not one of none, neutral:N, history:N (N ≥ 1)")
+    rng = np.random.default_rng(seed)
+    enrol, scored = {}, []
+    for name in sorted({speaker for speaker, _, _ in items}):
+        own = [i for i, item in enumerate(items) if item[0] == name]
+        if kind == "history":
+            chosen = sorted(rng.choice(own, size=min(int(count), len(own)), replace=False).tolist())
+            scored += own
+        else:
+            chosen = sorted((i for i in own if items[i][1] == "neutral"), key=lambda i: items[i][2])[: int(count)]
+            scored += [i for i in own if i not in chosen]
+        if chosen:
+            enrol[name] = chosen
+    return enrol, sorted(scored)
+
+
+def score(net, examples: Sequence[Example], mode: str = "none", seed: int = 0) -> dict:
+    """Scores of a net on some speakers' clips under an ``--adapt`` mode."""
+    enrol, order = adapt_plan([(ex.speaker, EMOTIONS[ex.label], ex.name) for ex in examples], mode, seed)
+    profiles = {name: Stats.combine([examples[i].stats[0] for i in chosen]) for name, chosen in enrol.items()}
+    scored = [examples[i] for i in order]
+    predicted = predict_logits(net, scored, profiles).argmax(axis=1)
+    return scores([EMOTIONS[ex.label] for ex in scored], [EMOTIONS[p] for p in predicted])
+
+
 def score_fold(
-    examples: Sequence[Example], test_names: Sequence[str], recipe: Recipe, seed: int, report: Report | None = None
+    examples: Sequence[Example],
+    test_names: Sequence[str],
+    recipe: Recipe,
+    seed: int,
+    report: Report | None = None,
+    adapt: Sequence[str] = ("none",),
 ) -> dict:
-    """Train without ``test_names`` (and validate on some of the rest), then score ``test_names``."""
+    """Train without ``test_names`` (validating on some of the rest), then score ``test_names``.
+
+    The headline figures are those of the first ``adapt`` mode; all are under ``"adapt"``.
+    """
     start = time.perf_counter()
     train_names = [s for s in speakers(examples) if s not in test_names]
     net, info = train_split(examples, train_names, recipe, seed, report)
     test = [ex for ex in examples if ex.speaker in test_names]
-    predicted = predict_logits(net, test).argmax(axis=1)
-    fold = scores([EMOTIONS[ex.label] for ex in test], [EMOTIONS[p] for p in predicted])
+    modes = {mode: score(net, test, mode, seed) for mode in adapt}
+    first = modes[adapt[0]]
     return {
         "test_speakers": list(test_names),
-        "accuracy": fold["accuracy"],
-        "uar": fold["uar"],
-        "n": fold["n"],
+        "accuracy": first["accuracy"],
+        "uar": first["uar"],
+        "n": first["n"],
+        "adapt": {mode: {k: r[k] for k in ("accuracy", "uar", "n")} for mode, r in modes.items()},
         "seconds": round(time.perf_counter() - start, 1),
         **info,
     }
@@ -365,7 +455,7 @@ def _fold_worker(i: int, test_names: list[str]) -> dict:
     torch.set_num_threads(1)
     queue = _SHARED["queue"]
     report = lambda *args: queue.put((i, *args))  # noqa: E731
-    return score_fold(_SHARED["examples"], test_names, _SHARED["recipe"], _SHARED["seed"], report)
+    return score_fold(_SHARED["examples"], test_names, _SHARED["recipe"], _SHARED["seed"], report, _SHARED["adapt"])
 
 
 def cross_validate(
@@ -376,6 +466,7 @@ def cross_validate(
     jobs: int = 1,
     report: Callable[[int, int, int, float, float], None] | None = None,
     on_fold: Callable[[int, dict], None] | None = None,
+    adapt: Sequence[str] = ("none",),
 ) -> dict:
     """Speaker k-fold cross-validation: each fold's speakers are scored by a net that never heard them.
 
@@ -389,7 +480,9 @@ def cross_validate(
 
     folds = speaker_folds(speakers(examples), k)
     context = multiprocessing.get_context("fork")
-    _SHARED.update(examples=examples, recipe=recipe, seed=seed, queue=context.Queue())
+    for mode in adapt:
+        adapt_plan([], mode)  # a bad mode fails now, not after an hour of training
+    _SHARED.update(examples=examples, recipe=recipe, seed=seed, adapt=tuple(adapt), queue=context.Queue())
     results: dict[int, dict] = {}
     try:
         with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
@@ -412,12 +505,69 @@ def cross_validate(
 
 
 def summarise(folds: list[dict]) -> dict:
-    acc = np.array([f["accuracy"] for f in folds])
-    rec = np.array([f["uar"] for f in folds])
-    return {
-        "folds": folds,
-        "accuracy_mean": round(float(acc.mean()), 4),
-        "accuracy_std": round(float(acc.std()), 4),
-        "uar_mean": round(float(rec.mean()), 4),
-        "uar_std": round(float(rec.std()), 4),
-    }
+    """Mean ± std over folds of accuracy and UAR (and of each adapt mode's, when scored)."""
+    def mean_std(values) -> tuple[float, float]:
+        values = np.array(list(values))
+        return round(float(values.mean()), 4), round(float(values.std()), 4)
+
+    summary: dict = {"folds": folds}
+    for metric in ("accuracy", "uar"):
+        summary[f"{metric}_mean"], summary[f"{metric}_std"] = mean_std(f[metric] for f in folds)
+    if "adapt" in folds[0]:
+        summary["adapt"] = {
+            mode: {
+                f"{metric}_{stat}": value
+                for metric in ("accuracy", "uar")
+                for stat, value in zip(("mean", "std"), mean_std(f["adapt"][mode][metric] for f in folds))
+            }
+            for mode in folds[0]["adapt"]
+        }
+    return summary
+
+
+# --- the classic baseline ----------------------------------------------------------------
+
+CLASSIC_KIND = "classic180-v1"
+
+
+def classic_features(clip: Clip) -> np.ndarray:
+    """The blog-post recipe's 180 numbers: means of 40 MFCC, 12 chroma and 128 mel bands (whole clip)."""
+
+    def compute() -> np.ndarray:
+        import librosa
+
+        from moodplayer.audio import SAMPLE_RATE, load_audio
+
+        samples = load_audio(clip.path)
+        stft = np.abs(librosa.stft(samples))
+        return np.concatenate(
+            [
+                librosa.feature.mfcc(y=samples, sr=SAMPLE_RATE, n_mfcc=40).mean(axis=1),
+                librosa.feature.chroma_stft(S=stft, sr=SAMPLE_RATE).mean(axis=1),
+                librosa.feature.melspectrogram(y=samples, sr=SAMPLE_RATE).mean(axis=1),
+            ]
+        ).astype(np.float32)
+
+    return cached(clip.path, CLASSIC_KIND, compute)
+
+
+def baseline_cross_validate(clips: Sequence[Clip], k: int, seed: int = 0) -> dict:
+    """The classic recipe (180 features, StandardScaler, MLP of 300) on the same speaker folds."""
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    clips = [c for c in clips if c.label in EMOTIONS]
+    x = np.stack([classic_features(c) for c in clips])
+    y = np.array([EMOTIONS.index(c.label) for c in clips])
+    who = np.array([c.speaker for c in clips])
+    results = []
+    for i, test_names in enumerate(speaker_folds(speakers(clips), k), 1):
+        test = np.isin(who, test_names)
+        mlp = MLPClassifier(
+            hidden_layer_sizes=(300,), alpha=0.01, batch_size=256, learning_rate="adaptive", max_iter=500, random_state=seed
+        )
+        model = make_pipeline(StandardScaler(), mlp).fit(x[~test], y[~test])
+        fold = scores([EMOTIONS[t] for t in y[test]], [EMOTIONS[p] for p in model.predict(x[test])])
+        results.append({"fold": i, "test_speakers": list(test_names), **{m: fold[m] for m in ("accuracy", "uar", "n")}})
+    return summarise(results)

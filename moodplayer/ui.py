@@ -51,3 +51,28 @@ def prediction_panel(prediction: "Prediction", title: str = "") -> Panel:
     table.add_row(Text(""))
     table.add_row(probability_bars(prediction.probabilities))
     return Panel(table, title=title or None, title_align="left", expand=False)
+
+
+def new_figure(width: float = 8.0, height: float = 3.5):
+    """A matplotlib figure and axes drawn off-screen (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height))
+
+
+def save_figure(fig, target) -> None:
+    """Write a figure as PNG; an unwritable place is a one-line error, and the figure is freed."""
+    import matplotlib.pyplot as plt
+
+    from moodplayer.errors import MoodplayerError
+
+    fig.tight_layout()
+    try:
+        fig.savefig(target, dpi=100)
+    except OSError as exc:
+        raise MoodplayerError(f"cannot write {target}: {exc.strerror}") from None
+    finally:
+        plt.close(fig)

@@ -91,3 +91,27 @@ def test_evaluate_on_a_bad_folder_is_one_line(tmp_path):
     result = run_cli("evaluate", str(tmp_path / "nowhere"))
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0 and "not a folder" in result.stderr
+
+
+def test_own_mel_filters_equal_librosa_s():
+    import librosa
+
+    from moodplayer.features import FeatureConfig, _mel_basis
+
+    config = FeatureConfig()
+    reference = librosa.filters.mel(
+        sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax
+    )
+    assert np.allclose(_mel_basis(config), reference.T, atol=1e-7)
+
+
+def test_evaluate_with_neutral_enrolment_leaves_the_enrolment_out(tmp_path, classifier, ravdess):
+    for actor in _unseen_actor_dirs(classifier, ravdess):
+        (tmp_path / "data" / actor.name).mkdir(parents=True)
+        for clip in sorted(actor.glob("*.flac"))[::3]:  # two neutral clips per actor among them
+            (tmp_path / "data" / actor.name / clip.name).symlink_to(clip)
+    result = run_cli("evaluate", str(tmp_path / "data"), "--adapt", "neutral:2", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["adapt"] == "neutral:2" and report["n"] == 36 and report["speakers"] == 2
+    assert report["per_class"]["neutral"]["n"] == 0 or "neutral" not in report["per_class"]

@@ -57,3 +57,42 @@ def test_empty_or_unrecognised_tree_is_one_clear_error(tmp_path):
         discover(tmp_path / "missing")
     with pytest.raises(MoodplayerError, match="not a valid regex"):
         discover(tmp_path, speaker_pattern="(")
+
+
+@pytest.mark.parametrize(
+    "files, expected",
+    [
+        (  # TESS: speaker prefix, "ps" is pleasant surprise; folders as the corpus ships them
+            ["OAF_angry/OAF_back_angry.wav", "YAF_pleasant_surprised/YAF_youth_ps.wav", "OAF_Fear/OAF_bath_fear.wav"],
+            [("fearful", "tess-OAF"), ("angry", "tess-OAF"), ("surprised", "tess-YAF")],
+        ),
+        (  # CREMA-D: actor_sentence_emotion_intensity
+            ["AudioWAV/1001_DFA_ANG_XX.wav", "AudioWAV/1091_TSI_NEU_XX.wav", "AudioWAV/1012_IEO_FEA_HI.wav"],
+            [("angry", "crema-1001"), ("fearful", "crema-1012"), ("neutral", "crema-1091")],
+        ),
+        (  # SAVEE: both the flat (DC_a01) and the per-speaker folder (KL/sa03) layouts
+            ["AudioData/DC_a01.wav", "AudioData/JE_su15.wav", "KL/sa03.wav", "KL/n30.wav"],
+            [("angry", "savee-DC"), ("surprised", "savee-JE"), ("neutral", "savee-KL"), ("sad", "savee-KL")],
+        ),
+        (  # EmoDB: speaker, text, German emotion letter; boredom has no counterpart among the eight
+            ["wav/03a01Fa.wav", "wav/16b10Wb.wav", "wav/08a02Lc.wav", "wav/11a04Ed.wav"],
+            [("happy", "emodb-03"), ("boredom", "emodb-08"), ("disgust", "emodb-11"), ("angry", "emodb-16")],
+        ),
+    ],
+)
+def test_corpus_naming_conventions_map_onto_the_eight_labels(tmp_path, files, expected):
+    for name in files:
+        _write(tmp_path / name)
+    clips = discover(tmp_path)
+    assert [(c.label, c.speaker) for c in clips] == expected
+    assert len({c.corpus for c in clips}) == 1
+
+
+def test_several_corpora_under_one_root_are_read_together(tmp_path):
+    for name in ("ravdess/Actor_07/03-01-04-02-01-01-07.wav", "tess/YAF_sad/YAF_bar_sad.wav", "emodb/wav/03a01Ta.wav"):
+        _write(tmp_path / name)
+    assert {(c.corpus, c.label, c.speaker) for c in discover(tmp_path)} == {
+        ("ravdess", "sad", "ravdess-07"),
+        ("tess", "sad", "tess-YAF"),
+        ("emodb", "sad", "emodb-03"),
+    }

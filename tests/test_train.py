@@ -54,7 +54,7 @@ def test_feature_cache_is_reused_and_keyed_by_file(ravdess):
     stamps = [f.stat().st_mtime_ns for f in files]
     again = make_examples(clips, FeatureConfig())
     assert [f.stat().st_mtime_ns for f in files] == stamps
-    assert all(np.array_equal(a.features, b.features) for a, b in zip(first, again))
+    assert all(np.array_equal(a.versions[0], b.versions[0]) for a, b in zip(first, again))
     make_examples(clips, FeatureConfig(n_mels=40))
     assert len(list((cache_dir() / "features").rglob("*.npy"))) == 6
 
@@ -80,3 +80,46 @@ def test_train_on_a_folder_without_labelled_audio_is_one_line(tmp_path):
     result = run_cli("train", str(tmp_path))
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and "no labelled audio found" in result.stderr
+
+
+def test_adapt_plans_enrol_the_right_clips():
+    from moodplayer.train import adapt_plan
+
+    items = [("a", "happy", "3.wav"), ("a", "neutral", "2.wav"), ("a", "neutral", "1.wav"), ("b", "sad", "4.wav")]
+    assert adapt_plan(items, "none") == ({}, [0, 1, 2, 3])
+    # neutral:1 enrols a's first neutral clip by name and leaves it out; b has none and stays cold.
+    assert adapt_plan(items, "neutral:1") == ({"a": [2]}, [0, 1, 3])
+    enrol, scored = adapt_plan(items, "history:2", seed=1)
+    assert scored == [0, 1, 2, 3] and len(enrol["a"]) == 2 and enrol["b"] == [3]
+    assert adapt_plan(items, "history:2", seed=1) == (enrol, scored)
+    for bad in ("neutral", "history:0", "sometimes:3", "none:2"):
+        with pytest.raises(MoodplayerError, match="--adapt"):
+            adapt_plan(items, bad)
+
+
+def test_voice_statistics_merge_exactly():
+    from moodplayer.features import Stats
+
+    rng = np.random.default_rng(0)
+    parts = [rng.normal(i, i + 1, size=(20 * (i + 1), 4)) for i in range(3)]
+    whole = np.concatenate(parts)
+    combined = Stats.combine([Stats.of(p) for p in parts])
+    merged = Stats.of(parts[0]).merge(Stats.of(parts[1])).merge(Stats.of(parts[2]))
+    for stats in (combined, merged):
+        assert stats.count == len(whole)
+        assert np.allclose(stats.mean, whole.mean(axis=0)) and np.allclose(stats.var, whole.var(axis=0))
+
+
+@pytest.mark.slow
+def test_evaluate_baseline_runs_the_classic_recipe_on_speaker_folds(tmp_path, ravdess):
+    data = tmp_path / "data"
+    for actor in ("Actor_01", "Actor_02", "Actor_03"):
+        (data / actor).mkdir(parents=True)
+        for clip in sorted((ravdess / actor).glob("*.flac"))[::2]:
+            (data / actor / clip.name).symlink_to(clip)
+    result = run_cli("evaluate", str(data), "--baseline", "--folds", "3", "--json", timeout=600)
+    assert result.returncode == 0, result.stderr
+    baseline = json.loads(result.stdout)["baseline"]
+    assert [f["test_speakers"] for f in baseline["folds"]] == [["ravdess-01"], ["ravdess-02"], ["ravdess-03"]]
+    assert all(f["n"] == 30 and 0 <= f["accuracy"] <= 1 for f in baseline["folds"])
+    assert baseline["accuracy_mean"] == pytest.approx(np.mean([f["accuracy"] for f in baseline["folds"]]), abs=1e-4)

@@ -14,7 +14,7 @@ import sys
 from moodplayer.cli.app import app
 
 # Importing a command module registers its commands on `app`.
-from moodplayer.cli import detect, doctor, history, listen, models, play, playlists  # noqa: F401,E402
+from moodplayer.cli import detect, doctor, history, listen, models, play, playlists, voice  # noqa: F401,E402
 
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -35,6 +35,7 @@ def train(
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Most epochs per training run (early stopping may end sooner)."),
     folds: int = typer.Option(1, "--folds", help="Speaker folds to cross-validate first (1 = none)."),
     jobs: int = typer.Option(2, "--jobs", help="Folds trained at once, one CPU core each."),
+    adapt: List[str] = typer.Option(["none"], "--adapt", help="With --folds: also score held-out speakers with voice profiles (neutral:N, history:N); repeatable."),
     speaker_pattern: Optional[str] = typer.Option(None, "--speaker-pattern", help="Regex on file names whose first group is the speaker (folder-per-label trees)."),
 ) -> None:
     """Train the emotion model on DATA_DIR, split by speaker.
@@ -69,17 +70,19 @@ def train(
     err.print(f"{len(examples)} clips, {len(speakers(examples))} speakers")
     cv = None
     if folds > 1:
-        cv = _cross_validate(examples, folds, recipe, seed, jobs)
-        stdout.print(
-            f"{folds}-fold by speaker: accuracy {cv['accuracy_mean']:.1%} ± {cv['accuracy_std']:.1%}, "
-            f"UAR {cv['uar_mean']:.1%} ± {cv['uar_std']:.1%}"
-        )
+        modes = list(dict.fromkeys(["none", *adapt]))
+        cv = _cross_validate(examples, folds, recipe, seed, jobs, modes)
+        for mode, figures in cv["adapt"].items():
+            stdout.print(
+                f"{folds}-fold by speaker, adapt {mode}: accuracy {figures['accuracy_mean']:.1%} ± "
+                f"{figures['accuracy_std']:.1%}, UAR {figures['uar_mean']:.1%} ± {figures['uar_std']:.1%}"
+            )
     start = time.perf_counter()
     path = _train_final(examples, clips, data_dir, out or default_model_path(), recipe, config, seed, cv)
     stdout.print(f"saved {path} (trained in {time.perf_counter() - start:.0f} s)")
 
 
-def _cross_validate(examples, folds, recipe, seed, jobs) -> dict:
+def _cross_validate(examples, folds, recipe, seed, jobs, modes) -> dict:
     from moodplayer.train import cross_validate
 
     with _progress() as progress:
@@ -92,10 +95,12 @@ def _cross_validate(examples, folds, recipe, seed, jobs) -> dict:
             progress.update(tasks[i], completed=recipe.epochs)
             progress.console.print(
                 f"fold {i} ({', '.join(result['test_speakers'])}): accuracy {result['accuracy']:.1%}, "
-                f"UAR {result['uar']:.1%} (best epoch {result['best_epoch']}, {result['seconds']:.0f} s)"
+                f"UAR {result['uar']:.1%}"
+                + "".join(f"; {m} {r['accuracy']:.1%}" for m, r in result["adapt"].items() if m != "none")
+                + f" (best epoch {result['best_epoch']}, {result['seconds']:.0f} s)"
             )
 
-        return cross_validate(examples, folds, recipe, seed, jobs, report, on_fold)
+        return cross_validate(examples, folds, recipe, seed, jobs, report, on_fold, modes)
 
 
 def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv) -> Path:
@@ -115,7 +120,8 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv) -> P
     metadata = {
         "labels": list(EMOTIONS),
         "features": config.to_dict(),
-        "normalisation": "per-utterance mean/variance of the log-mels (a voice profile may replace it)",
+        "normalisation": "per band, by the clip's own mean/variance (cold start) or by a voice profile "
+        "(mean/variance of the speaker's clips); trained on both",
         "model": net.config.to_dict(),
         "parameters": count_parameters(net),
         "recipe": {**recipe.to_dict(), "seed": seed},
@@ -144,33 +150,67 @@ def evaluate(
     model: Optional[Path] = typer.Option(None, "--model", help="Model file (default: the shipped one)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with all the figures."),
     speaker_pattern: Optional[str] = typer.Option(None, "--speaker-pattern", help="Regex on file names whose first group is the speaker (folder-per-label trees)."),
+    baseline: bool = typer.Option(False, "--baseline", help="Also cross-validate the classic 180-feature MLP on DATA_DIR's speakers."),
+    folds: int = typer.Option(5, "--folds", help="Speaker folds for --baseline."),
+    adapt: str = typer.Option("none", "--adapt", help="Voice profiles per speaker: none, neutral:N (first N neutral clips enrol, not scored) or history:N (N clips drawn at random)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for history:N draws and the baseline."),
 ) -> None:
     """Score a model on DATA_DIR: accuracy, UAR, per-class precision/recall, confusion.
 
     Every clip goes through the same path as `detect`; a clip with no audible
     speech counts as an error ("no-speech"). Score only speakers the model was
     not trained on (its metadata lists them) for a figure that means anything.
+    With --baseline, the classic recipe (means of 40 MFCC + 12 chroma + 128 mel,
+    scaled, MLP of 300) is cross-validated on DATA_DIR with speaker folds and
+    shown beside the model's own cross-validation from its metadata.
     """
+    from moodplayer.audio import load_audio
     from moodplayer.classifier import Classifier
     from moodplayer.datasets import discover
     from moodplayer.errors import AudioError
+    from moodplayer.features import Stats
     from moodplayer.paths import default_model_path
-    from moodplayer.train import scores
+    from moodplayer.train import adapt_plan, scores
 
     classifier = Classifier.load(model)
     clips = discover(data_dir, speaker_pattern)
-    predicted = []
+    enrol, order = adapt_plan([(c.speaker, c.label, c.path.name) for c in clips], adapt, seed)
+    features = []
     for clip in clips:
         try:
-            predicted.append(classifier.predict_file(clip.path).emotion)
+            features.append(classifier.features_of(load_audio(clip.path)))
         except AudioError:
-            predicted.append("no-speech")
-    result = {"data": str(data_dir), "model": str(model or default_model_path()), **scores([c.label for c in clips], predicted)}
+            features.append(None)  # scored as "no-speech", never part of a profile
+    profiles = {
+        name: Stats.combine([Stats.of(features[i]) for i in chosen if features[i] is not None])
+        for name, chosen in enrol.items()
+        if any(features[i] is not None for i in chosen)
+    }
+    predicted = [
+        "no-speech" if features[i] is None
+        else classifier.labels[int(classifier.classify(features[i], profiles.get(clips[i].speaker)).argmax())]
+        for i in order
+    ]
+    result = {
+        "data": str(data_dir),
+        "model": str(model or default_model_path()),
+        "adapt": adapt,
+        **scores([clips[i].label for i in order], predicted),
+    }
     result["speakers"] = len({c.speaker for c in clips})
+    if baseline:
+        from moodplayer.console import err
+        from moodplayer.train import baseline_cross_validate
+
+        with err.status("classic 180-feature baseline, by speaker folds…"):
+            result["baseline"] = baseline_cross_validate(clips, folds)
+        result["model_cross_validation"] = classifier.metadata.get("cross_validation")
     if as_json:
         print(json.dumps(result))
     else:
         _print_scores(result)
+        if baseline:
+            _print_side_by_side(result["model_cross_validation"], result["baseline"])
 
 
 def _print_scores(result: dict) -> None:
@@ -191,3 +231,31 @@ def _print_scores(result: dict) -> None:
         if sum(row):
             confusion.add_row(label, *[str(v) if v else "·" for v in row])
     out.print(confusion)
+
+
+def _print_side_by_side(model_cv: dict | None, baseline: dict) -> None:
+    """Fold by fold: the model's cross-validation (from its metadata) beside the baseline's."""
+    from rich.table import Table
+
+    from moodplayer.console import out
+
+    table = Table("fold", "test speakers", "LSTM acc", "LSTM UAR", "180-MLP acc", "180-MLP UAR", title="speaker folds")
+    model_folds = {f["fold"]: f for f in (model_cv or {}).get("folds", [])}
+    for fold in baseline["folds"]:
+        ours = model_folds.get(fold["fold"])
+        same = ours is not None and ours["test_speakers"] == fold["test_speakers"]
+        table.add_row(
+            str(fold["fold"]),
+            f"{fold['test_speakers'][0]}…{fold['test_speakers'][-1]}",
+            f"{ours['accuracy']:.1%}" if same else "—",
+            f"{ours['uar']:.1%}" if same else "—",
+            f"{fold['accuracy']:.1%}",
+            f"{fold['uar']:.1%}",
+        )
+    mean = lambda cv, m: f"{cv[m + '_mean']:.1%} ± {cv[m + '_std']:.1%}"  # noqa: E731
+    table.add_row(
+        "mean", "",
+        mean(model_cv, "accuracy") if model_cv else "—", mean(model_cv, "uar") if model_cv else "—",
+        mean(baseline, "accuracy"), mean(baseline, "uar"),
+    )
+    out.print(table)

@@ -1,0 +1,61 @@
+"""Accuracy by speaker folds: the training recipe against the classic 180-feature baseline.
+
+    python bench/accuracy.py [DATA_DIR] [--folds 5] [--seed 0] [--jobs 2]
+
+Runs the accuracy protocol of issue #3 on the same folds for both (RAVDESS
+actors 01-04, 05-08, ... held out in turn; early stopping on validation actors
+carved from the training actors) and prints one table: per fold and mean ± std
+of accuracy and UAR, with the wall-clock time of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path, nargs="?", default=REPO.parent / "shared/data/ravdess-16k")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+
+    import torch
+
+    from moodplayer.datasets import discover
+    from moodplayer.features import FeatureConfig
+    from moodplayer.train import Recipe, baseline_cross_validate, cross_validate, make_examples
+
+    torch.set_num_threads(1)
+    recipe = Recipe()
+    clips = discover(args.data)
+    start = time.perf_counter()
+    examples = make_examples(clips, FeatureConfig(), recipe.speeds)
+    features_s = time.perf_counter() - start
+    progress = lambda i, r: print(f"  fold {i}: {r['accuracy']:.1%} ({r['seconds']:.0f} s)", file=sys.stderr)  # noqa: E731
+    start = time.perf_counter()
+    ours = cross_validate(examples, args.folds, recipe, args.seed, args.jobs, None, progress)
+    ours_s = time.perf_counter() - start
+    start = time.perf_counter()
+    classic = baseline_cross_validate(clips, args.folds, args.seed)
+    classic_s = time.perf_counter() - start
+
+    print(f"{args.data}: {len(examples)} clips, {args.folds} speaker folds, seed {args.seed}")
+    print(f"{'fold':<6}{'test speakers':<26}{'LSTM acc':>10}{'LSTM UAR':>10}{'180-MLP acc':>13}{'180-MLP UAR':>13}")
+    for a, b in zip(ours["folds"], classic["folds"]):
+        names = f"{a['test_speakers'][0]}..{a['test_speakers'][-1]}"
+        print(f"{a['fold']:<6}{names:<26}{a['accuracy']:>10.1%}{a['uar']:>10.1%}{b['accuracy']:>13.1%}{b['uar']:>13.1%}")
+    pm = lambda cv, m: f"{cv[m + '_mean']:.1%}±{cv[m + '_std']:.1%}"  # noqa: E731
+    print(f"{'mean':<32}{pm(ours, 'accuracy'):>14}{pm(ours, 'uar'):>14}{pm(classic, 'accuracy'):>14}{pm(classic, 'uar'):>14}")
+    print(f"time: features {features_s:.0f} s, LSTM folds {ours_s:.0f} s ({args.jobs} jobs), baseline {classic_s:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
