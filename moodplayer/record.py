@@ -20,6 +20,8 @@ from moodplayer.errors import DeviceError
 #: Stop this long after the last voiced frame, once speech has been heard.
 TRAILING_SILENCE_SECONDS = 0.8
 BLOCK_SECONDS = 0.1
+#: No audio at all for this long means the input device stopped.
+STALL_SECONDS = 3.0
 #: Peak level (dBFS) under which the meter says "too quiet", once this far in.
 TOO_QUIET_DB, TOO_QUIET_AFTER = -40.0, 1.5
 CLIPPING_LEVEL = 0.99
@@ -144,10 +146,6 @@ def _usable_rate(sd, device) -> int:
             return int(sd.query_devices(device, kind="input")["default_samplerate"])
         except (sd.PortAudioError, ValueError):
             raise device_error(exc, device) from None
-
-
-#: No audio at all for this long means the input device stopped.
-STALL_SECONDS = 3.0
 
 
 def _collect(blocks, rate: int, max_seconds: float, stop_on_silence: bool, meter: "_Meter") -> np.ndarray:
