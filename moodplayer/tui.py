@@ -47,7 +47,7 @@ def run_now_playing(
     may return a new player and title to switch to.
     """
     try:
-        if sys.stdout.isatty():
+        if sys.stdout.isatty() and sys.stdin.isatty():  # keys need a terminal to come from, too
             _run_interactive(player, title, on_listen_again, on_wrong_mood)
         else:
             _run_plain(player, title)

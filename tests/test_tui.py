@@ -299,3 +299,16 @@ def test_ctrl_c_during_piped_playback_exits_130_without_a_traceback(songs, isola
     _, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 130
     assert stderr == "error: interrupted\n"
+
+
+def test_in_a_terminal_with_stdin_redirected_it_prints_plain_lines(tmp_path, isolated_home):
+    tracks = [write_tone(tmp_path / f"{n}.ogg", 1.0, 400 + 50 * i, f"Tune {n}") for i, n in enumerate("XY")]
+    make_playlist("tunes", tracks)
+    env = {"MOODPLAYER_HOME": str(isolated_home), "PYTHONPATH": str(REPO), "TERM": "xterm-256color", "NO_COLOR": "1"}
+    session = Tmux(f"{sys.executable} -m moodplayer play tunes --aout dummy < /dev/null", env)
+    try:
+        screen = session.wait_for(r"EXIT=\d+")
+        assert "▶ Test Artist – Tune X (0:01)\n▶ Test Artist – Tune Y (0:01)" in screen
+        assert "TERMINAL-RESTORED" in screen and "EXIT=0" in screen
+    finally:
+        session.close()
