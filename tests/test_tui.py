@@ -189,6 +189,11 @@ class Tmux:
             time.sleep(0.1)
         return screen
 
+    def command_pid(self) -> int:
+        """The pid of the command running in the pane (a child of the pane's shell)."""
+        shell = self.tmux("display-message", "-p", "#{pane_pid}").strip()
+        return int(subprocess.run(["pgrep", "-P", shell, "-f", "moodplayer"], capture_output=True, text=True).stdout.split()[0])
+
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
@@ -312,3 +317,12 @@ def test_in_a_terminal_with_stdin_redirected_it_prints_plain_lines(tmp_path, iso
         assert "TERMINAL-RESTORED" in screen and "EXIT=0" in screen
     finally:
         session.close()
+
+
+def test_sigterm_in_the_live_view_restores_the_terminal(tmux_play):
+    import signal
+
+    tmux_play.wait_for(r"▶ Test Artist – Song A")
+    os.kill(tmux_play.command_pid(), signal.SIGTERM)
+    screen = tmux_play.wait_for(r"EXIT=\d+")
+    assert "TERMINAL-RESTORED" in screen and "EXIT=143" in screen
