@@ -14,6 +14,7 @@ a libvlc callback.
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
 
@@ -47,7 +48,7 @@ def run_now_playing(
     may return a new player and title to switch to.
     """
     try:
-        if sys.stdout.isatty():
+        if sys.stdout.isatty() and sys.stdin.isatty():  # keys need a terminal to come from, too
             _run_interactive(player, title, on_listen_again, on_wrong_mood)
         else:
             _run_plain(player, title)
@@ -97,6 +98,8 @@ def _run_interactive(player, title, on_listen_again, on_wrong_mood) -> None:
                 raise app.failure
             if app.interrupted:
                 raise KeyboardInterrupt
+            if app.terminated:
+                raise SystemExit(128 + signal.SIGTERM)
             if not app.listen_again_asked:
                 return
             player, title = _listen_again(player, title, on_listen_again)
@@ -155,6 +158,7 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
             self.player, self.heading = player, title
             self.failure: MoodplayerError | None = None
             self.interrupted = False
+            self.terminated = False
             self.listen_again_asked = False
             self.picking_mood = False
             self.message = ""
@@ -164,6 +168,12 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
             yield Footer()
 
         def on_mount(self) -> None:
+            import asyncio
+
+            try:  # `kill` too must leave the terminal as it was: end the app the normal way
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.action_terminate)
+            except (NotImplementedError, RuntimeError):  # no loop signal handlers (Windows, not main thread)
+                pass
             self.player.play()
             self.tick()
             self.set_interval(POLL_SECONDS, self.tick)
@@ -222,6 +232,10 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
 
         def action_interrupt(self) -> None:
             self.interrupted = True
+            self.exit()
+
+        def action_terminate(self) -> None:
+            self.terminated = True
             self.exit()
 
         def action_wrong_mood(self) -> None:
