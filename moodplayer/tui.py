@@ -23,6 +23,7 @@ from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
 from moodplayer.player import Player
 from moodplayer.track import Track
+from moodplayer.ui import clock
 
 #: A queue to switch to, and the title to show over it.
 Switch = tuple[Player, str]
@@ -54,15 +55,6 @@ def run_now_playing(
             _run_plain(player, title)
     finally:
         player.close()
-
-
-def clock(seconds: float | None) -> str:
-    """``m:ss`` (or ``h:mm:ss``) for a duration; ``-:--`` when unknown."""
-    if seconds is None:
-        return "-:--"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _run_plain(player: Player, title: str) -> None:
