@@ -10,7 +10,10 @@ PortAudio's failures (no device, a busy one, a bad name) become one-line
 from __future__ import annotations
 
 import queue
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -20,6 +23,8 @@ from moodplayer.errors import DeviceError
 #: Stop this long after the last voiced frame, once speech has been heard.
 TRAILING_SILENCE_SECONDS = 0.8
 BLOCK_SECONDS = 0.1
+#: No audio at all for this long means the input device stopped.
+STALL_SECONDS = 3.0
 #: Peak level (dBFS) under which the meter says "too quiet", once this far in.
 TOO_QUIET_DB, TOO_QUIET_AFTER = -40.0, 1.5
 CLIPPING_LEVEL = 0.99
@@ -109,11 +114,31 @@ def record_voice(
     except DeviceError:  # perhaps only PortAudio's device list is out of date: look again, once
         stream, rate = _open(portaudio(rescan=True), device, callback)
     try:
-        with _Meter(max_seconds, enabled=show_meter) as meter:
+        with _unwind_on_sigterm(), _Meter(max_seconds, enabled=show_meter) as meter:
             samples = _collect(blocks, rate, max_seconds, stop_on_silence, meter)
     finally:
         stream.close()  # also on Ctrl-C: PortAudio discards what is pending and lets the device go
     return _to_16k(samples, rate)
+
+
+@contextmanager
+def _unwind_on_sigterm():
+    """While recording, ``kill`` unwinds like Ctrl-C: the stream is closed and the meter's hidden cursor shown.
+
+    Only the main thread may set signal handlers; elsewhere the default stays.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 def _open(sd, device, callback):
@@ -144,10 +169,6 @@ def _usable_rate(sd, device) -> int:
             return int(sd.query_devices(device, kind="input")["default_samplerate"])
         except (sd.PortAudioError, ValueError):
             raise device_error(exc, device) from None
-
-
-#: No audio at all for this long means the input device stopped.
-STALL_SECONDS = 3.0
 
 
 def _collect(blocks, rate: int, max_seconds: float, stop_on_silence: bool, meter: "_Meter") -> np.ndarray:

@@ -14,6 +14,7 @@ a libvlc callback.
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
 
@@ -22,6 +23,7 @@ from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
 from moodplayer.player import Player
 from moodplayer.track import Track
+from moodplayer.ui import clock
 
 #: A queue to switch to, and the title to show over it.
 Switch = tuple[Player, str]
@@ -47,21 +49,12 @@ def run_now_playing(
     may return a new player and title to switch to.
     """
     try:
-        if sys.stdout.isatty():
+        if sys.stdout.isatty() and sys.stdin.isatty():  # keys need a terminal to come from, too
             _run_interactive(player, title, on_listen_again, on_wrong_mood)
         else:
             _run_plain(player, title)
     finally:
         player.close()
-
-
-def clock(seconds: float | None) -> str:
-    """``m:ss`` (or ``h:mm:ss``) for a duration; ``-:--`` when unknown."""
-    if seconds is None:
-        return "-:--"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _run_plain(player: Player, title: str) -> None:
@@ -97,6 +90,8 @@ def _run_interactive(player, title, on_listen_again, on_wrong_mood) -> None:
                 raise app.failure
             if app.interrupted:
                 raise KeyboardInterrupt
+            if app.terminated:
+                raise SystemExit(128 + signal.SIGTERM)
             if not app.listen_again_asked:
                 return
             player, title = _listen_again(player, title, on_listen_again)
@@ -155,6 +150,7 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
             self.player, self.heading = player, title
             self.failure: MoodplayerError | None = None
             self.interrupted = False
+            self.terminated = False
             self.listen_again_asked = False
             self.picking_mood = False
             self.message = ""
@@ -164,6 +160,12 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
             yield Footer()
 
         def on_mount(self) -> None:
+            import asyncio
+
+            try:  # `kill` too must leave the terminal as it was: end the app the normal way
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.action_terminate)
+            except (NotImplementedError, RuntimeError):  # no loop signal handlers (Windows, not main thread)
+                pass
             self.player.play()
             self.tick()
             self.set_interval(POLL_SECONDS, self.tick)
@@ -222,6 +224,10 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
 
         def action_interrupt(self) -> None:
             self.interrupted = True
+            self.exit()
+
+        def action_terminate(self) -> None:
+            self.terminated = True
             self.exit()
 
         def action_wrong_mood(self) -> None:

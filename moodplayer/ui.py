@@ -24,6 +24,15 @@ EMOTION_STYLE = {
 BAR_WIDTH = 30
 
 
+def clock(seconds: float | None) -> str:
+    """``m:ss`` (or ``h:mm:ss``) for a duration; ``-:--`` when unknown."""
+    if seconds is None:
+        return "-:--"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 def probability_bars(probabilities: dict[str, float]) -> Table:
     """One row per emotion, most likely first, with a bar scaled to its probability."""
     table = Table.grid(padding=(0, 1))

@@ -68,6 +68,16 @@ def test_listen_plays_the_queue_to_the_end_when_piped(tmp_path):
     assert result.stdout.count("▶") == len(files)
 
 
+def test_listen_json_while_playing_reports_time_to_first_audio_and_keeps_stdout_json(tmp_path):
+    short_playlist(tmp_path)
+    result = run_cli("listen", "--file", str(SAMPLE_VOICE), "--json", env=SILENT_VLC)
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.strip().splitlines()
+    timings = json.loads(line)["timings_ms"]
+    assert 0 < timings["to_emotion"] < timings["to_first_audio"]
+    assert "▶" in result.stderr
+
+
 def test_silence_is_no_speech_not_a_guess(tmp_path):
     path = tmp_path / "silence.wav"
     sf.write(path, np.zeros(48_000, np.float32), 16_000)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -49,6 +51,10 @@ def demo(
     )
 
 
+#: How long ``--json`` waits for the first audio before reporting without it.
+FIRST_AUDIO_TIMEOUT_S = 10.0
+
+
 class Session:
     """One listening session: get audio, classify it, plan the music, log it, play.
 
@@ -83,6 +89,7 @@ class Session:
         self._classifier = None
         self.samples = None
         self.history_id: int | None = None
+        self.recording_ended = time.perf_counter()
 
     def run(self, source: Optional[Path], seconds: float, device, mood: Optional[str], strategy: str, play: bool) -> None:
         from moodplayer.emotions import parse_emotion
@@ -95,15 +102,31 @@ class Session:
                 raise typer.BadParameter(str(exc), param_hint="--mood") from None
         prediction = None if mood else self.detect(source)
         plan = self.plan(mood or prediction.emotion, prediction, source)
-        if self.as_json:
-            self._print_json(prediction, plan, source)
-        else:
-            self._show_plan(plan)
-        if play:
-            from moodplayer.tui import run_now_playing
+        if not play:
+            self._print_json(prediction, plan, source) if self.as_json else self._show_plan(plan)
+            return
+        from moodplayer.tui import run_now_playing
 
-            player, title = self._player_for(plan)
+        self._show_plan(plan)
+        player, title = self._player_for(plan)
+        if self.as_json:
+            self._report_once_audio_starts(player, prediction, plan, source)
+        # With --json, stdout holds the JSON alone: the view's lines go to stderr.
+        with contextlib.redirect_stdout(sys.stderr) if self.as_json else contextlib.nullcontext():
             run_now_playing(player, title=title, on_listen_again=self.listen_again, on_wrong_mood=self.wrong_mood)
+
+    def _report_once_audio_starts(self, player, prediction, plan, source) -> None:
+        """For ``--json`` with music: start it, time the first audio, then print the JSON."""
+        player.play()
+        deadline = time.perf_counter() + FIRST_AUDIO_TIMEOUT_S
+        while player.state == "playing" and not any(e.startswith("playing ") for e in player.poll()):
+            if time.perf_counter() > deadline:
+                break
+            time.sleep(0.005)
+        else:
+            if player.state == "playing":
+                self.timings["to_first_audio"] = (time.perf_counter() - self.recording_ended) * 1000
+        self._print_json(prediction, plan, source)
 
     def detect(self, source: Optional[Path]):
         """Record (or read) a clip and classify it, loading the model meanwhile."""
@@ -111,7 +134,7 @@ class Session:
 
         loading = self._pool.submit(self._load_model) if self._classifier is None else None
         samples, label = self._capture(source)
-        ended = time.perf_counter()
+        ended = self.recording_ended = time.perf_counter()
         if loading is not None:
             self._classifier, self.voice = loading.result()
         prediction = self._classifier.predict(samples, profiles.stats_for(self.voice, self._classifier))
@@ -210,7 +233,7 @@ class Session:
         if not self.as_json:
             out.print(
                 f"mood [bold]{plan.emotion}[/] → playlist [bold]{', '.join(plan.playlists)}[/] "
-                f"({len(plan.tracks)} tracks, strategy {plan.strategy})"
+                f"({len(plan.tracks)} track{'s' if len(plan.tracks) != 1 else ''}, strategy {plan.strategy})"
             )
 
     def _print_json(self, prediction, plan, source) -> None:

@@ -44,14 +44,6 @@ def _text(value) -> str:
     return escape(str(value)) if value else ""
 
 
-def _minutes(seconds: float | None) -> str:
-    if not seconds:
-        return "–"
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
 # -- playlist -----------------------------------------------------------------------
 
 
@@ -94,9 +86,11 @@ def list_(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None
     if not playlists:
         _say("no playlists yet; create one with: moodplayer playlist create NAME")
         return
+    from moodplayer.ui import clock
+
     table = Table("playlist", "tracks", "duration", "moods")
     for p in playlists:
-        table.add_row(_text(p["name"]), str(p["tracks"]), _minutes(p["duration"]), ", ".join(p["moods"]))
+        table.add_row(_text(p["name"]), str(p["tracks"]), clock(p["duration"] or None), ", ".join(p["moods"]))
     out.print(table)
 
 
@@ -126,15 +120,16 @@ def _print_entries(name: str, entries, total: float) -> None:
     from rich.table import Table
 
     from moodplayer.console import out
+    from moodplayer.ui import clock
 
     table = Table("#", "title", "artist", "album", "time", title=_text(name),
-                  caption=f"{len(entries)} tracks, {_minutes(total)}")
+                  caption=f"{len(entries)} tracks, {clock(total or None)}")
     for e in entries:
         title = _text(e.track.title or e.track.display_title)
         if e.missing:
             title += " [red](missing)[/]"
         table.add_row(str(e.position), title, _text(e.track.artist), _text(e.track.album),
-                      _minutes(e.track.duration))
+                      clock(e.track.duration))
     out.print(table)
 
 
