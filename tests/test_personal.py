@@ -94,3 +94,32 @@ def test_train_personal_makes_a_version_and_refuses_to_put_a_worse_one_in_force(
     assert train_personal(seed=0, recipe=wrecked, force=True) == "v3"
     assert versions.active_id() == "v3"
     assert versions.rollback() == ("v3", version)
+
+
+def test_train_personal_without_samples_says_what_to_record():
+    from conftest import run_cli
+
+    result = run_cli("train", "--personal")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: 0 personal clips of 0 emotion(s) are too few to adapt to; "
+        "record at least 6 clips of two or more emotions (moodplayer record --emotion LABEL)"
+    )
+
+
+@pytest.mark.slow
+def test_record_tune_see_before_after_and_roll_back_through_the_cli(ravdess):
+    """The issue's "done when", with stored clips standing in for the microphone (tested in test_samples)."""
+    import json
+
+    from conftest import run_cli
+
+    store_actor_clips(ravdess, per_emotion=3)
+    tuned = run_cli("train", "--personal", "--force", timeout=300)
+    assert tuned.returncode == 0, tuned.stderr
+    assert "accuracy on your own clips (3-fold, 24 clips):" in tuned.stdout and "now using model v1" in tuned.stdout
+    rows = json.loads(run_cli("model", "list", "--json").stdout)
+    assert [(r["id"], r["active"], r["kind"], r["parent"]) for r in rows][1] == ("v1", True, "personal", "shipped")
+    assert set(rows[1]["scores"]) == {"personal_before", "personal_after"}
+    back = run_cli("model", "rollback")
+    assert back.returncode == 0 and "rolled back from v1 to shipped" in back.stderr
