@@ -10,6 +10,10 @@ Each scan runs the real command in a fresh process, as a user would, so the
 times include start-up and the worker pool. The music is the demo pieces
 (moodplayer/demo.py) repeated to three minutes and encoded with ffmpeg.
 
+Wall-clock rates depend on what else the machine runs, so the CPU time one
+track costs (tags, decoding the excerpt, analysis; ffmpeg included) is also
+measured in this process, which no other load can inflate.
+
     python bench/scan.py [--tracks 40] [--library 1000] [--jobs N]
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -32,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from moodplayer import demo  # noqa: E402
+from moodplayer.scan import ScanJob, examine  # noqa: E402
 
 FORMATS = ("mp3", "ogg", "flac", "opus", "m4a")
 
@@ -80,6 +86,17 @@ def timed_scan(folder: Path, home: Path, jobs: int | None) -> tuple[float, dict]
     return elapsed, json.loads(result.stdout)
 
 
+def cpu_per_track(tracks: list[Path]) -> float:
+    """Mean CPU seconds (this process and its ffmpeg children) to examine one track."""
+    examine(ScanJob(str(tracks[0]), tracks[0].stat().st_size, 0.0, True))  # imports and first-call costs
+    start = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    for track in tracks:
+        examine(ScanJob(str(track), track.stat().st_size, 0.0, True))
+    end = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    children = (end[1].ru_utime + end[1].ru_stime) - (start[1].ru_utime + start[1].ru_stime)
+    return (end[0] - start[0] + children) / len(tracks)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracks", type=int, default=40, help="three-minute tracks for the first-scan figure")
@@ -99,6 +116,10 @@ def main() -> None:
         elapsed, report = timed_scan(root / "first", root / "home1", args.jobs)
         print(f"first scan with analysis: {report['stored']} of {len(tracks)} tracks in {elapsed:.1f} s "
               f"= {report['stored'] / elapsed:.1f} tracks/s (target >= 5 on 2 cores)")
+        cpu = cpu_per_track(tracks[:20])
+        print(f"CPU per track: {cpu * 1000:.0f} ms (mean of {min(20, len(tracks))}, formats mixed) "
+              f"= {2 / cpu:.1f} tracks/s on 2 free cores, before start-up")
+        print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
         elapsed, report = timed_scan(root / "library", root / "home2", args.jobs)
         print(f"first scan of the {args.library}-track library: {elapsed:.1f} s")

@@ -18,7 +18,7 @@ from moodplayer.errors import AudioError, NoSpeechError
 SAMPLE_RATE = 16_000
 
 #: Frames quieter than this (dBFS, 25 ms RMS) are never speech, whatever the noise floor.
-ABSOLUTE_SILENCE_DB = -55.0
+ABSOLUTE_SILENCE_DB = -65.0
 #: Speech frames must rise this far above the clip's noise floor (its 10th percentile).
 SPEECH_ABOVE_FLOOR_DB = 12.0
 #: Less voiced audio than this is "no speech heard".

@@ -55,6 +55,8 @@ class Classifier:
         self.features = FeatureConfig.from_dict(metadata["features"])
         self.temperature = float(metadata.get("temperature", 1.0))
         self.uncertain_below = float(metadata.get("uncertain_below", DEFAULT_UNCERTAIN_BELOW))
+        #: Whether the model learned from speaker-normalised features, so a voice profile helps it.
+        self.accepts_profiles = bool(metadata.get("speaker_normalisation", False))
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Classifier":

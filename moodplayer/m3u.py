@@ -1,7 +1,8 @@
 """M3U/M3U8 playlists in and out, as other players write and read them.
 
 Reading accepts what is found in the wild: a UTF-8 byte-order mark, CRLF
-line ends, Latin-1 ``.m3u`` files from older Windows players, ``#EXTINF``
+line ends, Latin-1 ``.m3u`` files from older Windows players, names in
+either Unicode normal form (macOS writes them decomposed), ``#EXTINF``
 lines with or without attributes, ``file://`` URIs with percent-encoding,
 paths relative to the playlist's folder, and Windows paths (``C:\\Music\\a.mp3``,
 ``..\\Music\\a.mp3``). A Windows absolute path is looked for under the
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Iterable
@@ -42,13 +44,18 @@ class M3UEntry:
 def read_m3u(path: str | Path) -> list[M3UEntry]:
     """The entries of an M3U/M3U8 file, in order, with locations resolved."""
     path = Path(path)
+    if path.suffix.lower() not in (".m3u", ".m3u8"):
+        raise LibraryError(f"{path} is not an M3U playlist (expected .m3u or .m3u8)")
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise LibraryError(f"cannot read {path}: {exc.strerror or exc}") from None
-    base = path.resolve().parent
+    text = _decode(raw)
+    if "\0" in text:
+        raise LibraryError(f"{path} is not a text playlist (it holds binary data)")
+    base = path.absolute().parent
     entries, info = [], None
-    for line in _decode(raw).splitlines():
+    for line in text.splitlines():
         line = line.strip()
         if not line:
             continue
@@ -106,8 +113,9 @@ def resolve_location(written: str, base: Path) -> tuple[str, bool]:
         return written, True
     text = _from_file_uri(written) if written.lower().startswith("file:") else written
     direct = os.path.normpath(os.path.join(base, text))  # join keeps `text` when absolute
-    if os.path.exists(direct):
-        return direct, True
+    for spelling in _spellings(direct):
+        if os.path.exists(spelling):
+            return spelling, True
     if "\\" not in text and not _DRIVE.match(text):
         return direct, False
     parts = PureWindowsPath(text).parts
@@ -119,6 +127,11 @@ def resolve_location(written: str, base: Path) -> tuple[str, bool]:
         if os.path.exists(candidate):
             return candidate, True
     return written, False
+
+
+def _spellings(path: str) -> list[str]:
+    """The path as written, then in Unicode NFC and NFD: macOS writes names decomposed."""
+    return list(dict.fromkeys([path, unicodedata.normalize("NFC", path), unicodedata.normalize("NFD", path)]))
 
 
 def _from_file_uri(uri: str) -> str:
@@ -146,7 +159,10 @@ def _stem(location: str) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    """Write to a temp file beside ``path``, fsync, and rename over it."""
+    """Write to a temp file beside ``path``, fsync, and rename over it.
+
+    A reader (or a crash) sees the old playlist or the new one, never half of one.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -158,7 +174,9 @@ def _atomic_write(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise LibraryError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise

@@ -14,6 +14,7 @@ playable audio.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import queue
@@ -86,8 +87,24 @@ def unplayable_reason(track: Track) -> str | None:
     if not os.access(path, os.R_OK):
         return "not readable (permissions)"
     if path.stat().st_size == 0:
-        return "empty (0 bytes)"
+        return "empty file"
     return None
+
+
+class Event(str):
+    """One of :meth:`Player.poll`'s lines; a "playing" one also carries its track and length.
+
+    By the time the caller reads a "playing" line the queue may already have
+    moved on (a short track), so what the line is about travels with it.
+    """
+
+    track: Track | None
+    length: float | None
+
+    def __new__(cls, text: str, *, track: Track | None = None, length: float | None = None) -> "Event":
+        event = super().__new__(cls, text)
+        event.track, event.length = track, length
+        return event
 
 
 class Player:
@@ -131,6 +148,7 @@ class Player:
             self._pending.append("no audio output found: playing silently")
         self._pending += [f"skipped {self._tracks[i].location}: {why}" for i, why in self._unplayable.items()]
         self._announced = True  # "playing <title>" is said once libvlc really plays the current track
+        self._media = None
 
     # --- setup -------------------------------------------------------------
 
@@ -277,6 +295,8 @@ class Player:
             return
         self._closed = True
         self._mp.stop()
+        if self._media is not None:
+            self._media.release()
         self._mp.release()
         self._instance.release()
         self._state = "stopped"
@@ -304,12 +324,12 @@ class Player:
     def _check_any_playable(self) -> None:
         """Raise when every track in the queue turned out unplayable, naming the first few and why."""
         if not self._tracks:
-            raise PlaybackError(f"no playable tracks in {self.name}: it is empty")
+            raise PlaybackError(f"no playable tracks in {self.name} (it is empty)")
         if len(self._unplayable) < len(self._tracks):
             return
-        reasons = [f"{Path(self._tracks[i].location).name} ({why})" for i, why in self._unplayable.items()]
-        more = ", …" if len(reasons) > 3 else ""
-        raise PlaybackError(f"no playable tracks in {self.name}: {', '.join(reasons[:3])}{more}")
+        reasons = [f"{Path(self._tracks[i].location).name}: {why}" for i, why in self._unplayable.items()]
+        more = "; …" if len(reasons) > 3 else ""
+        raise PlaybackError(f"no playable tracks in {self.name} ({'; '.join(reasons[:3])}{more})")
 
     def _on_medium_finished(self, note: str) -> None:
         """A medium ended or failed: note why when it never played, then move on."""
@@ -318,7 +338,7 @@ class Player:
             return  # a late note about a medium we already left (the user skipped it)
         played = note == "end" and self._mp.get_length() > 0
         if played:
-            self._announce_if_started()
+            self._announce_if_started(finished=True)
         else:
             reason = "VLC could not open it" if note == "error" else "not playable audio"
             self._skip(self._order[self._pos], reason)
@@ -327,13 +347,43 @@ class Player:
         else:
             self._advance()
 
-    def _announce_if_started(self) -> None:
-        """Say "playing <title>" once libvlc knows the medium's length or has moved into it."""
+    def _announce_if_started(self, *, finished: bool = False) -> None:
+        """Say "playing <title>" once libvlc really plays the current track.
+
+        That is when its clock moves — or, for a track whose title is known,
+        as soon as libvlc knows its length; a bare path waits for the clock, as
+        by then libvlc has read its tags. A track that ``finished`` is said
+        now, whatever libvlc reports.
+        """
         if self._announced or self._state != "playing":
             return
-        if self._mp.get_length() > 0 or self._mp.get_time() > 0:
+        track = self._tag_from_media(self._order[self._pos])
+        opened = track.title is not None and self._mp.get_length() > 0
+        if finished or opened or self._mp.get_time() > 0:
             self._announced = True
-            self._pending.append(f"playing {self.current.display_title}")
+            self._pending.append(Event(f"playing {track.display_title}", track=track, length=self.length))
+
+    def _tag_from_media(self, index: int) -> Track:
+        """The track, its missing title/artist/album filled in from the tags libvlc has read.
+
+        Tracks from the library carry their tags already; a bare path (an M3U
+        entry, a stream) gets them here, once libvlc has opened it.
+        """
+        track = self._tracks[index]
+        if track.title or self._media is None:
+            return track
+        meta = self._vlc.Meta
+        title = self._media.get_meta(meta.Title)
+        if not title or title == Path(track.location).name:  # none yet, or libvlc's stand-in for no tag
+            return track
+        track = dataclasses.replace(
+            track,
+            title=title,
+            artist=track.artist or self._media.get_meta(meta.Artist),
+            album=track.album or self._media.get_meta(meta.Album),
+        )
+        self._tracks[index] = track
+        return track
 
     def _skip(self, index: int, reason: str) -> None:
         self._unplayable[index] = reason
@@ -368,9 +418,10 @@ class Player:
         self._finish()
 
     def _load(self, track: Track) -> None:
-        media = self._instance.media_new(track.location)
-        self._mp.set_media(media)
-        media.release()  # the player holds its own reference
+        if self._media is not None:
+            self._media.release()
+        self._media = self._instance.media_new(track.location)  # kept: its tags are read once it opens
+        self._mp.set_media(self._media)
         self._mp.play()
         self._mp.audio_set_volume(self._volume)
         self._state = "playing"

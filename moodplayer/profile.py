@@ -1,147 +1,254 @@
-"""Voice profiles: a speaker's running feature statistics, to normalise their clips by.
+"""Voice profiles: how one person's voice usually sounds, so emotion is heard as change.
 
-Emotion is heard as a change from a person's usual voice. The model is trained
-on clips normalised either by themselves (cold start) or by statistics of
-several clips of the same speaker; a profile is those statistics for a user,
-built from an enrolment or from every clip they have spoken (Welford/Chan
-running mean and variance per mel band, no labels). Profiles are small JSON
-files under ``home()/profiles``, written atomically and protected by a checksum;
-a damaged one is set aside and the cold-start path is used.
+A profile holds the running per-band mean and variance (:class:`features.Stats`)
+of the model's features over that person's speech, gathered without labels:
+from a short enrolment of neutral sentences (whose clips are kept, so the
+statistics can be rebuilt for another model) and from every ``listen``. The
+classifier normalises a clip with the profile instead of with the clip's own
+statistics once the profile holds :data:`MIN_SECONDS` of speech.
+
+Profiles live in ``<home>/profiles/<name>.json`` (written atomically, with a
+checksum); a damaged file is set aside with a warning and the cold-start path
+is used.
 """
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
+import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from moodplayer import audio, paths
 from moodplayer.errors import MoodplayerError
-from moodplayer.features import FeatureConfig, Stats
+from moodplayer.features import FeatureConfig, Stats, log_mel
 
 FORMAT = "moodplayer-voice-profile/1"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-class ProfileError(MoodplayerError):
-    """A voice profile that is damaged, or made for other features."""
+DEFAULT_NAME = "default"
+#: Less speech than this and the profile is not used yet (its statistics are too noisy).
+MIN_SECONDS = 8.0
+#: Enrolment clip checks.
+MIN_CLIP_SPEECH_SECONDS = 1.0
+MAX_CLIPPED_FRACTION = 0.002
+MIN_SNR_DB = 15.0
+#: A background louder than this (dBFS) that drowns the speech is noise, not silence.
+NOISY_FLOOR_DB = -45.0
 
 
 @dataclass
 class VoiceProfile:
-    """One speaker's accumulated statistics, and how much speech they come from."""
-
     name: str
-    features_key: str  # FeatureConfig.key() of the features the statistics describe
+    feature_key: str
     stats: Stats
-    clips: int = 0
     seconds: float = 0.0
+    clips: int = 0
     created: str = ""
     updated: str = ""
 
-    @classmethod
-    def new(cls, name: str, config: FeatureConfig = FeatureConfig()) -> "VoiceProfile":
-        check_name(name)
-        now = _now()
-        return cls(name, config.key(), Stats.empty(config.n_mels), created=now, updated=now)
+    @property
+    def usable(self) -> bool:
+        return self.seconds >= MIN_SECONDS
 
-    def add(self, features: np.ndarray, hop_seconds: float = 0.01) -> None:
-        """Fold one clip's raw features into the profile (exact running mean and variance)."""
-        self.stats = self.stats.merge(Stats.of(features))
+    def add(self, speech: np.ndarray, config: FeatureConfig) -> None:
+        """Fold one clip of (silence-trimmed) speech into the running statistics."""
+        self.stats = self.stats.merge(Stats.of(log_mel(speech, config)))
+        self.seconds = round(self.seconds + speech.size / audio.SAMPLE_RATE, 3)
         self.clips += 1
-        self.seconds = round(self.seconds + features.shape[0] * hop_seconds, 2)
         self.updated = _now()
 
-    def to_json(self) -> dict:
-        body = {
-            "format": FORMAT,
-            "name": self.name,
-            "features_key": self.features_key,
-            "count": self.stats.count,
-            "mean": self.stats.mean.tolist(),
-            "m2": self.stats.m2.tolist(),
-            "clips": self.clips,
-            "seconds": self.seconds,
-            "created": self.created,
-            "updated": self.updated,
-        }
-        return {**body, "sha256": _digest(body)}
 
-    @classmethod
-    def from_json(cls, data: dict, source: str) -> "VoiceProfile":
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ProfileError(f"{source} is not a voice profile this version can read")
-        body = {k: v for k, v in data.items() if k != "sha256"}
-        if data.get("sha256") != _digest(body):
-            raise ProfileError(f"voice profile {source} is damaged (checksum mismatch)")
-        stats = Stats(int(data["count"]), np.array(data["mean"], np.float64), np.array(data["m2"], np.float64))
-        return cls(
-            data["name"], data["features_key"], stats, data["clips"], data["seconds"], data["created"], data["updated"]
-        )
-
-
-def check_name(name: str) -> str:
-    if not _NAME.match(name):
-        raise ProfileError(f"profile name {name!r} must be letters, digits, '.', '_' or '-' (at most 64)")
+def active_name(explicit: str | None = None) -> str:
+    """The profile to use: the one asked for, ``$MOODPLAYER_PROFILE``, or ``default``."""
+    name = explicit or os.environ.get("MOODPLAYER_PROFILE") or DEFAULT_NAME
+    if not re.fullmatch(r"[\w.-]{1,64}", name):
+        raise MoodplayerError(f"invalid profile name {name!r}: use letters, digits, '-', '_' or '.'")
     return name
 
 
-def profile_path(name: str) -> Path:
-    from moodplayer.paths import home
+def choose(name: str | None, enabled: bool, config: FeatureConfig) -> VoiceProfile | None:
+    """The profile a command should use (``None``: cold start, or ``--no-profile``)."""
+    return load_profile(active_name(name), config) if enabled else None
 
-    return home() / "profiles" / f"{check_name(name)}.json"
+
+def stats_for(profile: VoiceProfile | None, classifier) -> Stats | None:
+    """The statistics to normalise with: the profile's, once it holds enough speech and
+    the model was trained to use speaker statistics (a model trained on per-clip
+    statistics does worse with a profile: it is gathered, not applied)."""
+    if profile is None or not profile.usable or not classifier.accepts_profiles:
+        return None
+    return profile.stats
 
 
-def save(profile: VoiceProfile, path: Path | None = None) -> Path:
-    """Write a profile atomically (temp file, fsync, rename)."""
-    from moodplayer.model import atomic_write
+def describe(profile: VoiceProfile | None, classifier) -> dict:
+    """The profile fields of ``--json`` output: which profile normalised the clip, and how much speech it holds."""
+    used = stats_for(profile, classifier) is not None
+    return {"profile": profile.name if used else None, "profile_seconds": profile.seconds if used else 0.0}
 
-    path = path or profile_path(profile.name)
-    atomic_write(path, (json.dumps(profile.to_json()) + "\n").encode())
+
+def profiles_dir() -> Path:
+    path = paths.home() / "profiles"
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def load(path: Path) -> VoiceProfile:
-    """Read a profile; :class:`ProfileError` when it is damaged."""
-    try:
-        data = json.loads(Path(path).read_text())
-        return VoiceProfile.from_json(data, str(path))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ProfileError(f"voice profile {path} is damaged ({type(exc).__name__})") from None
+def profile_path(name: str) -> Path:
+    return profiles_dir() / f"{name}.json"
 
 
-def load_or_cold_start(name: str, config: FeatureConfig, warn=None) -> VoiceProfile | None:
-    """The named profile if usable; else ``None`` (cold start).
+def clips_dir(name: str) -> Path:
+    return profiles_dir() / name
 
-    A damaged profile is renamed ``*.damaged`` (kept for inspection, never
-    silently overwritten) and ``warn`` is told why; a profile made for other
-    features is ignored with a warning.
+
+def new_profile(name: str, config: FeatureConfig) -> VoiceProfile:
+    now = _now()
+    return VoiceProfile(name, config.key(), Stats.empty(config.n_mels), created=now, updated=now)
+
+
+def list_profiles() -> list[str]:
+    return sorted(p.stem for p in profiles_dir().glob("*.json"))
+
+
+def load_profile(name: str, config: FeatureConfig) -> VoiceProfile | None:
+    """The named profile, or ``None`` when there is none or it cannot be trusted.
+
+    A damaged file is renamed ``*.damaged`` (never deleted) with a warning; a
+    profile made for other features is rebuilt from its enrolment clips when
+    they exist, else ignored with a warning.
     """
+    from moodplayer.console import warn
+
     path = profile_path(name)
     if not path.exists():
         return None
     try:
-        profile = load(path)
-    except ProfileError as exc:
-        aside = path.with_suffix(".damaged")
-        path.replace(aside)
-        if warn:
-            warn(f"{exc}; set aside as {aside.name}, using no profile")
+        profile = _decode(path.read_bytes())
+    except (ValueError, KeyError, TypeError) as exc:
+        aside = path.with_suffix(f".json.damaged-{int(time.time())}")
+        os.replace(path, aside)
+        warn(f"voice profile '{name}' is damaged ({exc}); set aside as {aside.name}, using no profile")
         return None
-    if profile.features_key != config.key():
-        if warn:
-            warn(f"voice profile {name!r} was made for other features; using no profile")
-        return None
+    if profile.feature_key != config.key():
+        rebuilt = rebuild_from_clips(name, config)
+        if rebuilt is None:
+            warn(f"voice profile '{name}' was made for another model's features; using no profile (re-enrol)")
+        return rebuilt
     return profile
 
 
-def _digest(body: dict) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+def save_profile(profile: VoiceProfile) -> None:
+    """Write atomically: a crash leaves the previous profile in place."""
+    from moodplayer.model import atomic_write
+
+    atomic_write(profile_path(profile.name), _encode(profile))
+
+
+def reset_profile(name: str) -> bool:
+    """Delete a profile and its enrolment clips; False if there was none."""
+    path = profile_path(name)
+    existed = path.exists()
+    path.unlink(missing_ok=True)
+    folder = clips_dir(name)
+    if folder.is_dir():
+        for clip in folder.glob("*.flac"):
+            clip.unlink()
+        folder.rmdir()
+    return existed
+
+
+def rebuild_from_clips(name: str, config: FeatureConfig) -> VoiceProfile | None:
+    """Recompute a profile's statistics from its enrolment clips (for a new model)."""
+    clips = sorted(clips_dir(name).glob("*.flac"))
+    if not clips:
+        return None
+    profile = new_profile(name, config)
+    for clip in clips:
+        profile.add(audio.load_audio(clip), config)
+    save_profile(profile)
+    return profile
+
+
+def enrolment_problem(samples: np.ndarray) -> str | None:
+    """Why a recorded enrolment sentence is not good enough, or ``None`` when it is."""
+    levels = audio.frame_db(samples)
+    floor, loud = float(np.percentile(levels, 10)), float(np.percentile(levels, 90))
+    noisy = f"too noisy (speech only {max(loud - floor, 0):.0f} dB above the background; find a quieter place)"
+    span = audio.find_speech(samples)
+    if span is None:
+        return noisy if floor > NOISY_FLOOR_DB else "no speech heard"
+    if float(np.mean(np.abs(samples) >= 0.999)) > MAX_CLIPPED_FRACTION:
+        return "too loud: the recording clips (move back from the microphone or lower its gain)"
+    if span.voiced_seconds < MIN_CLIP_SPEECH_SECONDS:
+        return f"too short ({span.voiced_seconds:.1f} s of speech; read the whole sentence)"
+    if loud - floor < MIN_SNR_DB:
+        return noisy
+    return None
+
+
+def save_clip(name: str, speech: np.ndarray, number: int) -> Path:
+    """Keep an enrolment clip (FLAC, atomically) so the profile can be rebuilt later."""
+    import soundfile as sf
+
+    folder = clips_dir(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"enrol-{number:02d}.flac"
+    tmp = target.with_name(f".{target.name}.tmp")
+    sf.write(str(tmp), speech, audio.SAMPLE_RATE, format="FLAC")
+    os.replace(tmp, target)
+    return target
+
+
+def _payload(profile: VoiceProfile) -> dict:
+    return {
+        "format": FORMAT,
+        "name": profile.name,
+        "feature_key": profile.feature_key,
+        "seconds": profile.seconds,
+        "clips": profile.clips,
+        "created": profile.created,
+        "updated": profile.updated,
+        "stats": {
+            "count": profile.stats.count,
+            "mean": [float(v) for v in profile.stats.mean],
+            "m2": [float(v) for v in profile.stats.m2],
+        },
+    }
+
+
+def _checksum(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _encode(profile: VoiceProfile) -> bytes:
+    payload = _payload(profile)
+    return json.dumps({**payload, "sha256": _checksum(payload)}, indent=1).encode()
+
+
+def _decode(data: bytes) -> VoiceProfile:
+    try:
+        document = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError("not JSON") from exc
+    checksum = document.pop("sha256", None)
+    if document.get("format") != FORMAT:
+        raise ValueError("unknown format")
+    if checksum != _checksum(document):
+        raise ValueError("checksum mismatch")
+    stats = document["stats"]
+    return VoiceProfile(
+        name=document["name"],
+        feature_key=document["feature_key"],
+        stats=Stats(int(stats["count"]), np.array(stats["mean"]), np.array(stats["m2"])),
+        seconds=float(document["seconds"]),
+        clips=int(document["clips"]),
+        created=document["created"],
+        updated=document["updated"],
+    )
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -10,8 +10,10 @@ PortAudio's failures (no device, a busy one, a bad name) become one-line
 from __future__ import annotations
 
 import queue
+import signal
 import sys
-import time
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -21,6 +23,8 @@ from moodplayer.errors import DeviceError
 #: Stop this long after the last voiced frame, once speech has been heard.
 TRAILING_SILENCE_SECONDS = 0.8
 BLOCK_SECONDS = 0.1
+#: No audio at all for this long means the input device stopped.
+STALL_SECONDS = 3.0
 #: Peak level (dBFS) under which the meter says "too quiet", once this far in.
 TOO_QUIET_DB, TOO_QUIET_AFTER = -40.0, 1.5
 CLIPPING_LEVEL = 0.99
@@ -30,29 +34,29 @@ _PA_INVALID_DEVICE = -9996
 _NO_DEVICE = "no audio input device found (no microphone?); connect one, or choose one with --device (see: moodplayer devices)"
 
 
-def portaudio():
-    """sounddevice, with PortAudio's device list fresh.
+def portaudio(rescan: bool = False):
+    """sounddevice; with ``rescan``, PortAudio's device list made fresh.
 
     PortAudio lists devices once, when initialised (at ``import
     sounddevice``); re-initialising it, the way sounddevice's author
     recommends, finds a microphone plugged in — or a sound server started —
-    since then. It is safe here because moodplayer opens a stream only
-    inside :func:`record_voice`, and closes it there.
+    since then. It is done only when asked: re-initialising resets ALSA's
+    global configuration, which nothing else should be using at that moment.
     """
     fresh = "sounddevice" not in sys.modules
     try:
         import sounddevice
     except OSError:  # sounddevice raises OSError when the PortAudio library is missing
         raise DeviceError("PortAudio not found; install libportaudio2 (apt) or portaudio (brew)") from None
-    if not fresh:
+    if rescan and not fresh:
         sounddevice._terminate()
         sounddevice._initialize()
     return sounddevice
 
 
 def list_input_devices() -> list[dict]:
-    """Every device that can record: index, name, host API, channels, default rate, and which is the default."""
-    sd = portaudio()
+    """Every device that can record (as of now): index, name, host API, channels, default rate, and which is the default."""
+    sd = portaudio(rescan=True)
     default_input = sd.default.device[0]
     hostapis = sd.query_hostapis()
     return [
@@ -100,13 +104,46 @@ def record_voice(
     is drawn on stderr only when that is a terminal. Ctrl-C closes the
     stream and lets the ``KeyboardInterrupt`` through.
     """
-    sd = portaudio()
-    rate = _usable_rate(sd, device)
     blocks: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
 
     def callback(indata, frames, time_info, status):  # PortAudio's thread: only hand the block over
         blocks.put(indata[:, 0].copy())
 
+    try:
+        stream, rate = _open(portaudio(), device, callback)
+    except DeviceError:  # perhaps only PortAudio's device list is out of date: look again, once
+        stream, rate = _open(portaudio(rescan=True), device, callback)
+    try:
+        with _unwind_on_sigterm(), _Meter(max_seconds, enabled=show_meter) as meter:
+            samples = _collect(blocks, rate, max_seconds, stop_on_silence, meter)
+    finally:
+        stream.close()  # also on Ctrl-C: PortAudio discards what is pending and lets the device go
+    return _to_16k(samples, rate)
+
+
+@contextmanager
+def _unwind_on_sigterm():
+    """While recording, ``kill`` unwinds like Ctrl-C: the stream is closed and the meter's hidden cursor shown.
+
+    Only the main thread may set signal handlers; elsewhere the default stays.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _open(sd, device, callback):
+    """A started input stream on ``device`` and its sample rate; a busy or vanished device fails here."""
+    rate = _usable_rate(sd, device)
     try:
         stream = sd.InputStream(
             samplerate=rate, channels=1, dtype="float32", device=device,
@@ -114,9 +151,12 @@ def record_voice(
         )
     except (sd.PortAudioError, ValueError) as exc:
         raise device_error(exc, device) from None
-    with stream, _Meter(max_seconds, enabled=show_meter) as meter:
-        samples = _collect(blocks, rate, max_seconds, stop_on_silence, meter)
-    return _to_16k(samples, rate)
+    try:
+        stream.start()
+    except sd.PortAudioError as exc:
+        stream.close()
+        raise device_error(exc, device) from None
+    return stream, rate
 
 
 def _usable_rate(sd, device) -> int:
@@ -136,10 +176,10 @@ def _collect(blocks, rate: int, max_seconds: float, stop_on_silence: bool, meter
     chunks: list[np.ndarray] = []
     wanted = int(max_seconds * rate)
     received = 0
-    deadline = time.monotonic() + max_seconds + 2.0  # a stalled device must not hang us
     while received < wanted:
         try:
-            block = blocks.get(timeout=max(0.05, deadline - time.monotonic()))
+            # A device that stalls must not hang us; a slow one (a loaded machine) may lag.
+            block = blocks.get(timeout=STALL_SECONDS)
         except queue.Empty:
             raise DeviceError("the audio input device stopped delivering sound") from None
         chunks.append(block)

@@ -1,5 +1,10 @@
 """Finding music files, reading their tags and estimating their mood from their audio.
 
+Three layers, each usable alone: finding files (:func:`find_audio`,
+:func:`expand_items`); examining one file (:func:`read_tags`,
+:func:`load_excerpt`, :func:`analyse`), which is what the worker processes
+run; and :func:`scan`, which brings a library up to date with some folders.
+
 Tags come from mutagen, whatever the container: its "easy" interfaces give
 ``title``/``artist``/``album`` for MP3, MP4 and Vorbis-comment formats, while
 ASF (WMA), APEv2 (WavPack, Monkey's Audio) and bare ID3 (AIFF, WAV) keep
@@ -14,7 +19,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple
 
 from moodplayer.errors import LibraryError
 
@@ -90,9 +95,12 @@ def _folder(folder: str) -> list[str]:
 
 
 def _glob(pattern: str) -> list[str]:
-    matches = sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
-    found = [m for m in matches if os.path.isfile(m) and is_audio(m)]
-    found += [f for m in matches if os.path.isdir(m) for f in find_audio(m)]
+    found: list[str] = []
+    for match in sorted(glob.glob(os.path.expanduser(pattern), recursive=True)):
+        if os.path.isdir(match):
+            found.extend(find_audio(match))
+        elif is_audio(match):
+            found.append(match)
     if not found:
         raise LibraryError(f"no audio files match {pattern}")
     return found
@@ -164,13 +172,19 @@ def load_excerpt(path: str, duration: float | None) -> "np.ndarray":
     seek, so a long track costs no more than a short one.
     """
     offset = max(0.0, (duration or 0.0) / 2 - EXCERPT_SECONDS / 2)
-    try:
-        samples = _excerpt_soundfile(path, offset)
-    except UnreadableAudio:
-        samples = _excerpt_ffmpeg(path, offset)
+    samples = _excerpt(path, offset)
+    if samples.size < MIN_ANALYSIS_SECONDS * ANALYSIS_RATE and offset:
+        samples = _excerpt(path, 0.0)  # the header overstated the length (VBR MP3s do)
     if samples.size < MIN_ANALYSIS_SECONDS * ANALYSIS_RATE:
         raise UnreadableAudio(f"less than {MIN_ANALYSIS_SECONDS:g} s of decodable audio")
     return samples
+
+
+def _excerpt(path: str, offset: float) -> "np.ndarray":
+    try:
+        return _excerpt_soundfile(path, offset)
+    except UnreadableAudio:
+        return _excerpt_ffmpeg(path, offset)
 
 
 def _excerpt_soundfile(path: str, offset: float) -> "np.ndarray":
@@ -294,7 +308,16 @@ class ScanReport:
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
-def examine(job: tuple[str, int, float, bool]) -> tuple[str, dict | None, str | None]:
+class ScanJob(NamedTuple):
+    """One file to read (and analyse): sent to a worker process, so plain data only."""
+
+    location: str
+    size: int
+    mtime: float
+    analysis: bool
+
+
+def examine(job: ScanJob) -> tuple[str, dict | None, str | None]:
     """One file's row for the library, or why it was skipped. Runs in a worker process."""
     location, size, mtime, with_analysis = job
     if size == 0:
@@ -338,32 +361,35 @@ def scan(lib, folders: Iterable[str | Path], analysis: bool = True, jobs: int | 
         else:
             todo.append(job)
     report.found = len(seen)
-    vanished = [loc for loc, info in known.items() if not info[3] and loc not in seen and _under(loc, roots)]
+    vanished = [loc for loc, info in known.items() if not info.missing and loc not in seen and _under(loc, roots)]
     lib.set_missing(vanished)
     report.vanished = len(vanished)
     _examine_all(lib, todo, jobs, report, progress)
     return report
 
 
-def _job(location: str, known: tuple | None, analysis: bool):
+def _job(location: str, known, analysis: bool) -> ScanJob | None:
     """The work for one file, or ``None`` when the library already has it as it is."""
     try:
         st = os.stat(location)
     except OSError:  # gone since the folder walk: the next scan will flag it
         return None
-    if known and known[:2] == (st.st_size, st.st_mtime) and (known[2] or not analysis) and not known[3]:
+    unchanged = known is not None and (known.size, known.mtime) == (st.st_size, st.st_mtime)
+    if unchanged and (known.analysed or not analysis) and not known.missing:
         return None
-    return location, st.st_size, st.st_mtime, analysis
+    return ScanJob(location, st.st_size, st.st_mtime, analysis)
 
 
 def _under(location: str, roots: list[str]) -> bool:
     return any(location.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
-def _examine_all(lib, todo: list, jobs: int | None, report: ScanReport, progress) -> None:
+def _examine_all(lib, todo: list[ScanJob], jobs: int | None, report: ScanReport, progress) -> None:
     """Examine files (in parallel when worth it) and store them batch by batch."""
     batch: list[dict] = []
     last_write = time.monotonic()
+    if progress:
+        progress(0, len(todo))
     for done, (location, row, failure) in enumerate(_results(todo, jobs), start=1):
         if failure:
             report.failures.append((location, failure))
@@ -380,28 +406,32 @@ def _examine_all(lib, todo: list, jobs: int | None, report: ScanReport, progress
         report.stored += len(batch)
 
 
-def _results(todo: list, jobs: int | None) -> Iterator[tuple]:
+def _results(todo: list[ScanJob], jobs: int | None) -> Iterator[tuple]:
     """``examine`` over ``todo``: inline for tags only, else in a pool of processes.
 
     The pool uses forkserver, not fork: the parent runs rich's refresh thread
     and holds a SQLite connection, neither of which survives a fork safely.
     """
     jobs = jobs or os.cpu_count() or 1
-    if not todo or jobs == 1 or not any(job[3] for job in todo):
+    if not todo or jobs == 1 or not any(job.analysis for job in todo):
         yield from map(examine, todo)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context,
-                             initializer=_quiet_worker) as pool:
-        yield from pool.map(examine, todo, chunksize=4)
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_quiet_worker,
+                               mp_context=multiprocessing.get_context("forkserver"))
+    try:
+        yield from pool.map(examine, todo)
+    finally:  # stopped early (Ctrl-C, a locked database): drop the queued files, don't finish them
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _quiet_worker() -> None:
-    """One thread per worker (the pool is the parallelism), and a silent stderr.
+    """One BLAS thread per worker (the pool is the parallelism), and a silent stderr.
 
+    The thread limits take effect because this module imports numpy only
+    inside functions: the worker loads OpenBLAS after this has run.
     Decoders (libmpg123, ffmpeg) print warnings about damaged files straight
     to file descriptor 2; the scan reports those files itself, once, clearly.
     """

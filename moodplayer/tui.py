@@ -4,9 +4,8 @@ The interactive view is a Textual app run inline (under the prompt, so what
 ``listen`` printed above stays visible). Textual rather than rich ``Live`` plus
 a hand-written cbreak key reader because it already parses arrow keys and
 other escape sequences, restores the terminal on every way out (quit, Ctrl-C,
-an exception), handles resizes, can suspend itself while "listen again" uses
-the terminal for the microphone meter, and comes with a headless ``Pilot`` to
-test the key handling in-process against a real player.
+an exception), handles resizes, and comes with a headless ``Pilot`` to test
+the key handling in-process against a real player.
 
 The player is driven from the app's timer: :meth:`Player.poll` runs on the UI
 thread a few times a second, which is where the next track starts — never in
@@ -15,6 +14,7 @@ a libvlc callback.
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
 
@@ -23,6 +23,7 @@ from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
 from moodplayer.player import Player
 from moodplayer.track import Track
+from moodplayer.ui import clock
 
 #: A queue to switch to, and the title to show over it.
 Switch = tuple[Player, str]
@@ -48,21 +49,12 @@ def run_now_playing(
     may return a new player and title to switch to.
     """
     try:
-        if sys.stdout.isatty():
+        if sys.stdout.isatty() and sys.stdin.isatty():  # keys need a terminal to come from, too
             _run_interactive(player, title, on_listen_again, on_wrong_mood)
         else:
             _run_plain(player, title)
     finally:
         player.close()
-
-
-def clock(seconds: float | None) -> str:
-    """``m:ss`` (or ``h:mm:ss``) for a duration; ``-:--`` when unknown."""
-    if seconds is None:
-        return "-:--"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _run_plain(player: Player, title: str) -> None:
@@ -74,7 +66,7 @@ def _run_plain(player: Player, title: str) -> None:
     while player.state != "ended":
         for event in player.poll():
             if event.startswith("playing "):
-                out.print(f"▶ {player.current.display_title} ({clock(player.length)})", markup=False)
+                out.print(f"▶ {event.track.display_title} ({clock(event.length)})", markup=False)
             elif event.startswith("skipped ") or event.startswith("no audio output"):
                 warn(event)
         time.sleep(POLL_SECONDS / 2)
@@ -87,22 +79,24 @@ def _run_interactive(player, title, on_listen_again, on_wrong_mood) -> None:
     Textual app cannot hand the terminal over while it runs, and the
     recording meter needs it. Errors are raised after the terminal is restored.
     """
-    while True:
-        app = build_app(player, title, on_listen_again, on_wrong_mood)
-        try:
-            app.run(inline=True)
-        finally:
-            player = app.player  # a callback may have switched to another
-        if app.failure is not None:
-            player.close()
-            raise app.failure
-        if app.interrupted:
-            player.close()
-            raise KeyboardInterrupt
-        if not app.listen_again_asked:
-            player.close()
-            return
-        player, title = _listen_again(player, title, on_listen_again)
+    try:
+        while True:
+            app = build_app(player, title, on_listen_again, on_wrong_mood)
+            try:
+                app.run(inline=True)
+            finally:
+                player, title = app.player, app.heading  # "wrong mood" may have switched to another queue
+            if app.failure is not None:
+                raise app.failure
+            if app.interrupted:
+                raise KeyboardInterrupt
+            if app.terminated:
+                raise SystemExit(128 + signal.SIGTERM)
+            if not app.listen_again_asked:
+                return
+            player, title = _listen_again(player, title, on_listen_again)
+    finally:
+        player.close()
 
 
 def _listen_again(player: Player, title: str, on_listen_again) -> Switch:
@@ -156,6 +150,7 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
             self.player, self.heading = player, title
             self.failure: MoodplayerError | None = None
             self.interrupted = False
+            self.terminated = False
             self.listen_again_asked = False
             self.picking_mood = False
             self.message = ""
@@ -165,6 +160,12 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
             yield Footer()
 
         def on_mount(self) -> None:
+            import asyncio
+
+            try:  # `kill` too must leave the terminal as it was: end the app the normal way
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.action_terminate)
+            except (NotImplementedError, RuntimeError):  # no loop signal handlers (Windows, not main thread)
+                pass
             self.player.play()
             self.tick()
             self.set_interval(POLL_SECONDS, self.tick)
@@ -223,6 +224,10 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
 
         def action_interrupt(self) -> None:
             self.interrupted = True
+            self.exit()
+
+        def action_terminate(self) -> None:
+            self.terminated = True
             self.exit()
 
         def action_wrong_mood(self) -> None:

@@ -24,6 +24,15 @@ EMOTION_STYLE = {
 BAR_WIDTH = 30
 
 
+def clock(seconds: float | None) -> str:
+    """``m:ss`` (or ``h:mm:ss``) for a duration; ``-:--`` when unknown."""
+    if seconds is None:
+        return "-:--"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 def probability_bars(probabilities: dict[str, float]) -> Table:
     """One row per emotion, most likely first, with a bar scaled to its probability."""
     table = Table.grid(padding=(0, 1))
@@ -51,3 +60,28 @@ def prediction_panel(prediction: "Prediction", title: str = "") -> Panel:
     table.add_row(Text(""))
     table.add_row(probability_bars(prediction.probabilities))
     return Panel(table, title=title or None, title_align="left", expand=False)
+
+
+def new_figure(width: float = 8.0, height: float = 3.5):
+    """A matplotlib figure and axes drawn off-screen (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height))
+
+
+def save_figure(fig, target) -> None:
+    """Write a figure as PNG; an unwritable place is a one-line error, and the figure is freed."""
+    import matplotlib.pyplot as plt
+
+    from moodplayer.errors import MoodplayerError
+
+    fig.tight_layout()
+    try:
+        fig.savefig(target, dpi=100)
+    except OSError as exc:
+        raise MoodplayerError(f"cannot write {target}: {exc.strerror}") from None
+    finally:
+        plt.close(fig)

@@ -2,12 +2,13 @@
 # Install the Debian/Ubuntu packages moodplayer needs, once.
 #   runtime: PortAudio (sounddevice), libvlc + its base plugins (python-vlc),
 #            ffmpeg (decoding m4a/wma/ape and other formats libsndfile lacks)
-#   --test:  PulseAudio (the virtual microphone), tmux (driving the live view)
+#   --test:  PulseAudio (the virtual microphone), tmux (driving the live view),
+#            espeak-ng (speech to play into the virtual microphone)
 set -euo pipefail
 
 packages=(libportaudio2 libvlc5 vlc-plugin-base ffmpeg)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(pulseaudio pulseaudio-utils libasound2-plugins tmux)
+    packages+=(pulseaudio pulseaudio-utils libasound2-plugins tmux espeak-ng)
 fi
 
 missing=()

@@ -135,6 +135,17 @@ def test_a_damaged_file_is_a_one_line_error_and_is_left_untouched(tmp_path):
     assert path.read_bytes() == garbage
 
 
+def test_tables_missing_behind_the_version_read_as_damage(tmp_path):
+    path = tmp_path / "moodplayer.db"
+    Library.open(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE history")
+    conn.close()
+    with Library.open(path) as lib:
+        with pytest.raises(LibraryError, match="is damaged .no such table: history"):
+            lib.history()
+
+
 def test_a_library_locked_by_another_process_is_a_one_line_error(tmp_path):
     path = tmp_path / "moodplayer.db"
     Library.open(path).close()
@@ -158,6 +169,19 @@ def test_a_library_locked_by_another_process_is_a_one_line_error(tmp_path):
         holder.communicate("done\n", timeout=10)
     with Library.open(path) as lib:
         lib.create_playlist("x")
+
+
+def test_another_programs_database_is_refused_untouched(tmp_path):
+    path = tmp_path / "moodplayer.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE bookmarks (url TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(LibraryError, match="another program's SQLite tables"):
+        Library.open(path)
+    conn = sqlite3.connect(path)
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["bookmarks"]
+    conn.close()
 
 
 def test_a_newer_schema_is_refused_not_downgraded(tmp_path):

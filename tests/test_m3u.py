@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,13 @@ def test_latin1_m3u_from_an_old_player_is_decoded(music):
     assert entry.found and entry.track.title == "Café"
 
 
+def test_a_name_written_decomposed_by_macos_finds_the_composed_file(music):
+    decomposed = unicodedata.normalize("NFD", "Artist A/02 Ünïcode.flac")
+    playlist = write(music / "mac.m3u8", decomposed + "\n")
+    [entry] = read_m3u(playlist)
+    assert entry.found and entry.track.location == str(music / "Artist A" / "02 Ünïcode.flac")
+
+
 def test_streams_and_extinf_attributes_are_kept(tmp_path):
     playlist = write(tmp_path / "radio.m3u", '#EXTM3U\n#EXTINF:-1 tvg-id="x, y" group-title="News",Radio One\nhttps://radio.example/one\n')
     [entry] = read_m3u(playlist)
@@ -97,6 +105,13 @@ def test_export_writes_relative_paths_under_its_folder_and_round_trips(music, tm
     assert [p.name for p in music.iterdir() if p.name.startswith(".")] == []  # no temp file left
 
 
+def test_export_onto_a_folder_is_a_one_line_error_and_leaves_no_temp_file(tmp_path):
+    (tmp_path / "taken.m3u").mkdir()
+    with pytest.raises(LibraryError, match="cannot write .*taken.m3u: Is a directory"):
+        write_m3u(tmp_path / "taken.m3u", [Track(location="https://radio.example/one")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.m3u"]
+
+
 def test_import_keeps_missing_entries_in_order(music):
     playlist = write(music / "mixed.m3u8", "b side.ogg\ngone.mp3\nArtist A/02 Ünïcode.flac\n")
     with Library.open() as lib:
@@ -108,6 +123,10 @@ def test_import_keeps_missing_entries_in_order(music):
     ]
 
 
-def test_an_unreadable_playlist_is_a_one_line_error(tmp_path):
+def test_unreadable_or_non_playlist_files_are_one_line_errors(tmp_path):
     with pytest.raises(LibraryError, match="cannot read"):
         read_m3u(tmp_path / "nope.m3u")
+    with pytest.raises(LibraryError, match="not an M3U playlist"):
+        read_m3u(write(tmp_path / "song.mp3", "ID3"))
+    with pytest.raises(LibraryError, match="binary data"):
+        read_m3u(write(tmp_path / "odd.m3u", "\0\0\x01garbage"))

@@ -15,6 +15,7 @@ import soundfile as sf
 from moodplayer.errors import PlaybackError
 from moodplayer.player import Player, choose_aout
 from moodplayer.track import Track
+from vmic import vmic  # noqa: F401  (the fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,7 +80,7 @@ def test_missing_empty_and_garbage_files_are_skipped_with_a_warning(tmp_path, to
     events, _ = run_until(player, ended)
     assert events == [
         f"skipped {tmp_path / 'gone.ogg'}: missing",
-        f"skipped {tmp_path / 'empty.mp3'}: empty (0 bytes)",
+        f"skipped {tmp_path / 'empty.mp3'}: empty file",
         "playing Test Artist – A",
         f"skipped {tmp_path / 'noise.mp3'}: not playable audio",
         "playing Test Artist – B",
@@ -90,7 +91,7 @@ def test_missing_empty_and_garbage_files_are_skipped_with_a_warning(tmp_path, to
 def test_a_playlist_of_only_missing_files_is_an_error(tmp_path):
     (tmp_path / "empty.flac").write_bytes(b"")
     queue = [Track(str(tmp_path / "a.mp3")), Track(str(tmp_path / "empty.flac"))]
-    with pytest.raises(PlaybackError, match=r"^no playable tracks in calm: a.mp3 \(missing\), empty.flac"):
+    with pytest.raises(PlaybackError, match=r"^no playable tracks in calm \(a.mp3: missing; empty.flac: empty file\)$"):
         Player(queue, aout="dummy", name="calm")
 
 
@@ -99,7 +100,7 @@ def test_a_playlist_of_only_undecodable_files_is_an_error_once_tried(tmp_path):
         (tmp_path / name).write_bytes(b"this is not audio at all " * 200)
     player = Player([Track(str(tmp_path / "x.mp3")), Track(str(tmp_path / "y.ogg"))], aout="dummy", name="sad")
     player.play()
-    with pytest.raises(PlaybackError, match=r"^no playable tracks in sad: x.mp3 \(not playable audio\)"):
+    with pytest.raises(PlaybackError, match=r"^no playable tracks in sad \(x.mp3: not playable audio; y.ogg: not playable audio\)$"):
         run_until(player, ended)
 
 
@@ -137,7 +138,7 @@ def test_pause_holds_the_position(long_tone):
 def test_seek_moves_within_the_track_and_past_its_end_to_the_next(long_tone, tones):
     player = Player([long_tone, tones[0]], aout="dummy")
     player.play()
-    run_until(player, lambda p: p.length == 20.0)
+    run_until(player, lambda p: p.length is not None and abs(p.length - 20.0) < 0.1)
     player.seek(10)
     run_until(player, lambda p: p.position >= 9.5)
     player.seek(-30)
@@ -168,7 +169,7 @@ def test_repeat_one_replays_and_repeat_all_wraps(tones):
     assert player.current == tones[0] and player.state == "playing"
     assert player.toggle_repeat() == "one"
     seen = []
-    deadline = time.monotonic() + 4
+    deadline = time.monotonic() + 10
     while time.monotonic() < deadline and len(seen) < 2:
         seen += [e for e in player.poll() if e.startswith("playing")]
         time.sleep(0.02)
@@ -208,3 +209,67 @@ def test_no_libvlc_is_a_one_line_playback_error(tmp_path, lib_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=30)
     assert result.stdout.startswith("PlaybackError: libvlc not found; install libvlc5 and vlc-plugin-base")
     assert result.returncode == 0
+
+
+def test_an_empty_queue_is_an_error():
+    with pytest.raises(PlaybackError, match=r"^no playable tracks in chill \(it is empty\)$"):
+        Player([], aout="dummy", name="chill")
+
+
+def test_a_track_that_ends_between_polls_is_still_announced_with_its_own_length(tones):
+    player = Player(tones, aout="dummy")
+    player.play()
+    time.sleep(2.0)  # A (1.5 s; about 1 s through the dummy output) ends before the first poll
+    events, _ = run_until(player, lambda p: p.current != tones[0])
+    assert events[0] == "playing Test Artist – A"
+    assert events[0].track == tones[0] and events[0].length == pytest.approx(1.5, abs=0.1)
+    assert player.current == tones[1]
+    player.close()
+
+
+def test_an_untagged_track_gets_its_title_from_the_file_tags(tones):
+    bare = Track(tones[0].location)  # as from an M3U list: a path and nothing else
+    player = Player([bare], aout="dummy")
+    player.play()
+    events, _ = run_until(player, ended)
+    assert events[0] == "playing Test Artist – A"
+    assert events[0].track.title == "A" and events[0].track.artist == "Test Artist"
+
+
+def test_vlc_really_plays_sound_through_pulseaudio_at_the_volume_set(vmic, tmp_path):
+    """libvlc's PulseAudio output into the virtual microphone's sink: the microphone hears the tone."""
+    from moodplayer.record import record_voice
+
+    player = Player([write_tone(tmp_path / "tone.ogg", 8.0, 440.0, "Tone")], aout="pulse")
+    player.play()
+    run_until(player, lambda p: p.position > 0)
+    loud = record_voice(1.0, show_meter=False, stop_on_silence=False)
+    player.set_volume(20)
+    time.sleep(0.5)  # let the new volume reach the sink
+    quiet = record_voice(1.0, show_meter=False, stop_on_silence=False)
+    player.close()
+    peak_hz = np.argmax(np.abs(np.fft.rfft(loud))) * 16_000 / loud.size
+    assert abs(peak_hz - 440.0) < 5.0
+
+    def rms(x):
+        return float(np.sqrt(np.mean(x**2)))
+
+    assert rms(loud) > 0.05
+    assert rms(quiet) < rms(loud) / 4
+
+
+def test_without_any_audio_output_it_plays_silently_and_says_so(tones, tmp_path, monkeypatch):
+    from moodplayer.player import audio_output_available
+
+    for name in ("PULSE_SERVER", "MOODPLAYER_AOUT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # no sound server sockets here
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if audio_output_available():
+        pytest.skip("this machine has a sound card")
+    player = Player(tones[:1])
+    assert player.aout == "dummy"
+    assert player.poll() == ["no audio output found: playing silently"]
+    monkeypatch.setenv("PULSE_SERVER", "unix:/run/somewhere/native")
+    assert audio_output_available() and choose_aout(None) is None
+    player.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -49,9 +50,7 @@ def test_records_the_speech_played_into_the_microphone_and_stops_after_it(vmic, 
     clip = speech_clip(tmp_path)
     reference = at_16k(clip)
     vmic.play(clip, delay=1.0)
-    started = time.monotonic()
     recorded = record_voice(15.0, show_meter=False)
-    took = time.monotonic() - started
 
     assert recorded.dtype == np.float32 and recorded.ndim == 1
     assert aligned_correlation(recorded, reference) > 0.9
@@ -59,7 +58,7 @@ def test_records_the_speech_played_into_the_microphone_and_stops_after_it(vmic, 
     assert speech is not None and speech.voiced_seconds > 0.5 * find_speech(reference).voiced_seconds
     trailing = (recorded.size - speech.end) / SAMPLE_RATE
     assert TRAILING_SILENCE_SECONDS - 0.1 <= trailing <= TRAILING_SILENCE_SECONDS + 0.5
-    assert took < 1.0 + reference.size / SAMPLE_RATE + 3.0  # well before the 15 s limit
+    assert recorded.size < 10 * SAMPLE_RATE  # stopped well before the 15 s limit
 
 
 def test_silence_records_to_the_limit(vmic):
@@ -121,7 +120,8 @@ main(["record-test"])
 """
 
 
-def test_ctrl_c_while_recording_exits_130_with_one_line(vmic):
+@pytest.mark.parametrize(("signum", "code", "message"), [(signal.SIGINT, 130, "error: interrupted\n"), (signal.SIGTERM, 143, "")])
+def test_ctrl_c_or_kill_while_recording_ends_cleanly(vmic, signum, code, message):
     env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-c", RECORD_UNTIL_INTERRUPTED],
@@ -129,10 +129,10 @@ def test_ctrl_c_while_recording_exits_130_with_one_line(vmic):
     )
     assert proc.stdout.readline() == "recording\n"
     time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=10)
-    assert proc.returncode == 130
-    assert "Traceback" not in stderr and len(stderr.splitlines()) <= 1  # Typer exits 130 silently
+    assert proc.returncode == code
+    assert stderr == message
 
 
 def test_devices_command_lists_the_virtual_microphone(vmic):
@@ -146,3 +146,22 @@ def test_devices_command_lists_the_virtual_microphone(vmic):
     assert [d["name"] for d in default] == ["default"] and default[0]["channels"] > 0
     table = run_cli("devices")
     assert re.search(r"^\* +\d+  default  \(ALSA, \d+ ch, \d+ Hz\)$", table.stdout, re.M)
+
+
+@pytest.mark.skipif(has_sound_card(), reason="needs a machine without sound cards (as CI is)")
+def test_a_microphone_that_appears_after_portaudio_started_is_found(tmp_path, monkeypatch):
+    from moodplayer.record import portaudio
+    from vmic import VirtualMic
+
+    monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path / 'not-yet'}")
+    assert len(portaudio(rescan=True).query_devices()) == 0  # nothing to record from, yet
+    if shutil.which("pulseaudio") is None:
+        pytest.skip("virtual microphone needs pulseaudio")
+    mic = VirtualMic(tmp_path)
+    for name, value in mic.env.items():
+        monkeypatch.setenv(name, value)
+    mic.start()
+    try:
+        assert record_voice(0.5, show_meter=False).size == SAMPLE_RATE // 2
+    finally:
+        mic.stop()

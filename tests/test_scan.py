@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 
 from moodplayer import demo, paths
+from moodplayer.errors import LibraryError
 from moodplayer.library import Library
 from moodplayer.library.schema import MIGRATIONS
 from moodplayer.scan import analyse, load_excerpt, scan
@@ -99,6 +100,10 @@ def test_vanished_files_are_marked_missing_but_stay_in_playlists(music):
 
 
 def test_autoplaylists_keep_what_the_user_added_and_removed(tmp_path):
+    with Library.open() as lib:
+        with pytest.raises(LibraryError, match="no analysed tracks"):
+            lib.autoplaylists()
+        assert lib.playlists() == []
     points = [("joy", 0.8, 0.5), ("glee", 0.7, 0.4), ("cheer", 0.6, 0.3), ("gloom", -0.7, -0.5), ("rage", -0.6, 0.8)]
     for name, _, _ in points:
         make_audio(tmp_path / f"{name}.ogg", seconds=0.5)
@@ -113,7 +118,11 @@ def test_autoplaylists_keep_what_the_user_added_and_removed(tmp_path):
         lib.add_tracks("happy", [str(tmp_path / "gloom.ogg")])
         lib.autoplaylists(size=2)
         assert [t.title for t in lib.tracks("happy")] == ["gloom", "glee", "cheer"]
-        assert lib.mood_map()["sad"] == ["sad"] and lib.tracks("sad")[0].title == "gloom"
+        assert lib.mood_map()["sad"] == ["sad"]
+        assert [t.title for t in lib.tracks("sad")] == ["gloom"]  # the others are out of its reach
+        lib.set_mood_point("angry", 0.6, 0.3)  # this user's angry music is the cheerful kind
+        lib.autoplaylists(size=1)
+        assert [t.title for t in lib.tracks("angry")] == ["cheer"]
 
 
 def test_a_v1_library_is_upgraded_in_place_keeping_everything():
@@ -136,45 +145,78 @@ def test_a_v1_library_is_upgraded_in_place_keeping_everything():
         assert "valence" in lib.db["tracks"].columns_dict
 
 
-def test_a_scan_killed_midway_leaves_a_consistent_library_and_the_next_one_finishes(tmp_path):
-    source = make_audio(tmp_path / "seed.ogg", seconds=8, title="Seed")
+MANY = 40
+
+
+@pytest.fixture
+def interrupted_scan(tmp_path):
+    """Start a real scan of MANY files; return ``stop(signal)`` that hits it once a batch is stored."""
+    source = make_audio(tmp_path / "seed.ogg", seconds=4, title="Seed")
     folder = tmp_path / "many"
     folder.mkdir()
-    total = 40
-    for n in range(total):
+    for n in range(MANY):
         shutil.copy(source, folder / f"{n:02d}.ogg")
-    db = paths.database_path()
     scanner = subprocess.Popen(
         [sys.executable, "-m", "moodplayer", "library", "scan", str(folder), "--jobs", "2"],
-        cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
-    stored = 0
-    deadline = time.monotonic() + 120
-    while stored == 0 and time.monotonic() < deadline and scanner.poll() is None:
-        time.sleep(0.05)
-        stored = count_tracks(db)
-    os.killpg(scanner.pid, signal.SIGKILL)
-    scanner.wait()
-    assert 0 < stored < total, f"wanted to kill the scan midway; {stored} of {total} were stored"
 
-    conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    before = conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
-    conn.close()
+    def stop(signum: int) -> tuple[int, str, int]:
+        deadline = time.monotonic() + 120
+        while count_tracks() == 0 and time.monotonic() < deadline and scanner.poll() is None:
+            time.sleep(0.05)
+        os.killpg(scanner.pid, signum)  # the whole group: workers too, as a terminal's Ctrl-C does
+        _, stderr = scanner.communicate(timeout=30)
+        stored = count_tracks()
+        assert 0 < stored < MANY, f"wanted to stop the scan midway; {stored} of {MANY} were stored"
+        return scanner.returncode, stderr, stored
+
+    yield folder, stop
+    if scanner.poll() is None:
+        os.killpg(scanner.pid, signal.SIGKILL)
+        scanner.wait()
+
+
+def test_a_scan_killed_midway_leaves_a_consistent_library_and_the_next_one_finishes(interrupted_scan):
+    folder, stop = interrupted_scan
+    _, _, stored = stop(signal.SIGKILL)
+    assert integrity() == "ok"
     result = subprocess.run([sys.executable, "-m", "moodplayer", "library", "scan", str(folder), "--json"],
                             cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert (report["unchanged"], report["stored"]) == (before, total - before)
-    assert count_tracks(db) == total
+    assert (report["unchanged"], report["stored"]) == (stored, MANY - stored)
+    assert count_tracks() == MANY
 
 
-def count_tracks(db) -> int:
+def test_ctrl_c_stops_a_scan_promptly_and_cleanly(interrupted_scan):
+    _, stop = interrupted_scan
+    code, stderr, _ = stop(signal.SIGINT)
+    assert code == 130 and "Traceback" not in stderr
+    assert integrity() == "ok"
+
+
+def integrity() -> str:
+    conn = sqlite3.connect(paths.database_path())
     try:
-        conn = sqlite3.connect(db, timeout=5)
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def count_tracks() -> int:
+    try:
+        conn = sqlite3.connect(f"file:{paths.database_path()}?mode=ro", uri=True, timeout=5)
         try:
             return conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
         finally:
             conn.close()
-    except sqlite3.OperationalError:  # not created yet
+    except sqlite3.OperationalError:  # not created yet (read-only: never create it here)
         return 0
+
+
+@pytest.mark.parametrize("ext", ["mp3", "m4a"])  # one read by libsndfile, one by ffmpeg
+def test_an_excerpt_survives_a_header_overstating_the_length(tmp_path, ext):
+    path = make_audio(tmp_path / f"five.{ext}", seconds=5)
+    assert load_excerpt(str(path), 5.0).size / 22050 == pytest.approx(5, abs=0.1)
+    assert load_excerpt(str(path), 10_000.0).size / 22050 == pytest.approx(5, abs=0.1)

@@ -14,7 +14,7 @@ import sys
 from moodplayer.cli.app import app
 
 # Importing a command module registers its commands on `app`.
-from moodplayer.cli import detect, doctor, history, listen, models, play, playlists  # noqa: F401,E402
+from moodplayer.cli import detect, doctor, history, listen, models, play, playlists, voice  # noqa: F401,E402
 
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
@@ -22,7 +22,11 @@ EXIT_INTERNAL = 70
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every failure ends as one line on stderr and a non-zero exit."""
-    from click.exceptions import Abort, ClickException
+    import typer
+
+    # Typer vendors click from 0.26 on; its exceptions are the ones raised, whichever click it uses.
+    ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    Abort = typer.Abort
 
     from moodplayer.console import fail
     from moodplayer.errors import MoodplayerError
@@ -33,7 +37,6 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         code = exc.exit_code
     except (Abort, KeyboardInterrupt):
-        fail("interrupted")
         code = EXIT_INTERRUPTED
     except MoodplayerError as exc:
         fail(str(exc))
@@ -48,4 +51,6 @@ def main(argv: list[str] | None = None) -> None:
             raise
         fail(f"internal error: {type(exc).__name__}: {exc} (set MOODPLAYER_DEBUG=1 for details)")
         code = EXIT_INTERNAL
+    if code == EXIT_INTERRUPTED:
+        fail("interrupted")  # newer Typer turns Ctrl-C into a silent exit status 130 itself
     sys.exit(code if isinstance(code, int) else 0)

@@ -16,28 +16,37 @@ def detect(
     files: List[Path] = typer.Argument(..., help="Audio files (wav, flac, ogg, mp3, m4a, …)."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model file (default: the shipped one)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file, one per line."),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Voice profile to normalise with (default: $MOODPLAYER_PROFILE or 'default')."),
+    no_profile: bool = typer.Option(False, "--no-profile", help="Judge every file against the average voice (cold start)."),
 ) -> None:
     """Recognise the emotion in each FILE.
 
     A file that cannot be read, or holds no speech, is reported on stderr and
-    makes the exit status 1; the other files are still classified.
+    makes the exit status 1; the other files are still classified. With a
+    voice profile (see `moodplayer voice`), each file is judged against that
+    voice's usual sound.
     """
+    from moodplayer import profile as profiles
     from moodplayer.classifier import Classifier
-    from moodplayer.console import fail, out
+    from moodplayer.console import err, fail, out
     from moodplayer.errors import AudioError
     from moodplayer.ui import prediction_panel
 
     classifier = Classifier.load(model)
+    voice = profiles.choose(profile, not no_profile, classifier.features)
+    used = profiles.describe(voice, classifier)
+    if used["profile"] and not as_json:
+        err.print(f"using voice profile '{used['profile']}' ({used['profile_seconds']:.1f} s of speech)")
     failures = 0
     for path in files:
         try:
-            result = classifier.predict_file(path)
+            result = classifier.predict_file(path, profiles.stats_for(voice, classifier))
         except AudioError as exc:
             fail(str(exc))
             failures += 1
             continue
         if as_json:
-            print(json.dumps({"file": str(path), **result.to_dict()}), flush=True)
+            print(json.dumps({"file": str(path), **result.to_dict(), **used}), flush=True)
         else:
             out.print(prediction_panel(result, title=str(path)))
     if failures:

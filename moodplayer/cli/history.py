@@ -65,17 +65,13 @@ def _signed(value: float | None) -> str:
 
 def draw_timeline(rows: list[dict], target: Path) -> None:
     """Valence and arousal of each detection in time order, labelled with its emotion."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from moodplayer.errors import MoodplayerError
+    from moodplayer.ui import new_figure, save_figure
 
     if not rows:
         raise MoodplayerError("no detections yet: nothing to plot")
     steps = range(1, len(rows) + 1)
-    fig, ax = plt.subplots(figsize=(8, 3.5))
+    fig, ax = new_figure()
     ax.plot(steps, [r["valence"] for r in rows], marker="o", label="valence")
     ax.plot(steps, [r["arousal"] for r in rows], marker="s", label="arousal")
     for step, row in zip(steps, rows):
@@ -84,10 +80,4 @@ def draw_timeline(rows: list[dict], target: Path) -> None:
     ax.axhline(0, color="grey", linewidth=0.5)
     ax.set_xlabel("detection (oldest → newest)")
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    try:
-        fig.savefig(target, dpi=100)
-    except OSError as exc:
-        raise MoodplayerError(f"cannot write {target}: {exc.strerror}") from None
-    finally:
-        plt.close(fig)
+    save_figure(fig, target)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,9 +26,15 @@ def listen(
     model: Optional[Path] = typer.Option(None, "--model", help="Model file (default: the shipped one)."),
     aout: Optional[str] = typer.Option(None, "--aout", help="VLC audio output (e.g. pulse, alsa, dummy)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (emotion, playlist, timings) instead of the views."),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Voice profile (default: $MOODPLAYER_PROFILE or 'default')."),
+    no_profile: bool = typer.Option(False, "--no-profile", help="Neither use nor update a voice profile."),
 ) -> None:
-    """Listen to your voice, recognise the emotion, and play music that fits."""
-    Session(model=model, aout=aout, as_json=as_json).run(
+    """Listen to your voice, recognise the emotion, and play music that fits.
+
+    Each recording also refines your voice profile (no labels needed), which
+    the model uses once it holds enough speech; see `moodplayer voice`.
+    """
+    Session(model=model, aout=aout, as_json=as_json, profile=profile, use_profile=not no_profile).run(
         source=file, seconds=seconds, device=device, mood=mood, strategy=strategy, play=not no_play
     )
 
@@ -38,9 +46,13 @@ def demo(
     """Run the whole chain on the bundled sample voice and demo music, no microphone needed."""
     from moodplayer.demo import SAMPLE_VOICE
 
-    Session(model=None, aout=aout, as_json=False, max_tracks=1).run(
+    Session(model=None, aout=aout, as_json=False, max_tracks=1, use_profile=False).run(
         source=SAMPLE_VOICE, seconds=0, device=None, mood=None, strategy="match", play=True
     )
+
+
+#: How long ``--json`` waits for the first audio before reporting without it.
+FIRST_AUDIO_TIMEOUT_S = 10.0
 
 
 class Session:
@@ -52,8 +64,20 @@ class Session:
     personal training and switches the music; "l" listens again.
     """
 
-    def __init__(self, model: Optional[Path], aout: Optional[str], as_json: bool, max_tracks: int | None = None):
+    def __init__(
+        self,
+        model: Optional[Path],
+        aout: Optional[str],
+        as_json: bool,
+        max_tracks: int | None = None,
+        profile: Optional[str] = None,
+        use_profile: bool = True,
+    ):
         self.model_path = model
+        self.profile_name = profile
+        self.use_profile = use_profile
+        self.voice = None
+        self.profile_used: dict = {}
         self.aout = aout
         self.as_json = as_json
         self.max_tracks = max_tracks
@@ -65,11 +89,12 @@ class Session:
         self._classifier = None
         self.samples = None
         self.history_id: int | None = None
+        self.recording_ended = time.perf_counter()
 
     def run(self, source: Optional[Path], seconds: float, device, mood: Optional[str], strategy: str, play: bool) -> None:
         from moodplayer.emotions import parse_emotion
 
-        self.strategy, self.device, self.seconds = strategy, _device_arg(device), seconds
+        self.strategy, self.device, self.seconds = strategy, device_arg(device), seconds
         if mood is not None:
             try:
                 mood = parse_emotion(mood)
@@ -77,26 +102,47 @@ class Session:
                 raise typer.BadParameter(str(exc), param_hint="--mood") from None
         prediction = None if mood else self.detect(source)
         plan = self.plan(mood or prediction.emotion, prediction, source)
-        if self.as_json:
-            self._print_json(prediction, plan, source)
-        else:
-            self._show_plan(plan)
-        if play:
-            from moodplayer.tui import run_now_playing
+        if not play:
+            self._print_json(prediction, plan, source) if self.as_json else self._show_plan(plan)
+            return
+        from moodplayer.tui import run_now_playing
 
-            player, title = self._player_for(plan)
+        self._show_plan(plan)
+        player, title = self._player_for(plan)
+        if self.as_json:
+            self._report_once_audio_starts(player, prediction, plan, source)
+        # With --json, stdout holds the JSON alone: the view's lines go to stderr.
+        with contextlib.redirect_stdout(sys.stderr) if self.as_json else contextlib.nullcontext():
             run_now_playing(player, title=title, on_listen_again=self.listen_again, on_wrong_mood=self.wrong_mood)
+
+    def _report_once_audio_starts(self, player, prediction, plan, source) -> None:
+        """For ``--json`` with music: start it, time the first audio, then print the JSON."""
+        player.play()
+        deadline = time.perf_counter() + FIRST_AUDIO_TIMEOUT_S
+        while player.state == "playing" and not any(e.startswith("playing ") for e in player.poll()):
+            if time.perf_counter() > deadline:
+                break
+            time.sleep(0.005)
+        else:
+            if player.state == "playing":
+                self.timings["to_first_audio"] = (time.perf_counter() - self.recording_ended) * 1000
+        self._print_json(prediction, plan, source)
 
     def detect(self, source: Optional[Path]):
         """Record (or read) a clip and classify it, loading the model meanwhile."""
+        from moodplayer import profile as profiles
+
         loading = self._pool.submit(self._load_model) if self._classifier is None else None
         samples, label = self._capture(source)
-        ended = time.perf_counter()
+        ended = self.recording_ended = time.perf_counter()
         if loading is not None:
-            self._classifier = loading.result()
-        prediction = self._classifier.predict(samples)
+            self._classifier, self.voice = loading.result()
+        prediction = self._classifier.predict(samples, profiles.stats_for(self.voice, self._classifier))
         self.timings["to_emotion"] = (time.perf_counter() - ended) * 1000
         self.samples = samples
+        self.profile_used = profiles.describe(self.voice, self._classifier)
+        if source is None and self.use_profile:
+            self._learn_voice(samples)
         if not self.as_json:
             from moodplayer.console import out
             from moodplayer.ui import prediction_panel
@@ -151,13 +197,26 @@ class Session:
         return Player(plan.tracks, aout=self.aout, name=plan.playlist), f"{plan.emotion} · {', '.join(plan.playlists)}"
 
     def _load_model(self):
+        """The classifier and the voice profile for its features (libvlc warmed up too)."""
+        from moodplayer import profile as profiles
         from moodplayer.classifier import Classifier
-
-        classifier = Classifier.load(self.model_path)
         from moodplayer.player import load_vlc
 
-        load_vlc()  # warm the libvlc import while the user speaks
-        return classifier
+        classifier = Classifier.load(self.model_path)
+        voice = profiles.choose(self.profile_name, self.use_profile, classifier.features)
+        load_vlc()  # import libvlc while the user speaks, not after
+        return classifier, voice
+
+    def _learn_voice(self, samples) -> None:
+        """Fold a microphone clip into the voice profile (after judging it, so it never judges itself)."""
+        from moodplayer import profile as profiles
+        from moodplayer.audio import speech_only
+
+        config = self._classifier.features
+        if self.voice is None:
+            self.voice = profiles.new_profile(profiles.active_name(self.profile_name), config)
+        self.voice.add(speech_only(samples), config)
+        profiles.save_profile(self.voice)
 
     def _capture(self, source: Optional[Path]):
         if source is not None:
@@ -174,7 +233,7 @@ class Session:
         if not self.as_json:
             out.print(
                 f"mood [bold]{plan.emotion}[/] → playlist [bold]{', '.join(plan.playlists)}[/] "
-                f"({len(plan.tracks)} tracks, strategy {plan.strategy})"
+                f"({len(plan.tracks)} track{'s' if len(plan.tracks) != 1 else ''}, strategy {plan.strategy})"
             )
 
     def _print_json(self, prediction, plan, source) -> None:
@@ -187,6 +246,7 @@ class Session:
         }
         if prediction is not None:
             result["timings_ms"] = {**prediction.timings_ms, **{k: round(v, 2) for k, v in self.timings.items()}}
+            result.update(self.profile_used)
         print(json.dumps(result), flush=True)
 
 
@@ -208,7 +268,7 @@ def save_feedback_clip(samples, history_id: int, emotion: str) -> Path:
     return target
 
 
-def _device_arg(device: Optional[str]):
+def device_arg(device: Optional[str]):
     """sounddevice takes an index as int, a name as str."""
     if device is None:
         return None

@@ -12,7 +12,7 @@ from moodplayer.cli.app import app
 
 @app.command()
 def play(
-    name: str = typer.Argument(..., help="A mood (happy, sad, …) or a playlist name."),
+    name: str = typer.Argument(..., metavar="MOOD_OR_PLAYLIST", help="A mood (happy, sad, …) or a playlist name."),
     aout: Optional[str] = typer.Option(None, "--aout", help="VLC audio output (pulse, alsa, dummy…; default: the sound card, else silent)."),
     volume: int = typer.Option(80, "--volume", min=0, max=100, help="Starting volume, 0–100."),
 ) -> None:
@@ -27,7 +27,8 @@ def play(
     from moodplayer.tui import run_now_playing
 
     with Library.open() as lib:
-        ensure_demo_library(lib)  # a fresh install plays the demo music for each mood
+        if not lib.playlists():
+            ensure_demo_library(lib)  # a fresh install plays the demo music for each mood
         playlist = lib.resolve(name)
         tracks = lib.tracks(playlist)
     player = Player(tracks, aout=aout, volume=volume, name=str(playlist))

@@ -7,9 +7,10 @@ shown with rich (or as JSON with ``--json``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import typer
 
@@ -30,17 +31,17 @@ def _open():
 
 
 def _say(message: str) -> None:
+    """A message on stderr, printed as is: names and paths may hold ``[brackets]``."""
     from moodplayer.console import err
 
-    err.print(message)
+    err.print(message, markup=False, soft_wrap=True)
 
 
-def _minutes(seconds: float | None) -> str:
-    if not seconds:
-        return "–"
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+def _text(value) -> str:
+    """User data (tags, names, paths) made safe to put in rich markup."""
+    from rich.markup import escape
+
+    return escape(str(value)) if value else ""
 
 
 # -- playlist -----------------------------------------------------------------------
@@ -85,9 +86,11 @@ def list_(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None
     if not playlists:
         _say("no playlists yet; create one with: moodplayer playlist create NAME")
         return
+    from moodplayer.ui import clock
+
     table = Table("playlist", "tracks", "duration", "moods")
     for p in playlists:
-        table.add_row(p["name"], str(p["tracks"]), _minutes(p["duration"]), ", ".join(p["moods"]))
+        table.add_row(_text(p["name"]), str(p["tracks"]), clock(p["duration"] or None), ", ".join(p["moods"]))
     out.print(table)
 
 
@@ -117,22 +120,23 @@ def _print_entries(name: str, entries, total: float) -> None:
     from rich.table import Table
 
     from moodplayer.console import out
+    from moodplayer.ui import clock
 
-    table = Table("#", "title", "artist", "album", "time", title=name,
-                  caption=f"{len(entries)} tracks, {_minutes(total)}")
+    table = Table("#", "title", "artist", "album", "time", title=_text(name),
+                  caption=f"{len(entries)} tracks, {clock(total or None)}")
     for e in entries:
-        title = e.track.title or e.track.display_title
+        title = _text(e.track.title or e.track.display_title)
         if e.missing:
             title += " [red](missing)[/]"
-        table.add_row(str(e.position), title, e.track.artist or "", e.track.album or "",
-                      _minutes(e.track.duration))
+        table.add_row(str(e.position), title, _text(e.track.artist), _text(e.track.album),
+                      clock(e.track.duration))
     out.print(table)
 
 
 @playlist_app.command("add")
 def add(
     name: str = typer.Argument(..., help="Playlist to append to."),
-    items: List[str] = typer.Argument(..., help="Files, folders (searched recursively), globs, http(s) URLs."),
+    items: List[str] = typer.Argument(..., metavar="ITEM", help="Files, folders (searched recursively), globs, http(s) URLs."),
 ) -> None:
     """Append music to a playlist, in the order given (folders sorted by path)."""
     from moodplayer.scan import expand_items
@@ -146,7 +150,7 @@ def add(
 @playlist_app.command("remove")
 def remove(
     name: str = typer.Argument(..., help="Playlist to remove from."),
-    positions: List[int] = typer.Argument(..., help="1-based positions, as `playlist show` numbers them."),
+    positions: List[int] = typer.Argument(..., metavar="POSITION", help="1-based positions, as `playlist show` numbers them."),
 ) -> None:
     """Remove entries by position (the files and other playlists are untouched)."""
     with _open() as lib:
@@ -173,16 +177,19 @@ def import_(
 ) -> None:
     """Import an M3U playlist; entries not found are reported and kept as missing."""
     from moodplayer.console import warn
+    from moodplayer.errors import LibraryError
     from moodplayer.m3u import read_m3u
 
     entries = read_m3u(file)
     name = name or file.stem
-    with _open() as lib:
+    with _open() as lib, lib.transaction():
+        if name.lower() in (p["name"].lower() for p in lib.playlists()):
+            raise LibraryError(f"a playlist named '{name}' already exists; choose another name with --name")
         lib.create_playlist(name)
         lib.add_tracks(name, [e.track for e in entries])
     missing = [e for e in entries if not e.found]
     for entry in missing:
-        warn(f"not found, kept as missing: {entry.written}")
+        warn(f"not found, kept as missing: {_text(entry.written)}")
     _say(f"imported {len(entries)} entries into '{name}'" + (f" ({len(missing)} missing)" if missing else ""))
 
 
@@ -213,39 +220,49 @@ def moods(
         None, "--add", metavar="EMOTION PLAYLIST", help="Also play PLAYLIST for EMOTION."
     ),
     clear: Optional[str] = typer.Option(None, "--clear", metavar="EMOTION", help="Map EMOTION to nothing."),
+    point: Optional[Tuple[str, float, float]] = typer.Option(
+        None, "--point", metavar="EMOTION VALENCE AROUSAL", help="Move EMOTION's point (each in -1..1)."
+    ),
+    reset_point: Optional[str] = typer.Option(None, "--reset-point", metavar="EMOTION",
+                                              help="Put EMOTION's point back at its default."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Show (and with options, change) which playlists each mood plays.
 
-    Each mood also shows its point on the valence/arousal circumplex, which
-    `library autoplaylists` matches tracks against.
+    Each mood also has a point on the valence/arousal plane (by default its
+    place on Russell's circumplex) that `library autoplaylists` fills its
+    playlist from: the tracks whose estimated valence/arousal lie closest.
     """
     with _open() as lib:
+        if reset_point:
+            lib.set_mood_point(reset_point, None)
+        if point:
+            lib.set_mood_point(*point)
         if clear:
             lib.unmap_mood(clear)
         if set_:
             lib.set_mood_playlists(set_[0], [set_[1]])
         if add_:
             lib.map_mood(*add_)
-        mapping = lib.mood_map()
-    _print_moods(mapping, as_json)
+        mapping, points = lib.mood_map(), lib.mood_points()
+    _print_moods(mapping, points, as_json)
 
 
-def _print_moods(mapping: dict, as_json: bool) -> None:
+def _print_moods(mapping: dict, points: dict, as_json: bool) -> None:
     from rich.table import Table
 
     from moodplayer.console import out
-    from moodplayer.emotions import CIRCUMPLEX, EMOTIONS
+    from moodplayer.emotions import EMOTIONS
 
     if as_json:
-        rows = {e: {"playlists": mapping.get(e, []), "valence": CIRCUMPLEX[e][0], "arousal": CIRCUMPLEX[e][1]}
+        rows = {e: {"playlists": mapping.get(e, []), "valence": points[e][0], "arousal": points[e][1]}
                 for e in EMOTIONS}
         print(json.dumps(rows, ensure_ascii=False))
         return
     table = Table("mood", "valence", "arousal", "playlists")
     for emotion in EMOTIONS:
-        valence, arousal = CIRCUMPLEX[emotion]
-        playlists = ", ".join(mapping.get(emotion, [])) or "[dim]–[/]"
+        valence, arousal = points[emotion]
+        playlists = ", ".join(_text(name) for name in mapping.get(emotion, [])) or "[dim]–[/]"
         table.add_row(emotion, f"{valence:+.2f}", f"{arousal:+.2f}", playlists)
     out.print(table)
 
@@ -255,7 +272,7 @@ def _print_moods(mapping: dict, as_json: bool) -> None:
 
 @library_app.command("scan")
 def scan(
-    folders: List[Path] = typer.Argument(..., help="Music folders, searched recursively (symlinks followed)."),
+    folders: List[Path] = typer.Argument(..., metavar="FOLDER", help="Music folders, searched recursively (symlinks followed)."),
     analysis: bool = typer.Option(True, "--analysis/--no-analysis",
                                   help="Estimate each track's mood from its audio (slower) or read tags only."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes (default: CPU cores)."),
@@ -275,22 +292,17 @@ def scan(
     _print_scan(report, as_json)
 
 
-def _progress(label: str):
-    """A rich progress bar on stderr, as a context giving a ``(done, total)`` callback."""
-    import contextlib
-
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr, giving a ``(done, total)`` callback."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from moodplayer.console import err
 
-    @contextlib.contextmanager
-    def bar():
-        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), console=err, transient=True) as progress:
-            task = progress.add_task(label, total=None)
-            yield lambda done, total: progress.update(task, completed=done, total=total)
-
-    return bar()
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
 def _print_scan(report, as_json: bool) -> None:
@@ -302,7 +314,7 @@ def _print_scan(report, as_json: bool) -> None:
                           "failures": [{"file": f, "reason": r} for f, r in report.failures]}, ensure_ascii=False))
         return
     for path, reason in report.failures:
-        warn(f"skipped {path}: {reason}")
+        warn(f"skipped {_text(path)}: {_text(reason)}")
     out.print(f"{report.found} files: {report.stored} added or updated, {report.unchanged} unchanged, "
               f"{len(report.failures)} skipped, {report.vanished} newly missing")
 
@@ -338,4 +350,5 @@ def autoplaylists(
     with _open() as lib:
         filled = lib.autoplaylists(size)
         counts = {p["name"]: p["tracks"] for p in lib.playlists()}
-    _print_moods({emotion: [f"{name} ({counts[name]})"] for emotion, name in filled.items()}, False)
+        points = lib.mood_points()
+    _print_moods({emotion: [f"{name} ({counts[name]})"] for emotion, name in filled.items()}, points, False)

@@ -78,6 +78,8 @@ def translated(path: Path, timeout: float = BUSY_TIMEOUT_S) -> Iterator[None]:
             ) from None
         if "unable to open" in text or "readonly" in text or "disk I/O" in text:
             raise LibraryError(f"cannot use the library {path}: {text}") from None
+        if "no such table" in text or "no such column" in text:  # its tables don't match its version
+            raise LibraryError(f"the library {path} is damaged ({text}); it was left untouched") from None
         raise
     except sqlite3.DatabaseError as exc:
         if isinstance(exc, sqlite3.IntegrityError):

@@ -7,13 +7,15 @@ never decides what to play; the CLI shows what it returns and
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from moodplayer.emotions import EMOTIONS, parse_emotion
 from moodplayer.errors import LibraryError
@@ -27,6 +29,19 @@ SCAN_COLUMNS = ("location", "title", "artist", "album", "duration", "size", "mti
                 "brightness", "mode", "valence", "arousal", "analysed_at")
 #: How many tracks `library autoplaylists` puts in each mood playlist by default.
 AUTOPLAYLIST_SIZE = 25
+#: How far (valence/arousal units, the plane spanning -1..1) a track may lie from a mood's
+#: point and still join its playlist. Every point of the plane lies within 0.74 of some
+#: default mood point, so each analysed track fits at least one mood; none fits its opposite.
+AUTOPLAYLIST_REACH = 1.0
+
+
+class KnownFile(NamedTuple):
+    """What the library last learned about a local file, to tell whether it changed."""
+
+    size: int | None
+    mtime: float | None
+    analysed: bool
+    missing: bool
 
 
 @dataclass(frozen=True)
@@ -94,6 +109,12 @@ class Library:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator["Library"]:
+        """Group several calls into one transaction: all of their changes are kept, or none."""
+        with database.translated(self.path, self.timeout), write(self.db):
+            yield self
 
     # -- playlists -----------------------------------------------------------------
 
@@ -238,10 +259,10 @@ class Library:
     # -- scanning ------------------------------------------------------------------
 
     @guarded
-    def known_files(self) -> dict[str, tuple]:
-        """Every local track's location → (size, mtime, analysed, missing), for incremental scans."""
+    def known_files(self) -> dict[str, KnownFile]:
+        """Every local track's location → what is known of its file, for incremental scans."""
         return {
-            location: (size, mtime, analysed is not None, bool(missing))
+            location: KnownFile(size, mtime, analysed is not None, bool(missing))
             for location, size, mtime, analysed, missing in self.db.execute(
                 "SELECT location, size, mtime, analysed_at, missing FROM tracks "
                 "WHERE location NOT LIKE 'http://%' AND location NOT LIKE 'https://%'"
@@ -273,11 +294,12 @@ class Library:
                 "UPDATE tracks SET missing = ? WHERE location = ?", [(int(missing), loc) for loc in locations]
             )
 
+    @guarded
     def check_missing(self) -> list[Track]:
         """Re-check every local file; update the flags and return the tracks now missing."""
         known = self.known_files()
         gone = {loc for loc in known if not os.path.exists(loc)}
-        back = [loc for loc, info in known.items() if info[3] and loc not in gone]
+        back = [loc for loc, info in known.items() if info.missing and loc not in gone]
         self.set_missing(gone, True)
         self.set_missing(back, False)
         return [self._track_at(loc) for loc in sorted(gone)]
@@ -288,23 +310,24 @@ class Library:
     def autoplaylists(self, size: int = AUTOPLAYLIST_SIZE) -> dict[str, str]:
         """Fill each mood's playlist with the analysed tracks nearest its circumplex point.
 
-        A mood plays its first mapped playlist, or a playlist named after it
+        Up to ``size`` tracks within :data:`AUTOPLAYLIST_REACH` of the point,
+        closest first. A mood plays its first mapped playlist, or a playlist named after it
         (created and mapped when there is none). Only entries a previous run
         put there are replaced; tracks the user added stay where they are, and
         tracks the user removed are never put back. Returns mood → playlist.
         """
-        from moodplayer.emotions import CIRCUMPLEX
-
         filled = {}
+        targets = self.mood_points()
         with write(self.db):
             points = self.db.execute(
                 "SELECT id, valence, arousal FROM tracks WHERE valence IS NOT NULL AND missing = 0"
             ).fetchall()
+            if not points:
+                raise LibraryError("no analysed tracks in the library yet; first run: moodplayer library scan FOLDER")
             for emotion in EMOTIONS:
                 pid, name = self._mood_playlist(emotion)
-                mv, ma = CIRCUMPLEX[emotion]
-                ranked = sorted(points, key=lambda p: ((p[1] - mv) ** 2 + (p[2] - ma) ** 2, p[0]))
-                self._replace_auto_entries(pid, [p[0] for p in ranked], size)
+                ranked = _nearest(points, targets[emotion])
+                self._replace_auto_entries(pid, ranked, size)
                 filled[emotion] = name
         return filled
 
@@ -336,6 +359,26 @@ class Library:
         )
 
     # -- moods ---------------------------------------------------------------------
+
+    @guarded
+    def mood_points(self) -> dict[str, tuple[float, float]]:
+        """Each mood's valence/arousal point for matching music: the user's, else the circumplex's."""
+        from moodplayer.emotions import CIRCUMPLEX
+
+        custom = {e: (v, a) for e, v, a in self.db.execute("SELECT emotion, valence, arousal FROM mood_points")}
+        return {e: custom.get(e, CIRCUMPLEX[e]) for e in EMOTIONS}
+
+    @guarded
+    def set_mood_point(self, emotion: str, valence: float | None, arousal: float | None = None) -> None:
+        """Move a mood's point (both in [-1, 1]); ``None`` puts it back at the circumplex default."""
+        emotion = _emotion(emotion)
+        with write(self.db):
+            self.db.execute("DELETE FROM mood_points WHERE emotion = ?", [emotion])
+            if valence is None:
+                return
+            if not (-1 <= valence <= 1 and arousal is not None and -1 <= arousal <= 1):
+                raise LibraryError(f"valence and arousal must lie in [-1, 1] (got {valence}, {arousal})")
+            self.db["mood_points"].insert({"emotion": emotion, "valence": valence, "arousal": arousal})
 
     @guarded
     def map_mood(self, emotion: str, playlist_name: str) -> None:
@@ -446,7 +489,7 @@ class Library:
     def _playlist_id(self, name: str, required: bool = True) -> int | None:
         row = self.db.execute("SELECT id FROM playlists WHERE name = ?", [name.strip()]).fetchone()
         if row is None and required:
-            raise LibraryError(f"no playlist named '{name}'")
+            raise LibraryError(f"no playlist named '{name}'; create it with: moodplayer playlist create '{name}'")
         return row[0] if row else None
 
     def _last_position(self, pid: int) -> int:
@@ -498,6 +541,13 @@ def describe(item: Track) -> dict:
     tags = read_tags(location)
     row.update({k: v for k, v in tags.items() if v is not None})
     return row
+
+
+def _nearest(points: Sequence[tuple[int, float, float]], target: tuple[float, float]) -> list[int]:
+    """Ids of the (id, valence, arousal) points within reach of ``target``, closest first."""
+    tv, ta = target
+    distances = [(math.hypot(v - tv, a - ta), tid) for tid, v, a in points]
+    return [tid for distance, tid in sorted(distances) if distance <= AUTOPLAYLIST_REACH]
 
 
 def _track(row: Sequence) -> Track:

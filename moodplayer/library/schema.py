@@ -85,16 +85,27 @@ def _v2_scanning(db) -> None:
     )
 
 
-MIGRATIONS = (_v1_core, _v2_scanning)
+def _v3_mood_points(db) -> None:
+    """A user's own valence/arousal point for a mood, where the default does not suit their music."""
+    db["mood_points"].create({"emotion": str, "valence": float, "arousal": float}, pk="emotion",
+                             not_null={"valence", "arousal"})
+
+
+MIGRATIONS = (_v1_core, _v2_scanning, _v3_mood_points)
 VERSION = len(MIGRATIONS)
 
 
 def migrate(db) -> int:
     """Bring ``db`` to :data:`VERSION`; returns the version it was at before."""
     found = user_version(db)
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    if found == 0 and db.table_names():
+        raise LibraryError(
+            f"{path} holds another program's SQLite tables, not a moodplayer library; it was left untouched"
+        )
     if found > VERSION:
         raise LibraryError(
-            f"the library was written by a newer moodplayer (schema {found}, this one knows {VERSION}); "
+            f"the library {path} was written by a newer moodplayer (schema {found}, this one knows {VERSION}); "
             "upgrade moodplayer"
         )
     for target in range(found + 1, VERSION + 1):

@@ -1,0 +1,104 @@
+"""How long the listen chain's audio ends take: recording's early stop, and VLC's first audio.
+
+    python bench/latency_listen.py [--runs N]
+
+Needs pulseaudio, pactl and paplay (a private virtual microphone, as in the
+tests) and libvlc. Prints, per run and as medians:
+
+- stop: from the end of the speech in the clip (``paplay`` returning, less
+  the clip's own trailing silence) to ``record_voice`` returning — the
+  trailing-silence wait plus PortAudio's and PulseAudio's buffering;
+- vlc_init: ``Player(...)`` (libvlc instance and media player);
+- opened: ``play()`` until the "playing" event (libvlc has opened the file
+  and knows its length);
+- first_audio: ``play()`` until libvlc's playback clock moves (audio is
+  being output), through the PulseAudio output (the virtual microphone's
+  sink) and through ``dummy``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+from moodplayer.player import Player  # noqa: E402
+from moodplayer.record import record_voice  # noqa: E402
+from test_player import write_tone  # noqa: E402
+from vmic import VirtualMic, speech_clip  # noqa: E402
+
+
+def trailing_silence(clip: Path) -> float:
+    """Seconds of quiet at the end of the clip, after its speech."""
+    import soundfile as sf
+
+    from moodplayer.audio import find_speech
+
+    samples, rate = sf.read(clip, dtype="float32")
+    return (samples.size - find_speech(samples).end) / rate
+
+
+def stop_latency(mic: VirtualMic, clip: Path) -> float:
+    """Seconds from the end of the clip's speech to the recording's return."""
+    finished = {}
+
+    def play() -> None:
+        mic.play(clip, delay=0.5).join()
+        finished["at"] = time.monotonic()
+
+    threading.Thread(target=play, daemon=True).start()
+    record_voice(15.0, show_meter=False)
+    returned = time.monotonic()
+    return returned - finished.get("at", returned) + trailing_silence(clip)
+
+
+def first_audio(track, aout: str) -> tuple[float, float, float]:
+    """Seconds to build the player, then from play() to the "playing" event and to a moving clock."""
+    started = time.monotonic()
+    player = Player([track], aout=aout)
+    built = time.monotonic()
+    player.play()
+    while not any(e.startswith("playing") for e in player.poll()):
+        time.sleep(0.002)
+    opened = time.monotonic()
+    while player.position == 0:
+        time.sleep(0.002)
+    moving = time.monotonic()
+    player.close()
+    return built - started, opened - built, moving - built
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    runs = parser.parse_args().runs
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        mic = VirtualMic(root)
+        os.environ.update(mic.env)  # this process's PortAudio and libvlc use the private server
+        mic.start()
+        try:
+            clip = speech_clip(root)
+            track = write_tone(root / "tone.ogg", 5.0, 440, "Tone")
+            rows: dict[str, list[float]] = {"stop": []}
+            for run in range(runs):
+                rows["stop"].append(stop_latency(mic, clip))
+                for aout in ("pulse", "dummy"):
+                    for name, value in zip(("vlc_init", "opened", "first_audio"), first_audio(track, aout)):
+                        rows.setdefault(f"{name} ({aout})", []).append(value)
+                print(f"run {run + 1}: " + "  ".join(f"{k} {v[-1] * 1000:.0f} ms" for k, v in rows.items()))
+        finally:
+            mic.stop()
+    print("median: " + "  ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in rows.items()))
+
+
+if __name__ == "__main__":
+    main()

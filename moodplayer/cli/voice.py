@@ -1,0 +1,163 @@
+"""``moodplayer voice``: enrol, inspect and reset voice profiles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from moodplayer.cli.app import app
+
+voice_app = typer.Typer(help="Teach moodplayer how your voice usually sounds (no labels needed).", no_args_is_help=True)
+app.add_typer(voice_app, name="voice")
+
+PROFILE_HELP = "Profile name (default: $MOODPLAYER_PROFILE or 'default'), e.g. one per person."
+
+SENTENCES = (
+    "The train to the city leaves at nine in the morning.",
+    "Please put the blue folder on the table by the window.",
+    "We walked along the river and talked about the weekend.",
+    "The library closes early on Sundays and holidays.",
+    "My neighbour bought a new bicycle last spring.",
+    "There are three cups and a kettle in the kitchen.",
+)
+TRIES_PER_SENTENCE = 3
+
+
+@voice_app.command()
+def enroll(
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help=PROFILE_HELP),
+    sentences: int = typer.Option(5, "--sentences", "-n", min=4, max=len(SENTENCES), help="How many sentences to read."),
+    seconds: float = typer.Option(8.0, "--seconds", min=3.0, max=20.0, help="Longest recording per sentence."),
+    device: Optional[str] = typer.Option(None, "--device", "-d", help="Input device (index or name; see `moodplayer devices`)."),
+) -> None:
+    """Read a few neutral sentences (about 20 s of speech) to build your voice profile.
+
+    A sentence that comes out silent, clipped, too short or too noisy is
+    refused with the reason, and you read it again. The new profile replaces
+    the old one only once every sentence is recorded.
+    """
+    from moodplayer import profile as profiles
+    from moodplayer.audio import speech_only
+    from moodplayer.cli.listen import device_arg
+    from moodplayer.console import err, out
+    from moodplayer.record import record_voice
+
+    name = profiles.active_name(profile)
+    config = model_features()
+    fresh = profiles.new_profile(name, config)
+    clips = []
+    for number, sentence in enumerate(SENTENCES[:sentences], start=1):
+        err.print(f"\n[bold]{number}/{sentences}[/] read in your usual voice: [italic]“{sentence}”[/]")
+        samples = _record_good_take(lambda: record_voice(seconds, device=device_arg(device)), profiles.enrolment_problem)
+        speech = speech_only(samples)
+        fresh.add(speech, config)
+        clips.append(speech)
+    profiles.reset_profile(name)
+    for number, speech in enumerate(clips, start=1):
+        profiles.save_clip(name, speech, number)
+    profiles.save_profile(fresh)
+    out.print(f"voice profile '{name}': {fresh.clips} sentences, {fresh.seconds:.1f} s of speech")
+
+
+def _record_good_take(record, problem_of):
+    """Record until a take passes the checks; give up after a few tries."""
+    from moodplayer.console import warn
+    from moodplayer.errors import MoodplayerError
+
+    for attempt in range(1, TRIES_PER_SENTENCE + 1):
+        samples = record()
+        problem = problem_of(samples)
+        if problem is None:
+            return samples
+        if attempt < TRIES_PER_SENTENCE:
+            warn(f"{problem}; please read it again")
+    raise MoodplayerError(f"enrolment stopped: {problem} ({TRIES_PER_SENTENCE} tries)")
+
+
+@voice_app.command()
+def show(
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help=PROFILE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Draw the voice's average spectrum to this PNG."),
+) -> None:
+    """How much speech the profile holds, since when, and whether it is in use yet."""
+    from moodplayer import profile as profiles
+    from moodplayer.console import out
+    from moodplayer.errors import MoodplayerError
+
+    name = profiles.active_name(profile)
+    found = profiles.load_profile(name, model_features())
+    if found is None:
+        raise MoodplayerError(f"no voice profile '{name}'; create one with: moodplayer voice enroll")
+    summary = {
+        "profile": found.name,
+        "clips": found.clips,
+        "seconds": found.seconds,
+        "since": found.created,
+        "updated": found.updated,
+        "in_use": found.usable,
+        "needs_seconds": profiles.MIN_SECONDS,
+    }
+    if plot is not None:
+        draw_spectrum(found, plot)
+    if as_json:
+        print(json.dumps(summary), flush=True)
+        return
+    state = "in use" if found.usable else f"not used until it holds {profiles.MIN_SECONDS:.0f} s of speech"
+    out.print(
+        f"voice profile '{found.name}': {found.clips} clips, {found.seconds:.1f} s of speech, "
+        f"since {found.created[:10]}, updated {found.updated[:16].replace('T', ' ')}; {state}"
+    )
+
+
+@voice_app.command()
+def reset(profile: Optional[str] = typer.Option(None, "--profile", "-p", help=PROFILE_HELP)) -> None:
+    """Forget a voice profile and its enrolment clips."""
+    from moodplayer import profile as profiles
+    from moodplayer.console import out
+
+    name = profiles.active_name(profile)
+    existed = profiles.reset_profile(name)
+    out.print(f"voice profile '{name}' {'deleted' if existed else 'did not exist'}")
+
+
+@voice_app.command("list")
+def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON only.")) -> None:
+    """List the voice profiles on this machine."""
+    from moodplayer import profile as profiles
+    from moodplayer.console import out
+
+    names = profiles.list_profiles()
+    if as_json:
+        print(json.dumps(names), flush=True)
+    else:
+        out.print("\n".join(names) if names else "no voice profiles yet: moodplayer voice enroll")
+
+
+def model_features():
+    """The feature settings of the model in use (profiles are kept per feature set)."""
+    from moodplayer.features import FeatureConfig
+    from moodplayer.model import read_metadata
+    from moodplayer.paths import default_model_path
+
+    return FeatureConfig.from_dict(read_metadata(default_model_path())["features"])
+
+
+def draw_spectrum(found, target: Path) -> None:
+    """The voice's mean log-mel spectrum with ±1 standard deviation per band."""
+    import numpy as np
+
+    from moodplayer.ui import new_figure, save_figure
+
+    bands = np.arange(found.stats.mean.size)
+    std = np.sqrt(found.stats.var)
+    fig, ax = new_figure(7.0)
+    ax.plot(bands, found.stats.mean, label=f"{found.name} ({found.seconds:.0f} s)")
+    ax.fill_between(bands, found.stats.mean - std, found.stats.mean + std, alpha=0.25)
+    ax.set_xlabel("mel band (low → high pitch)")
+    ax.set_ylabel("log energy")
+    ax.legend()
+    save_figure(fig, target)

@@ -1,0 +1,141 @@
+"""``listen --file`` and ``demo``: the whole chain with the real model, SQLite and libvlc."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import soundfile as sf
+
+from moodplayer.demo import SAMPLE_VOICE
+from moodplayer.emotions import EMOTIONS
+from moodplayer.library import Library
+from tests.conftest import REPO, run_cli
+
+SILENT_VLC = {"MOODPLAYER_AOUT": "dummy"}
+
+
+def short_playlist(tmp_path, name="short", seconds=1.0, count=2) -> list[str]:
+    """A playlist of ``count`` short tones, mapped to every mood."""
+    files = []
+    for i in range(count):
+        path = tmp_path / f"tone-{i}.wav"
+        t = np.arange(int(seconds * 22_050)) / 22_050
+        sf.write(path, 0.3 * np.sin(2 * np.pi * (330 + 110 * i) * t), 22_050)
+        files.append(str(path))
+    with Library.open() as lib:
+        lib.create_playlist(name)
+        lib.add_tracks(name, files)
+        for emotion in EMOTIONS:
+            lib.set_mood_playlists(emotion, [name])
+    return files
+
+
+def test_listen_file_json_detects_plans_and_logs():
+    result = run_cli("listen", "--file", str(SAMPLE_VOICE), "--no-play", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["emotion"] in EMOTIONS
+    assert data["playlists"] == [f"demo-{data['emotion']}"]
+    assert len(data["tracks"]) == 2
+    assert set(data["timings_ms"]) >= {"features", "model", "to_emotion"}
+    with Library.open() as lib:
+        (row,) = lib.history()
+    assert row["emotion"] == data["emotion"] and row["playlist"] == data["playlists"][0]
+
+
+def test_listen_agrees_with_detect():
+    listened = json.loads(run_cli("listen", "--file", str(SAMPLE_VOICE), "--no-play", "--json").stdout)
+    detected = json.loads(run_cli("detect", str(SAMPLE_VOICE), "--json").stdout)
+    assert listened["emotion"] == detected["emotion"]
+    assert listened["probabilities"] == detected["probabilities"]
+
+
+def test_uplift_strategy_climbs_in_valence():
+    data = json.loads(run_cli("listen", "--mood", "sad", "--strategy", "uplift", "--no-play", "--json").stdout)
+    assert data["playlists"][0] == "demo-sad" and data["playlists"][-1] == "demo-happy"
+
+
+def test_listen_plays_the_queue_to_the_end_when_piped(tmp_path):
+    files = short_playlist(tmp_path)
+    result = run_cli("listen", "--file", str(SAMPLE_VOICE), env=SILENT_VLC)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("▶") == len(files)
+
+
+def test_listen_json_while_playing_reports_time_to_first_audio_and_keeps_stdout_json(tmp_path):
+    short_playlist(tmp_path)
+    result = run_cli("listen", "--file", str(SAMPLE_VOICE), "--json", env=SILENT_VLC)
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.strip().splitlines()
+    timings = json.loads(line)["timings_ms"]
+    assert 0 < timings["to_emotion"] < timings["to_first_audio"]
+    assert "▶" in result.stderr
+
+
+def test_silence_is_no_speech_not_a_guess(tmp_path):
+    path = tmp_path / "silence.wav"
+    sf.write(path, np.zeros(48_000, np.float32), 16_000)
+    result = run_cli("listen", "--file", str(path), "--no-play")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: no speech heard")
+    assert "Traceback" not in result.stderr
+    with Library.open() as lib:
+        assert lib.history() == []
+
+
+def test_missing_and_corrupt_files_are_one_line_errors(tmp_path):
+    corrupt = tmp_path / "corrupt.flac"
+    corrupt.write_bytes(b"fLaC" + bytes(range(256)) * 4)
+    for path, message in [(tmp_path / "nope.wav", "no such file"), (corrupt, "not readable audio")]:
+        result = run_cli("listen", "--file", str(path), "--no-play")
+        assert result.returncode == 1
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_mood_is_a_usage_error():
+    result = run_cli("listen", "--mood", "grumpy", "--no-play")
+    assert result.returncode == 2
+    assert "unknown emotion 'grumpy'" in result.stderr
+
+
+def test_damaged_database_is_reported_and_left_alone(isolated_home):
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    db = isolated_home / "moodplayer.db"
+    garbage = b"this is not a database" * 100
+    db.write_bytes(garbage)
+    result = run_cli("listen", "--mood", "sad", "--no-play")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert db.read_bytes() == garbage
+
+
+def test_ctrl_c_during_playback_exits_130_and_keeps_history(tmp_path, isolated_home):
+    short_playlist(tmp_path, seconds=20.0, count=1)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moodplayer", "listen", "--file", str(SAMPLE_VOICE)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **SILENT_VLC, "MOODPLAYER_HOME": str(isolated_home)},
+    )
+    deadline = time.time() + 60
+    line = ""
+    while "▶" not in line and time.time() < deadline:
+        line = proc.stdout.readline()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    with Library.open() as lib:
+        assert len(lib.history()) == 1
+
+
+def test_demo_runs_the_whole_chain():
+    result = run_cli("demo", env=SILENT_VLC, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "heard:" in result.stdout
+    assert "▶ The moodplayer Synths –" in result.stdout

@@ -1,0 +1,200 @@
+"""Voice profiles: enrolment through the virtual microphone, checks, storage, and use."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from moodplayer import profile as profiles
+from moodplayer.audio import SAMPLE_RATE, load_audio, speech_only
+from moodplayer.demo import SAMPLE_VOICE
+from moodplayer.features import FeatureConfig, log_mel
+from tests.conftest import REPO, run_cli
+from vmic import speech_clip, vmic  # noqa: F401  (the fixture)
+
+CONFIG = FeatureConfig()
+ANGRY = "Actor_20/03-01-05-02-01-01-20.flac"  # a clip the shipped model hears as angry, confidently
+
+
+@pytest.fixture(scope="module")
+def voice() -> np.ndarray:
+    return load_audio(SAMPLE_VOICE)
+
+
+def test_a_clean_sentence_passes(voice):
+    assert profiles.enrolment_problem(voice) is None
+
+
+def test_silence_is_refused():
+    assert profiles.enrolment_problem(np.zeros(3 * SAMPLE_RATE, np.float32)) == "no speech heard"
+
+
+def test_a_clipped_take_is_refused(voice):
+    assert "clips" in profiles.enrolment_problem(np.clip(voice * 40, -1, 1))
+
+
+def test_a_short_take_is_refused(voice):
+    span = speech_only(voice)[: int(0.6 * SAMPLE_RATE)]
+    padded = np.concatenate([np.zeros(SAMPLE_RATE, np.float32), span, np.zeros(SAMPLE_RATE, np.float32)])
+    assert profiles.enrolment_problem(padded).startswith("too short")
+
+
+@pytest.mark.parametrize("noise_level", [0.05, 0.5])
+def test_a_noisy_take_is_refused(voice, noise_level):
+    noise = np.random.default_rng(0).normal(0, noise_level * np.abs(voice).max(), voice.size).astype(np.float32)
+    assert profiles.enrolment_problem(voice + noise).startswith("too noisy")
+
+
+def test_running_statistics_are_exactly_those_of_all_the_speech(voice):
+    first, second = speech_only(voice), speech_only(voice)[::2].copy()
+    profile = profiles.new_profile("alice", CONFIG)
+    profile.add(first, CONFIG)
+    profile.add(second, CONFIG)
+    frames = np.concatenate([log_mel(first, CONFIG), log_mel(second, CONFIG)])
+    np.testing.assert_allclose(profile.stats.mean, frames.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(profile.stats.var, frames.var(axis=0), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["../etc/passwd", "a b", ""])
+def test_profile_names_must_be_safe_file_names(name, monkeypatch):
+    monkeypatch.setenv("MOODPLAYER_PROFILE", name)
+    result = run_cli("voice", "show")
+    assert result.returncode == 1 and ("invalid profile name" in result.stderr or "no voice profile 'default'" in result.stderr)
+
+
+def test_profile_round_trip_and_running_statistics(voice):
+    profile = profiles.new_profile("alice", CONFIG)
+    profile.add(speech_only(voice), CONFIG)
+    profile.add(speech_only(voice), CONFIG)
+    profiles.save_profile(profile)
+    loaded = profiles.load_profile("alice", CONFIG)
+    assert loaded.clips == 2 and loaded.seconds == pytest.approx(profile.seconds)
+    np.testing.assert_allclose(loaded.stats.mean, profile.stats.mean)
+    assert profiles.list_profiles() == ["alice"]
+
+
+def test_a_damaged_profile_is_set_aside_and_cold_start_used(voice):
+    profile = profiles.new_profile("default", CONFIG)
+    for _ in range(3):
+        profile.add(speech_only(voice), CONFIG)
+    profiles.save_profile(profile)
+    path = profiles.profile_path("default")
+    document = json.loads(path.read_text())
+    document["seconds"] = 999.0  # edited or corrupted: the checksum no longer matches
+    path.write_text(json.dumps(document))
+    result = run_cli("detect", "--json", str(SAMPLE_VOICE))
+    assert result.returncode == 0, result.stderr
+    assert "voice profile 'default' is damaged (checksum mismatch)" in result.stderr
+    assert json.loads(result.stdout)["profile"] is None
+    assert not path.exists() and len(list(path.parent.glob("default.json.damaged-*"))) == 1
+
+
+def test_a_profile_made_for_other_features_is_rebuilt_from_its_clips(voice):
+    old = FeatureConfig(n_mels=40)
+    profile = profiles.new_profile("bob", old)
+    profile.add(speech_only(voice), old)
+    profiles.save_profile(profile)
+    profiles.save_clip("bob", speech_only(voice), 1)
+    rebuilt = profiles.load_profile("bob", CONFIG)
+    assert rebuilt.feature_key == CONFIG.key() and rebuilt.stats.mean.size == CONFIG.n_mels
+
+
+def profile_of_actor(ravdess, actor: str) -> profiles.VoiceProfile:
+    """A profile from an actor's neutral and calm clips (no emotion labels needed)."""
+    profile = profiles.new_profile("default", CONFIG)
+    for clip in sorted((ravdess / f"Actor_{actor}").glob("03-01-0[12]-*.flac")):
+        profile.add(speech_only(load_audio(clip)), CONFIG)
+    profiles.save_profile(profile)
+    return profile
+
+
+def speaker_normalised_copy(tmp_path):
+    """The shipped model, its metadata saying it was trained on speaker-normalised features."""
+    from moodplayer.paths import default_model_path
+
+    source = default_model_path()
+    target = tmp_path / source.name
+    target.write_bytes(source.read_bytes())
+    metadata = json.loads(source.with_suffix(".json").read_text())
+    target.with_suffix(".json").write_text(json.dumps({**metadata, "speaker_normalisation": True}))
+    return target
+
+
+def test_detect_uses_a_profile_with_a_model_trained_for_it(ravdess, tmp_path):
+    profile = profile_of_actor(ravdess, "20")
+    assert profile.usable
+    clip, model = str(ravdess / ANGRY), str(speaker_normalised_copy(tmp_path))
+    with_profile = json.loads(run_cli("detect", "--json", "--model", model, clip).stdout)
+    cold = json.loads(run_cli("detect", "--json", "--model", model, "--no-profile", clip).stdout)
+    assert with_profile["profile"] == "default" and with_profile["profile_seconds"] == profile.seconds
+    assert cold["profile"] is None and cold["profile_seconds"] == 0.0
+    assert with_profile["probabilities"] != cold["probabilities"]
+
+
+def test_the_shipped_model_uses_a_profile_only_if_trained_for_it(ravdess):
+    from moodplayer.classifier import Classifier
+
+    profile_of_actor(ravdess, "20")
+    used = json.loads(run_cli("detect", "--json", str(ravdess / ANGRY)).stdout)["profile"]
+    assert used == ("default" if Classifier.load().accepts_profiles else None)
+
+
+def test_reset_forgets_the_profile_and_its_clips(voice):
+    profile = profiles.new_profile("default", CONFIG)
+    profile.add(speech_only(voice), CONFIG)
+    profiles.save_profile(profile)
+    profiles.save_clip("default", speech_only(voice), 1)
+    result = run_cli("voice", "reset")
+    assert result.returncode == 0 and "deleted" in result.stdout
+    assert profiles.list_profiles() == [] and not profiles.clips_dir("default").exists()
+    assert "no voice profile 'default'" in run_cli("voice", "show").stderr
+
+
+def enroll_through_the_mic(vmic, tmp_path, takes: list[bool]) -> subprocess.CompletedProcess:
+    """Run `voice enroll` and, at each prompt for a take, play a sentence (True) or stay silent (False)."""
+    clip = speech_clip(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moodplayer", "voice", "enroll", "--sentences", "4", "--seconds", "4"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    stderr_lines = []
+    pending = list(takes)
+    for line in proc.stderr:
+        stderr_lines.append(line)
+        if ("read in your usual voice" in line or "please read it again" in line) and pending:
+            if pending.pop(0):
+                vmic.play(clip, delay=0.5)
+    stdout, _ = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, "".join(stderr_lines))
+
+
+def test_enroll_through_the_virtual_microphone(vmic, tmp_path):
+    # The second sentence's first take is silent: refused, then read again.
+    result = enroll_through_the_mic(vmic, tmp_path, [True, False, True, True, True])
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("no speech heard; please read it again") == 1
+    profile = profiles.load_profile("default", CONFIG)
+    assert profile.clips == 4 and profile.usable
+    assert "voice profile 'default': 4 sentences" in result.stdout
+    assert len(list(profiles.clips_dir("default").glob("enrol-*.flac"))) == 4
+    shown = json.loads(run_cli("voice", "show", "--json").stdout)
+    assert shown["clips"] == 4 and shown["in_use"] is True
+
+
+def test_listen_hears_through_the_microphone_what_detect_reads_from_the_file(vmic, ravdess):
+    clip = ravdess / ANGRY
+    vmic.play(clip, delay=0.8)
+    listened = run_cli("listen", "--no-play", "--json", "--seconds", "8", timeout=120)
+    assert listened.returncode == 0, listened.stderr
+    detected = json.loads(run_cli("detect", "--json", "--no-profile", str(clip)).stdout)
+    heard = json.loads(listened.stdout)
+    assert heard["source"] == "microphone"
+    assert heard["emotion"] == detected["emotion"] == "angry"
+    # That listen started the voice profile: one clip, not yet enough to use.
+    assert profiles.load_profile("default", CONFIG).clips == 1
