@@ -122,6 +122,8 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv) -> P
         "features": config.to_dict(),
         "normalisation": "per band, by the clip's own mean/variance (cold start) or by a voice profile "
         "(mean/variance of the speaker's clips); trained on both",
+        # Read by Classifier.accepts_profiles: only such a model is given voice profiles.
+        "speaker_normalisation": recipe.speaker_norm > 0,
         "model": net.config.to_dict(),
         "parameters": count_parameters(net),
         "recipe": {**recipe.to_dict(), "seed": seed},
