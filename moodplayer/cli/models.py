@@ -122,6 +122,8 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv) -> P
         "features": config.to_dict(),
         "normalisation": "per band, by the clip's own mean/variance (cold start) or by a voice profile "
         "(mean/variance of the speaker's clips); trained on both",
+        # Read by Classifier.accepts_profiles: only such a model is given voice profiles.
+        "speaker_normalisation": recipe.speaker_norm > 0,
         "model": net.config.to_dict(),
         "parameters": count_parameters(net),
         "recipe": {**recipe.to_dict(), "seed": seed},
@@ -154,6 +156,7 @@ def evaluate(
     folds: int = typer.Option(5, "--folds", help="Speaker folds for --baseline."),
     adapt: str = typer.Option("none", "--adapt", help="Voice profiles per speaker: none, neutral:N (first N neutral clips enrol, not scored) or history:N (N clips drawn at random)."),
     seed: int = typer.Option(0, "--seed", help="Seed for history:N draws and the baseline."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw the confusion matrix into this PNG file."),
 ) -> None:
     """Score a model on DATA_DIR: accuracy, UAR, per-class precision/recall, confusion.
 
@@ -205,6 +208,8 @@ def evaluate(
         with err.status("classic 180-feature baseline, by speaker folds…"):
             result["baseline"] = baseline_cross_validate(clips, folds)
         result["model_cross_validation"] = classifier.metadata.get("cross_validation")
+    if plot is not None:
+        _plot_confusion(result, plot)
     if as_json:
         print(json.dumps(result))
     else:
@@ -259,3 +264,35 @@ def _print_side_by_side(model_cv: dict | None, baseline: dict) -> None:
         mean(baseline, "accuracy"), mean(baseline, "uar"),
     )
     out.print(table)
+
+
+def _plot_confusion(result: dict, path: Path) -> None:
+    """The confusion matrix as a PNG, rows normalised to recall."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from moodplayer.errors import MoodplayerError
+
+    labels = result["confusion"]["labels"]
+    matrix = np.array(result["confusion"]["matrix"], dtype=float)
+    recall = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.imshow(recall, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    for (i, j), count in np.ndenumerate(matrix):
+        if count:
+            ax.text(j, i, int(count), ha="center", va="center", color="white" if recall[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%} (n={result['n']}, adapt {result['adapt']})")
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as exc:
+        raise MoodplayerError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
