@@ -13,13 +13,19 @@ tests) and libvlc. Prints, per run and as medians:
   and knows its length);
 - first_audio: ``play()`` until libvlc's playback clock moves (audio is
   being output), through the PulseAudio output (the virtual microphone's
-  sink) and through ``dummy``.
+  sink) and through ``dummy``;
+- to_emotion, to_first_audio: the whole ``moodplayer listen --json`` chain,
+  as its JSON reports them: from the recording's end to the emotion, and to
+  VLC playing the first track (after one warm-up run that renders the demo
+  music).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import statistics
 import sys
 import tempfile
@@ -76,6 +82,16 @@ def first_audio(track, aout: str) -> tuple[float, float, float]:
     return built - started, opened - built, moving - built
 
 
+def listen_chain(mic: VirtualMic, clip: Path, home: Path) -> tuple[float, float]:
+    """Seconds from the end of recording to the emotion and to VLC's first audio, per listen's JSON."""
+    mic.play(clip, delay=1.0)
+    env = {**os.environ, "MOODPLAYER_HOME": str(home), "MOODPLAYER_AOUT": "dummy", "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "moodplayer", "listen", "--json", "--no-profile", "--seconds", "10"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=True)
+    timings = json.loads(result.stdout.splitlines()[0])["timings_ms"]
+    return timings["to_emotion"] / 1000, timings["to_first_audio"] / 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -89,11 +105,14 @@ def main() -> None:
             clip = speech_clip(root)
             track = write_tone(root / "tone.ogg", 5.0, 440, "Tone")
             rows: dict[str, list[float]] = {"stop": []}
+            listen_chain(mic, clip, root / "home")  # warm-up: the first listen renders the demo music
             for run in range(runs):
                 rows["stop"].append(stop_latency(mic, clip))
                 for aout in ("pulse", "dummy"):
                     for name, value in zip(("vlc_init", "opened", "first_audio"), first_audio(track, aout)):
                         rows.setdefault(f"{name} ({aout})", []).append(value)
+                for name, value in zip(("to_emotion", "to_first_audio"), listen_chain(mic, clip, root / "home")):
+                    rows.setdefault(name, []).append(value)
                 print(f"run {run + 1}: " + "  ".join(f"{k} {v[-1] * 1000:.0f} ms" for k, v in rows.items()))
         finally:
             mic.stop()

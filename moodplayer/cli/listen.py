@@ -245,7 +245,7 @@ class Session:
             "tracks": [t.location for t in plan.tracks],
         }
         if prediction is not None:
-            result["timings_ms"] = {**prediction.timings_ms, **{k: round(v, 2) for k, v in self.timings.items()}}
+            result["timings_ms"].update({k: round(v, 2) for k, v in self.timings.items()})
             result.update(self.profile_used)
         print(json.dumps(result), flush=True)
 
