@@ -183,7 +183,7 @@ def model_list(as_json: bool = typer.Option(False, "--json", help="Print JSON on
 def _version_row(version, active: str) -> dict:
     info = version.info
     scores = dict(info.get("scores", {}))
-    if "training" in version.metadata:
+    if "training" in version.metadata and info.get("kind") != "personal":  # a personal one inherits its base's
         scores.setdefault("validation_uar", version.metadata["training"].get("validation_uar"))
     return {
         "id": version.id,
