@@ -29,7 +29,7 @@ def _progress():
 
 @app.command()
 def train(
-    data_dir: Path = typer.Argument(..., help="Labelled speech: a RAVDESS/TESS/CREMA-D/SAVEE/EmoDB tree or one folder per emotion."),
+    data_dir: Optional[Path] = typer.Argument(None, help="Labelled speech: a RAVDESS/TESS/CREMA-D/SAVEE/EmoDB tree or one folder per emotion."),
     out: Optional[Path] = typer.Option(None, "--out", help="Model file to write (default: models/emotion-lstm.safetensors)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (weights, batches, augmentation)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Most epochs per training run (early stopping may end sooner)."),
@@ -37,14 +37,24 @@ def train(
     jobs: int = typer.Option(2, "--jobs", help="Folds trained at once, one CPU core each."),
     adapt: List[str] = typer.Option(["none"], "--adapt", help="With --folds: also score held-out speakers with voice profiles (neutral:N, history:N); repeatable."),
     speaker_pattern: Optional[str] = typer.Option(None, "--speaker-pattern", help="Regex on file names whose first group is the speaker (folder-per-label trees)."),
+    personal: bool = typer.Option(False, "--personal", help="Instead: adapt the model in force to your own samples (moodplayer record)."),
+    force: bool = typer.Option(False, "--force", help="With --personal: put the adapted model in force even if it scored worse on your clips."),
 ) -> None:
-    """Train the emotion model on DATA_DIR, split by speaker.
+    """Train the emotion model on DATA_DIR, split by speaker (or, with --personal, adapt it to your voice).
 
     With --folds K the speakers are split into K groups and each group is scored
     by a model trained without it (mean ± std of accuracy and UAR); then the
     final model is trained on all speakers but a few validation speakers, which
     choose the best epoch and calibrate the confidence.
     """
+    if personal:
+        from moodplayer.cli.personal import train_personal
+
+        train_personal(force=force, seed=seed)
+        return
+    if data_dir is None:
+        raise typer.BadParameter("give the labelled speech to train on, or --personal", param_hint="DATA_DIR")
+
     import time
     from dataclasses import replace
 

@@ -75,13 +75,14 @@ def record(
 def _record_one(emotion: str, sentence: str, progress: str, seconds: float, device: Optional[str]):
     """Prompt, record and store one clip, asking again while no speech is heard."""
     from moodplayer import samples as store
+    from moodplayer.cli.listen import device_arg
     from moodplayer.errors import NoSpeechError
     from moodplayer.record import record_voice
 
     for _ in range(MAX_SILENT_TRIES):
         _say(f"[{progress}] say, sounding [bold]{emotion}[/]:  “{sentence}”")
         _wait_until_ready()
-        clip = record_voice(seconds, device=_device_arg(device))
+        clip = record_voice(seconds, device=device_arg(device))
         try:
             return store.add(clip, emotion, "recorded", prompt=sentence)
         except NoSpeechError:
@@ -97,12 +98,6 @@ def _wait_until_ready() -> None:
 
     if sys.stdin.isatty():
         err.input("  press Enter, then speak… ")
-
-
-def _device_arg(device: Optional[str]):
-    if device is None:
-        return None
-    return int(device) if device.isdigit() else device
 
 
 def _say(message: str) -> None:
@@ -188,7 +183,7 @@ def model_list(as_json: bool = typer.Option(False, "--json", help="Print JSON on
 def _version_row(version, active: str) -> dict:
     info = version.info
     scores = dict(info.get("scores", {}))
-    if "training" in version.metadata:
+    if "training" in version.metadata and info.get("kind") != "personal":  # a personal one inherits its base's
         scores.setdefault("validation_uar", version.metadata["training"].get("validation_uar"))
     return {
         "id": version.id,
