@@ -38,8 +38,12 @@ def load_vlc():
     raises OSError, NotImplementedError, or even calls ``sys.exit`` (a bad
     ``PYTHON_VLC_LIB_PATH``).
     """
+    import contextlib
+    import io
+
     try:
-        import vlc
+        with contextlib.redirect_stdout(io.StringIO()):  # python-vlc prints its failures to stdout
+            import vlc
     except (ImportError, OSError, NotImplementedError, SystemExit):
         raise PlaybackError(_LIBVLC_MISSING) from None
     return vlc

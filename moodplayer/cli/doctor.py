@@ -65,12 +65,11 @@ def check_microphone() -> Check:
 
 def check_model() -> Check:
     from moodplayer.classifier import Classifier
-    from moodplayer.paths import default_model_path
 
     classifier = Classifier.load()
-    scores = classifier.metadata.get("scores", {})
-    summary = ", ".join(f"{k} {v:.1%}" for k, v in scores.items() if isinstance(v, float))
-    return Check("model", True, f"{default_model_path().name} loads; {summary or 'no scores recorded'}")
+    cv = classifier.metadata.get("cross_validation") or {}
+    score = f"{cv['accuracy_mean']:.1%} accuracy in speaker cross-validation" if "accuracy_mean" in cv else "no scores recorded"
+    return Check("model", True, f"{classifier.metadata.get('parameters', '?'):,} parameters; {score}")
 
 
 def check_database() -> Check:
