@@ -74,8 +74,10 @@ def test_evaluate_json_reports_every_figure(tmp_path, classifier, ravdess):
         (tmp_path / "data" / actor.name).mkdir(parents=True)
         for clip in sorted(actor.glob("*.flac"))[::3]:
             (tmp_path / "data" / actor.name / clip.name).symlink_to(clip)
-    result = run_cli("evaluate", str(tmp_path / "data"), "--json")
+    plot = tmp_path / "confusion.png"
+    result = run_cli("evaluate", str(tmp_path / "data"), "--json", "--plot", str(plot))
     assert result.returncode == 0, result.stderr
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = json.loads(result.stdout)
     assert report["n"] == 40 and report["speakers"] == 2
     assert 0.25 < report["accuracy"] <= 1 and 0.25 < report["uar"] <= 1

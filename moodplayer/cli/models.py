@@ -278,18 +278,14 @@ def _print_side_by_side(model_cv: dict | None, baseline: dict) -> None:
 
 def _plot_confusion(result: dict, path: Path) -> None:
     """The confusion matrix as a PNG, rows normalised to recall."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    from moodplayer.errors import MoodplayerError
+    from moodplayer.ui import new_figure, save_figure
 
     labels = result["confusion"]["labels"]
     matrix = np.array(result["confusion"]["matrix"], dtype=float)
     recall = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig, ax = new_figure(7.0, 6.0)
     ax.imshow(recall, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)
@@ -299,10 +295,4 @@ def _plot_confusion(result: dict, path: Path) -> None:
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%} (n={result['n']}, adapt {result['adapt']})")
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=120)
-    except OSError as exc:
-        raise MoodplayerError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)
