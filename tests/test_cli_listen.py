@@ -139,3 +139,40 @@ def test_demo_runs_the_whole_chain():
     assert result.returncode == 0, result.stderr
     assert "heard:" in result.stdout
     assert "▶ The moodplayer Synths –" in result.stdout
+
+
+def unsure_model(tmp_path):
+    """The shipped model, told to call every prediction below 99 % confidence uncertain."""
+    from moodplayer.paths import default_model_path
+
+    source = default_model_path()
+    target = tmp_path / source.name
+    target.write_bytes(source.read_bytes())
+    metadata = json.loads(source.with_suffix(".json").read_text())
+    target.with_suffix(".json").write_text(json.dumps({**metadata, "uncertain_below": 0.99}))
+    return str(target)
+
+
+def test_when_unsure_a_set_mood_is_played_and_kept_as_feedback(tmp_path):
+    model = unsure_model(tmp_path)
+    result = run_cli("listen", "--file", str(SAMPLE_VOICE), "--model", model, "--if-unsure", "calm", "--no-play", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["uncertain"] is True and data["playlists"] == ["demo-calm"]
+    assert "not sure what I heard" in result.stderr and "playing calm" in result.stderr
+    with Library.open() as lib:
+        (row,) = lib.history()
+    assert row["emotion"] == data["emotion"] and row["feedback"] == ("calm" if data["emotion"] != "calm" else None)
+
+
+def test_when_unsure_and_nobody_to_ask_what_was_heard_is_played(tmp_path):
+    model = unsure_model(tmp_path)
+    result = run_cli("listen", "--file", str(SAMPLE_VOICE), "--model", model, "--no-play", "--json")
+    data = json.loads(result.stdout)
+    assert data["playlists"] == [f"demo-{data['emotion']}"]
+    assert "playing it anyway" in result.stderr
+
+
+def test_if_unsure_takes_ask_play_or_an_emotion():
+    result = run_cli("listen", "--file", str(SAMPLE_VOICE), "--if-unsure", "maybe", "--no-play")
+    assert result.returncode == 2 and "expected ask, play or an emotion" in result.stderr

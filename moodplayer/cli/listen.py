@@ -28,15 +28,31 @@ def listen(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (emotion, playlist, timings) instead of the views."),
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Voice profile (default: $MOODPLAYER_PROFILE or 'default')."),
     no_profile: bool = typer.Option(False, "--no-profile", help="Neither use nor update a voice profile."),
+    if_unsure: str = typer.Option(
+        "ask", "--if-unsure",
+        help="When the model is unsure: ask (in a terminal; else play what it heard), play, or a mood to play instead.",
+    ),
 ) -> None:
     """Listen to your voice, recognise the emotion, and play music that fits.
 
     Each recording also refines your voice profile (no labels needed), which
     the model uses once it holds enough speech; see `moodplayer voice`.
     """
-    Session(model=model, aout=aout, as_json=as_json, profile=profile, use_profile=not no_profile).run(
-        source=file, seconds=seconds, device=device, mood=mood, strategy=strategy, play=not no_play
+    session = Session(
+        model=model, aout=aout, as_json=as_json, profile=profile, use_profile=not no_profile, if_unsure=_unsure_policy(if_unsure)
     )
+    session.run(source=file, seconds=seconds, device=device, mood=mood, strategy=strategy, play=not no_play)
+
+
+def _unsure_policy(value: str) -> str:
+    from moodplayer.emotions import parse_emotion
+
+    if value in ("ask", "play"):
+        return value
+    try:
+        return parse_emotion(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected ask, play or an emotion, not {value!r}", param_hint="--if-unsure") from None
 
 
 @app.command()
@@ -46,9 +62,8 @@ def demo(
     """Run the whole chain on the bundled sample voice and demo music, no microphone needed."""
     from moodplayer.demo import SAMPLE_VOICE
 
-    Session(model=None, aout=aout, as_json=False, max_tracks=1, use_profile=False).run(
-        source=SAMPLE_VOICE, seconds=0, device=None, mood=None, strategy="match", play=True
-    )
+    session = Session(model=None, aout=aout, as_json=False, max_tracks=1, use_profile=False, if_unsure="play")
+    session.run(source=SAMPLE_VOICE, seconds=0, device=None, mood=None, strategy="match", play=True)
 
 
 #: How long ``--json`` waits for the first audio before reporting without it.
@@ -72,6 +87,7 @@ class Session:
         max_tracks: int | None = None,
         profile: Optional[str] = None,
         use_profile: bool = True,
+        if_unsure: str = "ask",
     ):
         self.model_path = model
         self.profile_name = profile
@@ -82,6 +98,7 @@ class Session:
         self.as_json = as_json
         self.max_tracks = max_tracks
         self.strategy = "match"
+        self.if_unsure = if_unsure
         self.device = None
         self.seconds = 6.0
         self.timings: dict[str, float] = {}
@@ -101,7 +118,7 @@ class Session:
             except ValueError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--mood") from None
         prediction = None if mood else self.detect(source)
-        plan = self.plan(mood or prediction.emotion, prediction, source)
+        plan = self.plan(mood or self.settle(prediction), prediction, source)
         if not play:
             self._print_json(prediction, plan, source) if self.as_json else self._show_plan(plan)
             return
@@ -150,6 +167,21 @@ class Session:
             out.print(prediction_panel(prediction, title=label))
         return prediction
 
+    def settle(self, prediction) -> str:
+        """The mood to play: what was heard, unless the model is unsure and ``--if-unsure`` says otherwise."""
+        from moodplayer.console import warn
+
+        if not prediction.uncertain or self.if_unsure == "play":
+            return prediction.emotion
+        unsure = f"not sure what I heard: {prediction.emotion}, {prediction.confidence:.0%} confidence"
+        if self.if_unsure != "ask":
+            warn(f"{unsure}; playing {self.if_unsure} (--if-unsure)")
+            return self.if_unsure
+        if self.as_json or not (sys.stdin.isatty() and sys.stdout.isatty()):
+            warn(f"{unsure}; playing it anyway")
+            return prediction.emotion
+        return ask_mood(unsure, prediction.emotion)
+
     def plan(self, emotion: str, prediction, source):
         """The queue for ``emotion``; a detection is logged in the history."""
         from moodplayer import mood
@@ -171,12 +203,14 @@ class Session:
                     playlist=plan.playlist,
                     source=str(source) if source else "microphone",
                 )
+                if emotion != prediction.emotion:  # the user answered "not that"
+                    lib.set_feedback(self.history_id, emotion)
         return plan
 
     def listen_again(self):
         """The "l" key: record once more and switch to the music for what is heard now."""
         prediction = self.detect(None)
-        plan = self.plan(prediction.emotion, prediction, None)
+        plan = self.plan(self.settle(prediction), prediction, None)
         self._show_plan(plan)
         return self._player_for(plan)
 
@@ -248,6 +282,21 @@ class Session:
             result["timings_ms"].update({k: round(v, 2) for k, v in self.timings.items()})
             result.update(self.profile_used)
         print(json.dumps(result), flush=True)
+
+
+def ask_mood(question: str, heard: str) -> str:
+    """Ask the user which mood it was; Enter keeps what was heard."""
+    from rich.prompt import Prompt
+
+    from moodplayer.console import err
+    from moodplayer.emotions import EMOTIONS, parse_emotion
+
+    while True:
+        answer = Prompt.ask(f"{question}. Mood to play", default=heard, console=err, show_default=True)
+        try:
+            return parse_emotion(answer)
+        except ValueError:
+            err.print(f"one of: {', '.join(EMOTIONS)}")
 
 
 def save_feedback_clip(samples, history_id: int, emotion: str) -> Path:
