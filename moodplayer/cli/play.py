@@ -39,7 +39,7 @@ def play(
 def devices(
     as_json: bool = typer.Option(False, "--json", help="Print the devices as a JSON list."),
 ) -> None:
-    """List the audio input devices (microphones); use the index or name with ``listen --device``."""
+    """List the audio input devices (microphones); use the index or name with `listen --device`."""
     from moodplayer.console import out
     from moodplayer.record import list_input_devices
 
