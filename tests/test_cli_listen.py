@@ -61,6 +61,12 @@ def test_uplift_strategy_climbs_in_valence():
     assert data["playlists"][0] == "demo-sad" and data["playlists"][-1] == "demo-happy"
 
 
+def test_the_default_strategy_can_be_set_in_the_environment():
+    set_up = {"MOODPLAYER_STRATEGY": "uplift"}
+    data = json.loads(run_cli("listen", "--mood", "sad", "--no-play", "--json", env=set_up).stdout)
+    assert data["strategy"] == "uplift" and data["playlists"][-1] == "demo-happy"
+
+
 def test_listen_plays_the_queue_to_the_end_when_piped(tmp_path):
     files = short_playlist(tmp_path)
     result = run_cli("listen", "--file", str(SAMPLE_VOICE), env=SILENT_VLC)

@@ -20,7 +20,10 @@ def listen(
     seconds: float = typer.Option(6.0, "--seconds", "-s", min=1.0, max=30.0, help="Longest recording; it stops early when you stop speaking."),
     file: Optional[Path] = typer.Option(None, "--file", "-f", help="Classify this audio file instead of recording."),
     no_play: bool = typer.Option(False, "--no-play", help="Only show the emotion and the playlist; play nothing."),
-    strategy: str = typer.Option("match", "--strategy", help="match: music that fits the mood; uplift: then move toward happier moods."),
+    strategy: str = typer.Option(
+        "match", "--strategy", envvar="MOODPLAYER_STRATEGY",
+        help="match: music that fits the mood; uplift: then move toward happier moods.",
+    ),
     mood: Optional[str] = typer.Option(None, "--mood", help="Skip detection and play this mood."),
     device: Optional[str] = typer.Option(None, "--device", "-d", help="Input device (index or name; see `moodplayer devices`)."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model file (default: the shipped one)."),
