@@ -125,8 +125,8 @@ def read_tags(path: str | Path) -> dict:
     if length and length > 0:
         result["duration"] = round(float(length), 3)
     if audio.tags is not None:
-        for field, keys in _TAG_KEYS.items():
-            result[field] = _first_text(audio.tags, keys)
+        for tag, keys in _TAG_KEYS.items():
+            result[tag] = _first_text(audio.tags, keys)
     return result
 
 
