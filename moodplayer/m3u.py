@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
@@ -159,24 +158,10 @@ def _stem(location: str) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    """Write to a temp file beside ``path``, fsync, and rename over it.
+    """Write the playlist atomically: a reader (or a crash) sees the old one or the new one, never half."""
+    from moodplayer.files import atomic_write
 
-    A reader (or a crash) sees the old playlist or the new one, never half of one.
-    """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        atomic_write(path, text.encode("utf-8"))
     except OSError as exc:
         raise LibraryError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise LibraryError(f"cannot write {path}: {exc.strerror or exc}") from None
-        raise

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import torch
 from torch import nn
 
 from moodplayer.errors import ModelError
+from moodplayer.files import atomic_write
 
 #: Inputs are zero-padded to a multiple of this many frames. oneDNN compiles kernels
 #: for every new input length (0.1-3 s each); with lengths rounded up, a few dozen
@@ -121,29 +120,6 @@ def count_parameters(net: nn.Module) -> int:
 def sidecar_path(path: Path) -> Path:
     """``models/emotion-lstm.safetensors`` → ``models/emotion-lstm.json``."""
     return Path(path).with_suffix(".json")
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def save_model(path: Path, state: dict[str, torch.Tensor], metadata: dict) -> dict:

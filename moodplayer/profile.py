@@ -142,7 +142,7 @@ def load_profile(name: str, config: FeatureConfig) -> VoiceProfile | None:
 
 def save_profile(profile: VoiceProfile) -> None:
     """Write atomically: a crash leaves the previous profile in place."""
-    from moodplayer.model import atomic_write
+    from moodplayer.files import atomic_write
 
     atomic_write(profile_path(profile.name), _encode(profile))
 
@@ -191,14 +191,16 @@ def enrolment_problem(samples: np.ndarray) -> str | None:
 
 def save_clip(name: str, speech: np.ndarray, number: int) -> Path:
     """Keep an enrolment clip (FLAC, atomically) so the profile can be rebuilt later."""
+    import io
+
     import soundfile as sf
 
-    folder = clips_dir(name)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"enrol-{number:02d}.flac"
-    tmp = target.with_name(f".{target.name}.tmp")
-    sf.write(str(tmp), speech, audio.SAMPLE_RATE, format="FLAC")
-    os.replace(tmp, target)
+    from moodplayer.files import atomic_write
+
+    target = clips_dir(name) / f"enrol-{number:02d}.flac"
+    encoded = io.BytesIO()
+    sf.write(encoded, speech, audio.SAMPLE_RATE, format="FLAC")
+    atomic_write(target, encoded.getvalue())
     return target
 
 

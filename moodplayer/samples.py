@@ -72,7 +72,7 @@ def add(samples: np.ndarray, emotion: str, source: str, **extra) -> Sample:
 
     from moodplayer.audio import SAMPLE_RATE, speech_only
     from moodplayer.emotions import parse_emotion
-    from moodplayer.model import atomic_write
+    from moodplayer.files import atomic_write, file_mode
 
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
@@ -88,7 +88,7 @@ def add(samples: np.ndarray, emotion: str, source: str, **extra) -> Sample:
             sf.write(fh, speech, SAMPLE_RATE, format="FLAC")
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644 & ~_umask())
+        os.chmod(tmp, file_mode())
         sample_id = _claim(Path(tmp), emotion)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -103,12 +103,6 @@ def add(samples: np.ndarray, emotion: str, source: str, **extra) -> Sample:
     flac = _flac_path(sample_id, emotion)
     atomic_write(flac.with_suffix(".json"), (json.dumps(meta, indent=2) + "\n").encode())
     return _from_meta(meta, flac)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _claim(tmp: Path, emotion: str) -> int:

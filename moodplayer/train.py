@@ -84,7 +84,7 @@ def cached(path: Path, kind: str, compute: Callable[[], np.ndarray]) -> np.ndarr
     """
     import io
 
-    from moodplayer.model import atomic_write
+    from moodplayer.files import atomic_write
     from moodplayer.paths import cache_dir
 
     stat = path.stat()

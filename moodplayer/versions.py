@@ -115,7 +115,7 @@ def _read_pointer() -> dict:
 
 
 def _write_pointer(active: str, history: list[str]) -> None:
-    from moodplayer.model import atomic_write
+    from moodplayer.files import atomic_write
 
     body = {"active": active, "history": history, "changed": _now()}
     atomic_write(models_dir() / POINTER, (json.dumps(body, indent=2) + "\n").encode())
@@ -194,7 +194,8 @@ def save(state: dict, metadata: dict, kind: str, parent: str | None, scores: dic
 
 def import_file(path: Path) -> str:
     """Copy a model file made elsewhere (``moodplayer train --out``) in as a new version."""
-    from moodplayer.model import atomic_write, read_metadata
+    from moodplayer.files import atomic_write
+    from moodplayer.model import read_metadata
 
     path = Path(path)
     trouble = problem(path)
@@ -211,7 +212,8 @@ def import_file(path: Path) -> str:
 
 def export(version_id: str, target: Path) -> Path:
     """Write a good version to ``target`` (``.safetensors``) with its sidecar, for use elsewhere."""
-    from moodplayer.model import atomic_write, sidecar_path
+    from moodplayer.files import atomic_write
+    from moodplayer.model import sidecar_path
 
     target = Path(target)
     if target.suffix != ".safetensors":
