@@ -122,12 +122,13 @@ class Session:
                 raise typer.BadParameter(str(exc), param_hint="--mood") from None
         prediction = None if mood else self.detect(source)
         plan = self.plan(mood or self.settle(prediction), prediction, source)
+        self._show_plan(plan)  # says nothing with --json
         if not play:
-            self._print_json(prediction, plan, source) if self.as_json else self._show_plan(plan)
+            if self.as_json:
+                self._print_json(prediction, plan, source)
             return
         from moodplayer.tui import run_now_playing
 
-        self._show_plan(plan)
         player, title = self._player_for(plan)
         if self.as_json:
             self._report_once_audio_starts(player, prediction, plan, source)
