@@ -93,6 +93,16 @@ def frame_db(samples: np.ndarray) -> np.ndarray:
     return 20.0 * np.log10(np.maximum(rms, 1e-10))
 
 
+def voiced_frames(levels: np.ndarray) -> np.ndarray:
+    """Indices of the :func:`frame_db` frames loud enough to be speech.
+
+    The threshold adapts to the recording (its 10th-percentile level is the
+    noise floor) but never drops below :data:`ABSOLUTE_SILENCE_DB`.
+    """
+    floor = float(np.percentile(levels, 10))
+    return np.flatnonzero(levels > max(ABSOLUTE_SILENCE_DB, floor + SPEECH_ABOVE_FLOOR_DB))
+
+
 @dataclass(frozen=True)
 class SpeechSpan:
     """Where speech was found in a clip, in samples."""
@@ -110,10 +120,7 @@ def find_speech(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> SpeechSp
     below :data:`ABSOLUTE_SILENCE_DB`, so digital silence and hiss are not
     speech; a steady sound with no quieter moments (a hum, a tone) is not either.
     """
-    levels = frame_db(samples)
-    floor = float(np.percentile(levels, 10))
-    threshold = max(ABSOLUTE_SILENCE_DB, floor + SPEECH_ABOVE_FLOOR_DB)
-    voiced = np.flatnonzero(levels > threshold)
+    voiced = voiced_frames(frame_db(samples))
     seconds = voiced.size * _HOP / sample_rate
     if seconds < MIN_SPEECH_SECONDS:
         return None

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from moodplayer.audio import ABSOLUTE_SILENCE_DB, MIN_SPEECH_SECONDS, SAMPLE_RATE, SPEECH_ABOVE_FLOOR_DB, frame_db
+from moodplayer.audio import MIN_SPEECH_SECONDS, SAMPLE_RATE, frame_db, voiced_frames
 from moodplayer.errors import DeviceError
 
 #: Stop this long after the last voiced frame, once speech has been heard.
@@ -200,8 +200,7 @@ def speech_ended(samples: np.ndarray, rate: int) -> bool:
     """
     levels = frame_db(samples)
     hop_seconds = _HOP / rate  # frame_db hops 160 samples: 10 ms at 16 kHz
-    floor = float(np.percentile(levels, 10))
-    voiced = np.flatnonzero(levels > max(ABSOLUTE_SILENCE_DB, floor + SPEECH_ABOVE_FLOOR_DB))
+    voiced = voiced_frames(levels)
     if voiced.size * hop_seconds < MIN_SPEECH_SECONDS:
         return False
     return (levels.size - 1 - voiced[-1]) * hop_seconds >= TRAILING_SILENCE_SECONDS
