@@ -1,11 +1,14 @@
 """Accuracy by speaker folds: the training recipe against the classic 180-feature baseline.
 
-    python bench/accuracy.py [DATA_DIR] [--folds 5] [--seed 0] [--jobs 2]
+    python bench/accuracy.py [DATA_DIR] [--folds 5] [--seed 0] [--jobs 2] [--adapt MODE ...]
 
 Runs the accuracy protocol of issue #3 on the same folds for both (RAVDESS
 actors 01-04, 05-08, ... held out in turn; early stopping on validation actors
 carved from the training actors) and prints one table: per fold and mean ± std
-of accuracy and UAR, with the wall-clock time of each.
+of accuracy and UAR, with the wall-clock time of each. Each fold's net is also
+scored with voice profiles (issue #8): ``neutral:4`` (each held-out speaker's
+first four neutral clips enrol and are not scored) and ``history:20`` (20 of
+the speaker's clips, labels unused), side by side with the cold start.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--adapt", nargs="+", default=["none", "neutral:4", "history:20"])
     args = parser.parse_args()
 
     import torch
@@ -41,7 +45,8 @@ def main() -> None:
     features_s = time.perf_counter() - start
     progress = lambda i, r: print(f"  fold {i}: {r['accuracy']:.1%} ({r['seconds']:.0f} s)", file=sys.stderr)  # noqa: E731
     start = time.perf_counter()
-    ours = cross_validate(examples, args.folds, recipe, args.seed, args.jobs, None, progress)
+    modes = list(dict.fromkeys(["none", *args.adapt]))
+    ours = cross_validate(examples, args.folds, recipe, args.seed, args.jobs, None, progress, modes)
     ours_s = time.perf_counter() - start
     start = time.perf_counter()
     classic = baseline_cross_validate(clips, args.folds, args.seed)
@@ -54,6 +59,13 @@ def main() -> None:
         print(f"{a['fold']:<6}{names:<26}{a['accuracy']:>10.1%}{a['uar']:>10.1%}{b['accuracy']:>13.1%}{b['uar']:>13.1%}")
     pm = lambda cv, m: f"{cv[m + '_mean']:.1%}±{cv[m + '_std']:.1%}"  # noqa: E731
     print(f"{'mean':<32}{pm(ours, 'accuracy'):>14}{pm(ours, 'uar'):>14}{pm(classic, 'accuracy'):>14}{pm(classic, 'uar'):>14}")
+    print(f"\nvoice profiles, same nets (mean ± std over {args.folds} folds)")
+    print(f"{'adapt':<14}{'accuracy':>14}{'UAR':>14}{'Δ accuracy':>12}   per fold")
+    for mode in modes:
+        figures = ours["adapt"][mode]
+        gain = figures["accuracy_mean"] - ours["adapt"]["none"]["accuracy_mean"]
+        per_fold = " ".join(f"{f['adapt'][mode]['accuracy']:.1%}" for f in ours["folds"])
+        print(f"{mode:<14}{pm(figures, 'accuracy'):>14}{pm(figures, 'uar'):>14}{gain * 100:>+11.1f}   {per_fold}")
     print(f"time: features {features_s:.0f} s, LSTM folds {ours_s:.0f} s ({args.jobs} jobs), baseline {classic_s:.0f} s")
 
 

@@ -13,7 +13,8 @@ from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
 from moodplayer.features import FeatureConfig
 from moodplayer.paths import cache_dir
-from moodplayer.train import make_examples, scores, speaker_folds, uar, validation_speakers
+from moodplayer.train import Recipe, make_examples, scores, speaker_folds, uar, validation_speakers
+from moodplayer.tune import TUNED
 from tests.conftest import run_cli
 
 ACTORS = [f"ravdess-{i:02d}" for i in range(1, 21)]
@@ -59,12 +60,18 @@ def test_feature_cache_is_reused_and_keyed_by_file(ravdess):
     assert len(list((cache_dir() / "features").rglob("*.npy"))) == 6
 
 
-def test_tiny_training_run_writes_a_loadable_model(tmp_path, ravdess):
+def tiny_corpus(tmp_path, ravdess):
+    """Every fourth clip of actors 01-03 (45 clips): enough for a real training run of seconds."""
     data = tmp_path / "data"
     for actor in ("Actor_01", "Actor_02", "Actor_03"):
         (data / actor).mkdir(parents=True)
         for clip in sorted((ravdess / actor).glob("*.flac"))[::4]:
             (data / actor / clip.name).symlink_to(clip)
+    return data
+
+
+def test_tiny_training_run_writes_a_loadable_model(tmp_path, ravdess):
+    data = tiny_corpus(tmp_path, ravdess)
     out = tmp_path / "tiny.safetensors"
     result = run_cli("train", str(data), "--out", str(out), "--epochs", "2", "--seed", "3")
     assert result.returncode == 0, result.stderr
@@ -74,6 +81,20 @@ def test_tiny_training_run_writes_a_loadable_model(tmp_path, ravdess):
     assert meta["data"]["clips"] == 45
     prediction = Classifier.load(out).predict_file(data / "Actor_01" / "03-01-01-01-01-01-01.flac")
     assert prediction.emotion in EMOTIONS
+
+
+def test_tune_tries_the_default_first_and_trains_with_the_best_trial(tmp_path, ravdess):
+    out = tmp_path / "tuned.safetensors"
+    args = ("train", str(tiny_corpus(tmp_path, ravdess)), "--out", str(out), "--epochs", "2", "--tune", "3")
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    meta = json.loads(out.with_suffix(".json").read_text())
+    trials = meta["tuning"]["trials"]
+    assert [t["trial"] for t in trials] == [0, 1, 2]
+    assert trials[0]["lr"] == Recipe().lr and trials[0]["mixup"] == Recipe().mixup
+    best = max(trials, key=lambda t: t["validation_uar"])
+    assert all(meta["recipe"][name] == best[name] for name in TUNED)
+    assert "best of 3 trials" in result.stdout
 
 
 def test_train_on_a_folder_without_labelled_audio_is_one_line(tmp_path):

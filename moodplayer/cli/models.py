@@ -11,8 +11,8 @@ import typer
 from moodplayer.cli.app import app
 
 
-def _progress():
-    """A rich progress bar on stderr showing epoch, loss and validation UAR."""
+def _progress(loss: bool = True):
+    """A rich progress bar on stderr showing epoch, loss and validation UAR (or only the UAR)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from moodplayer.console import err
@@ -21,7 +21,7 @@ def _progress():
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.3f}  val UAR {task.fields[uar]:.1%}"),
+        TextColumn(("loss {task.fields[loss]:.3f}  " if loss else "") + "val UAR {task.fields[uar]:.1%}"),
         TimeElapsedColumn(),
         console=err,
     )
@@ -37,6 +37,7 @@ def train(
     jobs: int = typer.Option(2, "--jobs", help="Folds trained at once, one CPU core each."),
     adapt: List[str] = typer.Option(["none"], "--adapt", help="With --folds: also score held-out speakers with voice profiles (neutral:N, history:N); repeatable."),
     speaker_pattern: Optional[str] = typer.Option(None, "--speaker-pattern", help="Regex on file names whose first group is the speaker (folder-per-label trees)."),
+    tune: int = typer.Option(0, "--tune", help="First try N recipes (Optuna; trial 0 is the default), each scored on the validation speakers; train with the best."),
     personal: bool = typer.Option(False, "--personal", help="Instead: adapt the model in force to your own samples (moodplayer record)."),
     force: bool = typer.Option(False, "--force", help="With --personal: put the adapted model in force even if it scored worse on your clips."),
 ) -> None:
@@ -78,6 +79,10 @@ def train(
     if not examples:
         raise MoodplayerError(f"no clip in {data_dir} has one of the eight emotions and audible speech")
     err.print(f"{len(examples)} clips, {len(speakers(examples))} speakers")
+    tuning = None
+    if tune > 0:
+        recipe, trials = _tune(examples, tune, recipe, seed, jobs)
+        tuning = {"objective": "best validation UAR", "trials": trials, "chosen": recipe.to_dict()}
     cv = None
     if folds > 1:
         modes = list(dict.fromkeys(["none", *adapt]))
@@ -88,8 +93,26 @@ def train(
                 f"{figures['accuracy_std']:.1%}, UAR {figures['uar_mean']:.1%} ± {figures['uar_std']:.1%}"
             )
     start = time.perf_counter()
-    path = _train_final(examples, clips, data_dir, out or default_model_path(), recipe, config, seed, cv)
+    path = _train_final(examples, clips, data_dir, out or default_model_path(), recipe, config, seed, cv, tuning)
     stdout.print(f"saved {path} (trained in {time.perf_counter() - start:.0f} s)")
+
+
+def _tune(examples, trials, recipe, seed, jobs):
+    """Run the recipe search with a progress bar; prints each trial and returns (best recipe, trials)."""
+    from moodplayer.console import out as stdout
+    from moodplayer.tune import tune
+
+    with _progress(loss=False) as progress:
+        task = progress.add_task("tuning", total=trials, uar=0.0)
+
+        def on_trial(number, fields, value):
+            progress.update(task, advance=1, uar=value)
+            drawn = ", ".join(f"{k} {v:.3g}" for k, v in fields.items())
+            progress.console.print(f"trial {number}: validation UAR {value:.1%} ({drawn})")
+
+        best, results = tune(examples, trials, recipe, seed, jobs, on_trial)
+    stdout.print(f"best of {trials} trials: validation UAR {max(r['validation_uar'] for r in results):.1%}")
+    return best, results
 
 
 def _cross_validate(examples, folds, recipe, seed, jobs, modes) -> dict:
@@ -113,7 +136,7 @@ def _cross_validate(examples, folds, recipe, seed, jobs, modes) -> dict:
         return cross_validate(examples, folds, recipe, seed, jobs, report, on_fold, modes)
 
 
-def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv) -> Path:
+def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuning) -> Path:
     import datetime
 
     from moodplayer.datasets import speakers
@@ -150,6 +173,7 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv) -> P
         },
         "training": info,
         "cross_validation": cv,
+        "tuning": tuning,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     save_model(path, net.state_dict(), metadata)
