@@ -15,7 +15,7 @@ import numpy as np
 
 from moodplayer import audio, emotions
 from moodplayer.errors import ModelError, NoSpeechError
-from moodplayer.features import FeatureConfig, Stats, log_mel, normalise
+from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, log_mel, normalise
 
 #: Below this confidence (after calibration) a prediction is flagged uncertain.
 DEFAULT_UNCERTAIN_BELOW = 0.4
@@ -57,6 +57,9 @@ class Classifier:
         self.uncertain_below = float(metadata.get("uncertain_below", DEFAULT_UNCERTAIN_BELOW))
         #: Whether the model learned from speaker-normalised features, so a voice profile helps it.
         self.accepts_profiles = bool(metadata.get("speaker_normalisation", False))
+        #: Moves a neutral enrolment to the speaker's everyday statistics (None: older models, no neutral data).
+        shift = metadata.get("enrolment_shift")
+        self.enrolment_shift = EnrolmentShift.from_dict(shift) if shift else None
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Classifier":

@@ -163,10 +163,41 @@ class Stats:
     def var(self) -> np.ndarray:
         return self.m2 / max(self.count, 1)
 
+    @property
+    def floored_var(self) -> np.ndarray:
+        """The variance with a floor, so a flat band cannot blow up a division or a log."""
+        return np.maximum(self.var, _MIN_VAR)
+
     def normalise(self, features: np.ndarray) -> np.ndarray:
         """Features centred and scaled per band by these statistics."""
-        scale = 1.0 / np.sqrt(np.maximum(self.var, _MIN_VAR))
+        scale = 1.0 / np.sqrt(self.floored_var)
         return ((features - self.mean) * scale).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class EnrolmentShift:
+    """How a speaker's statistics over all their speech differ from those over their neutral speech.
+
+    An enrolment is a few neutral sentences. A profile built from them alone
+    sits at the quiet, low, steady end of that person's range, so every later
+    clip would sound aroused against it. The shift, learnt from the training
+    speakers (mean over speakers of the per-band difference in mean and in
+    log-variance between all their clips and their neutral ones), moves
+    enrolment statistics to where the speaker's everyday statistics would be.
+    """
+
+    mean: np.ndarray
+    log_var: np.ndarray
+
+    def apply(self, stats: Stats) -> Stats:
+        return Stats(stats.count, stats.mean + self.mean, stats.m2 * np.exp(self.log_var))
+
+    def to_dict(self) -> dict:
+        return {"mean": [round(float(v), 5) for v in self.mean], "log_var": [round(float(v), 5) for v in self.log_var]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "EnrolmentShift":
+        return cls(np.asarray(data["mean"], np.float64), np.asarray(data["log_var"], np.float64))
 
 
 def normalise(features: np.ndarray, stats: Stats | None = None) -> np.ndarray:

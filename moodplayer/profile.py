@@ -1,11 +1,14 @@
 """Voice profiles: how one person's voice usually sounds, so emotion is heard as change.
 
 A profile holds the running per-band mean and variance (:class:`features.Stats`)
-of the model's features over that person's speech, gathered without labels:
-from a short enrolment of neutral sentences (whose clips are kept, so the
-statistics can be rebuilt for another model) and from every ``listen``. The
-classifier normalises a clip with the profile instead of with the clip's own
-statistics once the profile holds :data:`MIN_SECONDS` of speech.
+of the model's features over that person's speech, gathered without labels,
+in two parts: a short enrolment of neutral sentences (whose clips are kept, so
+the statistics can be rebuilt for another model) and every ``listen``. They
+are kept apart because neutral speech is not the speaker's everyday range: the
+model's :class:`features.EnrolmentShift` moves the enrolment part before the
+two are merged. The classifier normalises a clip with the profile instead of
+with the clip's own statistics once the profile holds :data:`MIN_SECONDS` of
+speech.
 
 Profiles live in ``<home>/profiles/<name>.json`` (written atomically, with a
 checksum); a damaged file is set aside with a warning and the cold-start path
@@ -26,9 +29,11 @@ import numpy as np
 
 from moodplayer import audio, paths
 from moodplayer.errors import MoodplayerError
-from moodplayer.features import FeatureConfig, Stats, log_mel
+from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, log_mel
 
-FORMAT = "moodplayer-voice-profile/1"
+FORMAT = "moodplayer-voice-profile/2"
+#: The first format kept one set of statistics; read as heard in ``listen`` (no shift applied).
+OLD_FORMAT = "moodplayer-voice-profile/1"
 DEFAULT_NAME = "default"
 #: Less speech than this and the profile is not used yet (its statistics are too noisy).
 MIN_SECONDS = 8.0
@@ -44,7 +49,8 @@ NOISY_FLOOR_DB = -45.0
 class VoiceProfile:
     name: str
     feature_key: str
-    stats: Stats
+    enrolled: Stats  # neutral sentences read in `voice enroll`
+    heard: Stats  # clips heard by `listen`
     seconds: float = 0.0
     clips: int = 0
     created: str = ""
@@ -54,9 +60,23 @@ class VoiceProfile:
     def usable(self) -> bool:
         return self.seconds >= MIN_SECONDS
 
-    def add(self, speech: np.ndarray, config: FeatureConfig) -> None:
+    @property
+    def stats(self) -> Stats:
+        """All the speech in the profile, as recorded (for display)."""
+        return self.enrolled.merge(self.heard)
+
+    def normaliser(self, shift: EnrolmentShift | None) -> Stats:
+        """The statistics to normalise with: the enrolment moved by the model's ``shift``, merged with what was heard."""
+        enrolled = shift.apply(self.enrolled) if shift is not None and self.enrolled.count else self.enrolled
+        return enrolled.merge(self.heard)
+
+    def add(self, speech: np.ndarray, config: FeatureConfig, enrolment: bool = False) -> None:
         """Fold one clip of (silence-trimmed) speech into the running statistics."""
-        self.stats = self.stats.merge(Stats.of(log_mel(speech, config)))
+        clip = Stats.of(log_mel(speech, config))
+        if enrolment:
+            self.enrolled = self.enrolled.merge(clip)
+        else:
+            self.heard = self.heard.merge(clip)
         self.seconds = round(self.seconds + speech.size / audio.SAMPLE_RATE, 3)
         self.clips += 1
         self.updated = _now()
@@ -81,7 +101,7 @@ def stats_for(profile: VoiceProfile | None, classifier) -> Stats | None:
     statistics does worse with a profile: it is gathered, not applied)."""
     if profile is None or not profile.usable or not classifier.accepts_profiles:
         return None
-    return profile.stats
+    return profile.normaliser(classifier.enrolment_shift)
 
 
 def describe(profile: VoiceProfile | None, classifier) -> dict:
@@ -106,7 +126,8 @@ def clips_dir(name: str) -> Path:
 
 def new_profile(name: str, config: FeatureConfig) -> VoiceProfile:
     now = _now()
-    return VoiceProfile(name, config.key(), Stats.empty(config.n_mels), created=now, updated=now)
+    empty = Stats.empty(config.n_mels)
+    return VoiceProfile(name, config.key(), empty, empty, created=now, updated=now)
 
 
 def list_profiles() -> list[str]:
@@ -167,7 +188,7 @@ def rebuild_from_clips(name: str, config: FeatureConfig) -> VoiceProfile | None:
         return None
     profile = new_profile(name, config)
     for clip in clips:
-        profile.add(audio.load_audio(clip), config)
+        profile.add(audio.load_audio(clip), config, enrolment=True)
     save_profile(profile)
     return profile
 
@@ -213,12 +234,17 @@ def _payload(profile: VoiceProfile) -> dict:
         "clips": profile.clips,
         "created": profile.created,
         "updated": profile.updated,
-        "stats": {
-            "count": profile.stats.count,
-            "mean": [float(v) for v in profile.stats.mean],
-            "m2": [float(v) for v in profile.stats.m2],
-        },
+        "enrolled": _stats_payload(profile.enrolled),
+        "heard": _stats_payload(profile.heard),
     }
+
+
+def _stats_payload(stats: Stats) -> dict:
+    return {"count": stats.count, "mean": [float(v) for v in stats.mean], "m2": [float(v) for v in stats.m2]}
+
+
+def _stats_of(payload: dict) -> Stats:
+    return Stats(int(payload["count"]), np.array(payload["mean"], np.float64), np.array(payload["m2"], np.float64))
 
 
 def _checksum(payload: dict) -> str:
@@ -236,15 +262,20 @@ def _decode(data: bytes) -> VoiceProfile:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError("not JSON") from exc
     checksum = document.pop("sha256", None)
-    if document.get("format") != FORMAT:
+    if document.get("format") not in (FORMAT, OLD_FORMAT):
         raise ValueError("unknown format")
     if checksum != _checksum(document):
         raise ValueError("checksum mismatch")
-    stats = document["stats"]
+    if document["format"] == OLD_FORMAT:
+        heard = _stats_of(document["stats"])
+        enrolled = Stats.empty(heard.mean.size)
+    else:
+        enrolled, heard = _stats_of(document["enrolled"]), _stats_of(document["heard"])
     return VoiceProfile(
         name=document["name"],
         feature_key=document["feature_key"],
-        stats=Stats(int(stats["count"]), np.array(stats["mean"]), np.array(stats["m2"])),
+        enrolled=enrolled,
+        heard=heard,
         seconds=float(document["seconds"]),
         clips=int(document["clips"]),
         created=document["created"],

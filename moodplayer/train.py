@@ -23,7 +23,7 @@ import numpy as np
 from moodplayer.datasets import Clip, speakers
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import AudioError, MoodplayerError
-from moodplayer.features import FeatureConfig, Stats, extract
+from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, extract
 
 #: Called after each epoch with (epoch, epochs, train loss, validation UAR).
 Report = Callable[[int, int, float, float], None]
@@ -407,10 +407,33 @@ def adapt_plan(items: Sequence[tuple[str, str, str]], mode: str, seed: int = 0) 
     return enrol, sorted(scored)
 
 
-def score(net, examples: Sequence[Example], mode: str = "none", seed: int = 0) -> dict:
-    """Scores of a net on some speakers' clips under an ``--adapt`` mode."""
+def enrolment_shift(examples: Sequence[Example]) -> EnrolmentShift | None:
+    """What moves a neutral enrolment's statistics to the speaker's overall ones, on average over
+    the speakers (see :class:`EnrolmentShift`); ``None`` if no speaker has neutral clips."""
+    neutral = EMOTIONS.index("neutral")
+    mean_shifts, log_var_shifts = [], []
+    for name in speakers(examples):
+        own = [ex.stats[0] for ex in examples if ex.speaker == name]
+        calm = [ex.stats[0] for ex in examples if ex.speaker == name and ex.label == neutral]
+        if calm:
+            everything, enrolled = Stats.combine(own), Stats.combine(calm)
+            mean_shifts.append(everything.mean - enrolled.mean)
+            log_var_shifts.append(np.log(everything.floored_var) - np.log(enrolled.floored_var))
+    if not mean_shifts:
+        return None
+    return EnrolmentShift(np.mean(mean_shifts, axis=0), np.mean(log_var_shifts, axis=0))
+
+
+def score(net, examples: Sequence[Example], mode: str = "none", seed: int = 0, shift: EnrolmentShift | None = None) -> dict:
+    """Scores of a net on some speakers' clips under an ``--adapt`` mode.
+
+    ``neutral:N`` enrolments are moved by ``shift`` (learnt from the net's
+    training speakers), as the product moves a ``voice enroll`` profile.
+    """
     enrol, order = adapt_plan([(ex.speaker, EMOTIONS[ex.label], ex.name) for ex in examples], mode, seed)
     profiles = {name: Stats.combine([examples[i].stats[0] for i in chosen]) for name, chosen in enrol.items()}
+    if shift is not None and mode.startswith("neutral"):
+        profiles = {name: shift.apply(stats) for name, stats in profiles.items()}
     scored = [examples[i] for i in order]
     predicted = predict_logits(net, scored, profiles).argmax(axis=1)
     return scores([EMOTIONS[ex.label] for ex in scored], [EMOTIONS[p] for p in predicted])
@@ -432,7 +455,8 @@ def score_fold(
     train_names = [s for s in speakers(examples) if s not in test_names]
     net, info = train_split(examples, train_names, recipe, seed, report)
     test = [ex for ex in examples if ex.speaker in test_names]
-    modes = {mode: score(net, test, mode, seed) for mode in adapt}
+    shift = enrolment_shift([ex for ex in examples if ex.speaker in train_names])
+    modes = {mode: score(net, test, mode, seed, shift) for mode in adapt}
     first = modes[adapt[0]]
     return {
         "test_speakers": list(test_names),

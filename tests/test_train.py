@@ -11,9 +11,9 @@ from moodplayer.classifier import Classifier
 from moodplayer.datasets import discover
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
-from moodplayer.features import FeatureConfig
+from moodplayer.features import FeatureConfig, Stats
 from moodplayer.paths import cache_dir
-from moodplayer.train import Recipe, make_examples, scores, speaker_folds, uar, validation_speakers
+from moodplayer.train import Example, Recipe, enrolment_shift, make_examples, scores, speaker_folds, uar, validation_speakers
 from moodplayer.tune import TUNED
 from tests.conftest import run_cli
 
@@ -116,6 +116,24 @@ def test_adapt_plans_enrol_the_right_clips():
     for bad in ("neutral", "history:0", "sometimes:3", "none:2"):
         with pytest.raises(MoodplayerError, match="--adapt"):
             adapt_plan(items, bad)
+
+
+def test_the_enrolment_shift_is_what_separates_neutral_from_all_speech():
+    rng = np.random.default_rng(0)
+
+    def example(speaker, label, level):
+        frames = rng.normal(level, 1.0, (200, 4)).astype(np.float32)
+        return Example((frames,), (Stats.of(frames),), EMOTIONS.index(label), speaker, f"{label}.wav")
+
+    examples = [
+        example(speaker, label, base + (0.0 if label == "neutral" else 2.0))
+        for speaker, base in (("a", -3.0), ("b", 5.0))
+        for label in ("neutral", "angry", "happy", "sad")
+    ]
+    shift = enrolment_shift(examples)
+    np.testing.assert_allclose(shift.mean, 1.5, atol=0.1)  # all clips sit 1.5 above the neutral one
+    assert np.all(shift.log_var > 0)  # and spread wider
+    assert enrolment_shift([ex for ex in examples if ex.label != 0]) is None
 
 
 def test_voice_statistics_merge_exactly():

@@ -13,7 +13,7 @@ import pytest
 from moodplayer import profile as profiles
 from moodplayer.audio import SAMPLE_RATE, load_audio, speech_only
 from moodplayer.demo import SAMPLE_VOICE
-from moodplayer.features import FeatureConfig, log_mel
+from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, log_mel
 from tests.conftest import REPO, run_cli
 from vmic import speech_clip, vmic  # noqa: F401  (the fixture)
 
@@ -58,6 +58,35 @@ def test_running_statistics_are_exactly_those_of_all_the_speech(voice):
     frames = np.concatenate([log_mel(first, CONFIG), log_mel(second, CONFIG)])
     np.testing.assert_allclose(profile.stats.mean, frames.mean(axis=0), rtol=1e-5)
     np.testing.assert_allclose(profile.stats.var, frames.var(axis=0), rtol=1e-5)
+
+
+def test_only_the_enrolment_is_moved_by_the_models_shift(voice):
+    speech = speech_only(voice)
+    profile = profiles.new_profile("alice", CONFIG)
+    profile.add(speech, CONFIG, enrolment=True)
+    profile.add(speech[::2].copy(), CONFIG)
+    up = EnrolmentShift(np.full(CONFIG.n_mels, 1.0), np.zeros(CONFIG.n_mels))
+    enrolled, heard = Stats.of(log_mel(speech, CONFIG)), Stats.of(log_mel(speech[::2].copy(), CONFIG))
+    moved = profile.normaliser(up)
+    np.testing.assert_allclose(moved.mean, Stats.combine([up.apply(enrolled), heard]).mean, rtol=1e-6)
+    assert moved.count == profile.stats.count and np.all(moved.mean > profile.stats.mean)
+    np.testing.assert_allclose(profile.normaliser(None).mean, profile.stats.mean)
+    profiles.save_profile(profile)
+    loaded = profiles.load_profile("alice", CONFIG)
+    assert loaded.enrolled.count == enrolled.count and loaded.heard.count == heard.count
+
+
+def test_a_first_format_profile_is_read_as_listening_history(voice):
+    profile = profiles.new_profile("old", CONFIG)
+    profile.add(speech_only(voice), CONFIG)
+    stats = {"count": profile.heard.count, "mean": profile.heard.mean.tolist(), "m2": profile.heard.m2.tolist()}
+    document = {**json.loads(profiles._encode(profile)), "format": profiles.OLD_FORMAT, "stats": stats}
+    for key in ("sha256", "enrolled", "heard"):
+        document.pop(key)
+    profiles.profile_path("old").write_text(json.dumps({**document, "sha256": profiles._checksum(document)}))
+    loaded = profiles.load_profile("old", CONFIG)
+    assert loaded.enrolled.count == 0
+    np.testing.assert_allclose(loaded.heard.mean, profile.heard.mean)
 
 
 @pytest.mark.parametrize("name", ["../etc/passwd", "a b", ""])

@@ -142,7 +142,7 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuni
     from moodplayer.datasets import speakers
     from moodplayer.emotions import EMOTIONS
     from moodplayer.model import count_parameters, save_model
-    from moodplayer.train import train_split
+    from moodplayer.train import enrolment_shift, train_split
 
     names = speakers(examples)
     with _progress() as progress:
@@ -150,6 +150,7 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuni
         net, info = train_split(
             examples, names, recipe, seed, lambda e, n, loss, u: progress.update(task, completed=e, loss=loss, uar=u)
         )
+    shift = enrolment_shift(examples)
     metadata = {
         "labels": list(EMOTIONS),
         "features": config.to_dict(),
@@ -161,6 +162,7 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuni
         "parameters": count_parameters(net),
         "recipe": {**recipe.to_dict(), "seed": seed},
         "temperature": info.pop("temperature"),
+        "enrolment_shift": shift.to_dict() if shift else None,
         "data": {
             "root": str(Path(data_dir).resolve()),
             "corpora": sorted({c.corpus for c in clips}),
@@ -223,6 +225,8 @@ def evaluate(
         for name, chosen in enrol.items()
         if any(features[i] is not None for i in chosen)
     }
+    if adapt.startswith("neutral") and classifier.enrolment_shift is not None:
+        profiles = {name: classifier.enrolment_shift.apply(stats) for name, stats in profiles.items()}
     predicted = [
         "no-speech" if features[i] is None
         else classifier.labels[int(classifier.classify(features[i], profiles.get(clips[i].speaker)).argmax())]

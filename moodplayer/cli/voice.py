@@ -53,7 +53,7 @@ def enroll(
         err.print(f"\n[bold]{number}/{sentences}[/] read in your usual voice: [italic]“{sentence}”[/]")
         samples = _record_good_take(lambda: record_voice(seconds, device=device_arg(device)), profiles.enrolment_problem)
         speech = speech_only(samples)
-        fresh.add(speech, config)
+        fresh.add(speech, config, enrolment=True)
         clips.append(speech)
     profiles.reset_profile(name)
     for number, speech in enumerate(clips, start=1):
