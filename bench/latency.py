@@ -4,7 +4,9 @@
 
 Prints the median and 90th percentile (warm) of the classifier's own timings
 on a real 3 s RAVDESS excerpt (or a synthetic voiced signal when the data is
-absent), and the model's file size and parameter count.
+absent), the same with a voice profile (enrolled and heard speech, the
+model's enrolment shift applied on every clip as ``listen`` does), and the
+model's file size and parameter count.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +46,7 @@ def main() -> None:
 
     import torch
 
+    from moodplayer import profile as profiles
     from moodplayer.classifier import Classifier
     from moodplayer.model import count_parameters
     from moodplayer.paths import default_model_path
@@ -52,12 +56,16 @@ def main() -> None:
     samples = three_seconds()
     for _ in range(10):
         classifier.predict(samples)
-    totals, features, model = [], [], []
+    totals, features, model, with_profile = [], [], [], []
+    voice = a_voice_profile(classifier, samples)
     for _ in range(args.runs):
         t = classifier.predict(samples).timings_ms
         features.append(t["features"])
         model.append(t["model"])
         totals.append(t["features"] + t["model"])
+        start = time.perf_counter()
+        classifier.predict(samples, profiles.stats_for(voice, classifier))
+        with_profile.append((time.perf_counter() - start) * 1000)
     path = args.model or default_model_path()
     q90 = lambda xs: float(np.percentile(xs, 90))  # noqa: E731
     print(f"model           {path}")
@@ -66,6 +74,19 @@ def main() -> None:
     print(f"  features      {statistics.median(features):6.2f} / {q90(features):6.2f} ms")
     print(f"  forward       {statistics.median(model):6.2f} / {q90(model):6.2f} ms")
     print(f"  total         {statistics.median(totals):6.2f} / {q90(totals):6.2f} ms")
+    used = "used" if profiles.stats_for(voice, classifier) is not None else "not used: the model was not trained for profiles"
+    added = statistics.median(with_profile) - statistics.median(totals)
+    print(f"  with profile  {statistics.median(with_profile):6.2f} / {q90(with_profile):6.2f} ms ({used}; {added:+.2f} ms)")
+
+
+def a_voice_profile(classifier, samples):
+    """A usable profile with both enrolled and heard speech, as after `voice enroll` and some listens."""
+    from moodplayer import profile as profiles
+
+    voice = profiles.new_profile("bench", classifier.features)
+    for enrolment in (True, True, True, False, False):
+        voice.add(samples, classifier.features, enrolment=enrolment)
+    return voice
 
 
 if __name__ == "__main__":

@@ -17,7 +17,10 @@ tests) and libvlc. Prints, per run and as medians:
 - to_emotion, to_first_audio: the whole ``moodplayer listen --json`` chain,
   as its JSON reports them: from the recording's end to the emotion, and to
   VLC playing the first track (after one warm-up run that renders the demo
-  music).
+  music);
+- enrolment: ``moodplayer voice enroll --sentences 4`` from start to a saved
+  profile, a sentence played into the microphone at each prompt (issue #8's
+  "enrolment to usable profile in one command"), with the seconds of speech.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from moodplayer.player import Player  # noqa: E402
 from moodplayer.record import record_voice  # noqa: E402
 from test_player import write_tone  # noqa: E402
+from test_voice import enroll_through_the_mic  # noqa: E402
 from vmic import VirtualMic, speech_clip  # noqa: E402
 
 
@@ -92,6 +96,18 @@ def listen_chain(mic: VirtualMic, clip: Path, home: Path) -> tuple[float, float]
     return timings["to_emotion"] / 1000, timings["to_first_audio"] / 1000
 
 
+def enrolment(mic: VirtualMic, root: Path) -> tuple[float, float]:
+    """Wall-clock seconds of a 4-sentence `voice enroll`, and the seconds of speech it kept."""
+    os.environ["MOODPLAYER_HOME"] = str(root / "enrol-home")
+    started = time.monotonic()
+    result = enroll_through_the_mic(mic, root, [True] * 4)
+    wall = time.monotonic() - started
+    if result.returncode != 0:
+        raise SystemExit(f"enrolment failed: {result.stderr.strip().splitlines()[-1]}")
+    shown = subprocess.run([sys.executable, "-m", "moodplayer", "voice", "show", "--json"], capture_output=True, text=True)
+    return wall, json.loads(shown.stdout)["seconds"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -114,6 +130,8 @@ def main() -> None:
                 for name, value in zip(("to_emotion", "to_first_audio"), listen_chain(mic, clip, root / "home")):
                     rows.setdefault(name, []).append(value)
                 print(f"run {run + 1}: " + "  ".join(f"{k} {v[-1] * 1000:.0f} ms" for k, v in rows.items()))
+            wall, speech = enrolment(mic, root)
+            print(f"enrolment: 4 sentences, {speech:.1f} s of speech, usable profile after {wall:.1f} s wall clock")
         finally:
             mic.stop()
     print("median: " + "  ".join(f"{k} {statistics.median(v) * 1000:.0f} ms" for k, v in rows.items()))

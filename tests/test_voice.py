@@ -210,6 +210,7 @@ def test_enroll_through_the_virtual_microphone(vmic, tmp_path):
     assert result.stderr.count("no speech heard; please read it again") == 1
     profile = profiles.load_profile("default", CONFIG)
     assert profile.clips == 4 and profile.usable
+    assert profile.enrolled.count > 0 and profile.heard.count == 0  # the model's enrolment shift applies to all of it
     assert "voice profile 'default': 4 sentences" in result.stdout
     assert len(list(profiles.clips_dir("default").glob("enrol-*.flac"))) == 4
     shown = json.loads(run_cli("voice", "show", "--json").stdout)
@@ -226,4 +227,5 @@ def test_listen_hears_through_the_microphone_what_detect_reads_from_the_file(vmi
     assert heard["source"] == "microphone"
     assert heard["emotion"] == detected["emotion"] == "angry"
     # That listen started the voice profile: one clip, not yet enough to use.
-    assert profiles.load_profile("default", CONFIG).clips == 1
+    started = profiles.load_profile("default", CONFIG)
+    assert started.clips == 1 and started.heard.count > 0 and started.enrolled.count == 0
