@@ -15,7 +15,7 @@ import numpy as np
 
 from moodplayer import audio, emotions
 from moodplayer.errors import ModelError, NoSpeechError
-from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, log_mel, normalise
+from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, frame_features, normalise
 
 #: Below this confidence (after calibration) a prediction is flagged uncertain.
 DEFAULT_UNCERTAIN_BELOW = 0.4
@@ -78,7 +78,7 @@ class Classifier:
         Their :class:`Stats` are what a voice profile accumulates.
         """
         speech = audio.speech_only(samples) if self.features.trim_silence else samples
-        return log_mel(speech, self.features)
+        return frame_features(speech, self.features)
 
     def classify(self, features: np.ndarray, profile: Stats | None = None) -> np.ndarray:
         """Calibrated class probabilities of raw features, normalised by ``profile`` or by themselves."""

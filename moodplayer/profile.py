@@ -29,7 +29,7 @@ import numpy as np
 
 from moodplayer import audio, paths
 from moodplayer.errors import MoodplayerError
-from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, log_mel
+from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, frame_features
 
 FORMAT = "moodplayer-voice-profile/2"
 #: The first format kept one set of statistics; read as heard in ``listen`` (no shift applied).
@@ -72,7 +72,7 @@ class VoiceProfile:
 
     def add(self, speech: np.ndarray, config: FeatureConfig, enrolment: bool = False) -> None:
         """Fold one clip of (silence-trimmed) speech into the running statistics."""
-        clip = Stats.of(log_mel(speech, config))
+        clip = Stats.of(frame_features(speech, config))
         if enrolment:
             self.enrolled = self.enrolled.merge(clip)
         else:
@@ -126,7 +126,7 @@ def clips_dir(name: str) -> Path:
 
 def new_profile(name: str, config: FeatureConfig) -> VoiceProfile:
     now = _now()
-    empty = Stats.empty(config.n_mels)
+    empty = Stats.empty(config.dims)
     return VoiceProfile(name, config.key(), empty, empty, created=now, updated=now)
 
 

@@ -424,6 +424,23 @@ def enrolment_shift(examples: Sequence[Example]) -> EnrolmentShift | None:
     return EnrolmentShift(np.mean(mean_shifts, axis=0), np.mean(log_var_shifts, axis=0))
 
 
+def training_voices(examples: Sequence[Example], config: FeatureConfig) -> dict:
+    """Where the training speakers' voices sit, so ``voice show`` can place a user among them:
+    the mean and spread over speakers of each one's average log-mel spectrum, and each one's
+    typical pitch (Hz, sorted)."""
+    per_speaker = np.stack(
+        [Stats.combine([ex.stats[0] for ex in examples if ex.speaker == name]).mean for name in speakers(examples)]
+    )
+    spectra = per_speaker[:, : config.n_mels]
+    summary = {
+        "spectrum_mean": [round(float(v), 3) for v in spectra.mean(axis=0)],
+        "spectrum_std": [round(float(v), 3) for v in spectra.std(axis=0)],
+    }
+    if config.pitch:
+        summary["pitch_hz"] = sorted(round(float(np.exp(v)), 1) for v in per_speaker[:, config.n_mels])
+    return summary
+
+
 def score(net, examples: Sequence[Example], mode: str = "none", seed: int = 0, shift: EnrolmentShift | None = None) -> dict:
     """Scores of a net on some speakers' clips under an ``--adapt`` mode.
 

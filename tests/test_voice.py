@@ -13,11 +13,13 @@ import pytest
 from moodplayer import profile as profiles
 from moodplayer.audio import SAMPLE_RATE, load_audio, speech_only
 from moodplayer.demo import SAMPLE_VOICE
-from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, log_mel
+from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, frame_features
+from moodplayer.model import read_metadata
+from moodplayer.paths import default_model_path
 from tests.conftest import REPO, run_cli
 from vmic import speech_clip, vmic  # noqa: F401  (the fixture)
 
-CONFIG = FeatureConfig()
+CONFIG = FeatureConfig.from_dict(read_metadata(default_model_path())["features"])  # the shipped model's
 ANGRY = "Actor_20/03-01-05-02-01-01-20.flac"  # a clip the shipped model hears as angry, confidently
 
 
@@ -55,7 +57,7 @@ def test_running_statistics_are_exactly_those_of_all_the_speech(voice):
     profile = profiles.new_profile("alice", CONFIG)
     profile.add(first, CONFIG)
     profile.add(second, CONFIG)
-    frames = np.concatenate([log_mel(first, CONFIG), log_mel(second, CONFIG)])
+    frames = np.concatenate([frame_features(first, CONFIG), frame_features(second, CONFIG)])
     np.testing.assert_allclose(profile.stats.mean, frames.mean(axis=0), rtol=1e-5)
     np.testing.assert_allclose(profile.stats.var, frames.var(axis=0), rtol=1e-5)
 
@@ -65,8 +67,8 @@ def test_only_the_enrolment_is_moved_by_the_models_shift(voice):
     profile = profiles.new_profile("alice", CONFIG)
     profile.add(speech, CONFIG, enrolment=True)
     profile.add(speech[::2].copy(), CONFIG)
-    up = EnrolmentShift(np.full(CONFIG.n_mels, 1.0), np.zeros(CONFIG.n_mels))
-    enrolled, heard = Stats.of(log_mel(speech, CONFIG)), Stats.of(log_mel(speech[::2].copy(), CONFIG))
+    up = EnrolmentShift(np.full(CONFIG.dims, 1.0), np.zeros(CONFIG.dims))
+    enrolled, heard = Stats.of(frame_features(speech, CONFIG)), Stats.of(frame_features(speech[::2].copy(), CONFIG))
     moved = profile.normaliser(up)
     np.testing.assert_allclose(moved.mean, Stats.combine([up.apply(enrolled), heard]).mean, rtol=1e-6)
     assert moved.count == profile.stats.count and np.all(moved.mean > profile.stats.mean)
@@ -130,7 +132,7 @@ def test_a_profile_made_for_other_features_is_rebuilt_from_its_clips(voice):
     profiles.save_profile(profile)
     profiles.save_clip("bob", speech_only(voice), 1)
     rebuilt = profiles.load_profile("bob", CONFIG)
-    assert rebuilt.feature_key == CONFIG.key() and rebuilt.stats.mean.size == CONFIG.n_mels
+    assert rebuilt.feature_key == CONFIG.key() and rebuilt.stats.mean.size == CONFIG.dims
 
 
 def profile_of_actor(ravdess, actor: str) -> profiles.VoiceProfile:

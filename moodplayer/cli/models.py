@@ -142,7 +142,7 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuni
     from moodplayer.datasets import speakers
     from moodplayer.emotions import EMOTIONS
     from moodplayer.model import count_parameters, save_model
-    from moodplayer.train import enrolment_shift, train_split
+    from moodplayer.train import enrolment_shift, train_split, training_voices
 
     names = speakers(examples)
     with _progress() as progress:
@@ -163,6 +163,7 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuni
         "recipe": {**recipe.to_dict(), "seed": seed},
         "temperature": info.pop("temperature"),
         "enrolment_shift": shift.to_dict() if shift else None,
+        "training_voices": training_voices(examples, config),
         "data": {
             "root": str(Path(data_dir).resolve()),
             "corpora": sorted({c.corpus for c in clips}),

@@ -81,15 +81,22 @@ def _record_good_take(record, problem_of):
 def show(
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help=PROFILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Draw the voice's average spectrum to this PNG."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Draw the voice's average spectrum, against the training speakers', to this PNG."),
 ) -> None:
-    """How much speech the profile holds, since when, and whether it is in use yet."""
+    """How much speech the profile holds, since when, whether it is in use yet, and where the
+    voice sits among the speakers the model was trained on."""
+    import numpy as np
+
     from moodplayer import profile as profiles
     from moodplayer.console import out
     from moodplayer.errors import MoodplayerError
+    from moodplayer.features import FeatureConfig
 
     name = profiles.active_name(profile)
-    found = profiles.load_profile(name, model_features())
+    metadata = model_metadata()
+    config = FeatureConfig.from_dict(metadata["features"])
+    voices = metadata.get("training_voices") or {}
+    found = profiles.load_profile(name, config)
     if found is None:
         raise MoodplayerError(f"no voice profile '{name}'; create one with: moodplayer voice enroll")
     summary = {
@@ -101,8 +108,10 @@ def show(
         "in_use": found.usable,
         "needs_seconds": profiles.MIN_SECONDS,
     }
+    if config.pitch and found.stats.count:
+        summary["pitch_hz"] = round(float(np.exp(found.stats.mean[config.n_mels])), 1)
     if plot is not None:
-        draw_spectrum(found, plot)
+        draw_spectrum(found, plot, config.n_mels, voices)
     if as_json:
         print(json.dumps(summary), flush=True)
         return
@@ -111,6 +120,12 @@ def show(
         f"voice profile '{found.name}': {found.clips} clips, {found.seconds:.1f} s of speech, "
         f"since {found.created[:10]}, updated {found.updated[:16].replace('T', ' ')}; {state}"
     )
+    if "pitch_hz" in summary and voices.get("pitch_hz"):
+        trained = voices["pitch_hz"]
+        out.print(
+            f"typical pitch {summary['pitch_hz']:.0f} Hz; the model's {len(trained)} training speakers: "
+            f"{trained[0]:.0f}–{trained[-1]:.0f} Hz"
+        )
 
 
 @voice_app.command()
@@ -137,26 +152,36 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON only.")
         out.print("\n".join(names) if names else "no voice profiles yet: moodplayer voice enroll")
 
 
-def model_features():
-    """The feature settings of the model in use (profiles are kept per feature set)."""
-    from moodplayer.features import FeatureConfig
+def model_metadata() -> dict:
+    """The metadata of the model in force (profiles are kept per feature set)."""
     from moodplayer.model import read_metadata
-    from moodplayer.paths import default_model_path
+    from moodplayer.versions import active_model_path
 
-    return FeatureConfig.from_dict(read_metadata(default_model_path())["features"])
+    return read_metadata(active_model_path())
 
 
-def draw_spectrum(found, target: Path) -> None:
-    """The voice's mean log-mel spectrum with ±1 standard deviation per band."""
+def model_features():
+    """The feature settings of the model in force."""
+    from moodplayer.features import FeatureConfig
+
+    return FeatureConfig.from_dict(model_metadata()["features"])
+
+
+def draw_spectrum(found, target: Path, n_mels: int, voices: dict) -> None:
+    """The voice's mean log-mel spectrum (±1 standard deviation per band), over the band
+    where the training speakers' average spectra lie (their mean ± 1 std over speakers)."""
     import numpy as np
 
     from moodplayer.ui import new_figure, save_figure
 
-    bands = np.arange(found.stats.mean.size)
-    std = np.sqrt(found.stats.var)
+    bands = np.arange(n_mels)
+    mean, std = found.stats.mean[:n_mels], np.sqrt(found.stats.var[:n_mels])
     fig, ax = new_figure(7.0)
-    ax.plot(bands, found.stats.mean, label=f"{found.name} ({found.seconds:.0f} s)")
-    ax.fill_between(bands, found.stats.mean - std, found.stats.mean + std, alpha=0.25)
+    if voices.get("spectrum_mean"):
+        centre, spread = np.array(voices["spectrum_mean"]), np.array(voices["spectrum_std"])
+        ax.fill_between(bands, centre - spread, centre + spread, color="0.8", label="training speakers")
+    ax.plot(bands, mean, label=f"{found.name} ({found.seconds:.0f} s)")
+    ax.fill_between(bands, mean - std, mean + std, alpha=0.25)
     ax.set_xlabel("mel band (low → high pitch)")
     ax.set_ylabel("log energy")
     ax.legend()
