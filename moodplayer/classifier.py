@@ -2,7 +2,7 @@
 
 This is the one path from samples to an emotion that ``detect``, ``listen``
 and ``evaluate`` share, so what is measured is what users get: trim to the
-speech, log-mels, normalise, forward, temperature-scaled softmax.
+speech, log-mels and pitch, normalise, forward, temperature-scaled softmax.
 """
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ class Recipe:
     speaker_norm: float = 0.5  # share of clips normalised by some of their speaker's clips, not their own
     speeds: tuple[float, ...] = (0.9, 1.1)  # speed-perturbed copies of each clip to draw from
     validation_fraction: float = 0.1  # of the training speakers, at least one
+    ensemble: int = 1  # nets trained from seeds seed, seed+1, …; the model averages their logits
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -367,14 +368,34 @@ def scores(true: Sequence[str], predicted: Sequence[str]) -> dict:
 def train_split(
     examples: Sequence[Example], train_speakers: Sequence[str], recipe: Recipe, seed: int, report: Report | None
 ):
-    """Train on ``train_speakers`` minus validation speakers; returns (net, info, temperature)."""
+    """Train on ``train_speakers`` minus validation speakers; returns (model, info).
+
+    With ``recipe.ensemble`` > 1 that many nets are trained (seeds ``seed``,
+    ``seed + 1``, …) and averaged; ``report`` then counts epochs across them.
+    The temperature is fitted to the whole model on the validation speakers.
+    """
+    from moodplayer.model import ensemble_of
+
     valid_names = set(validation_speakers(train_speakers, recipe.validation_fraction))
     train_set = [ex for ex in examples if ex.speaker in train_speakers and ex.speaker not in valid_names]
     valid_set = [ex for ex in examples if ex.speaker in valid_names]
-    net, info = fit(train_set, valid_set, recipe, seed, report)
-    temperature = fit_temperature(predict_logits(net, valid_set), np.array([ex.label for ex in valid_set]))
-    info.update(validation_speakers=sorted(valid_names), temperature=temperature)
-    return net, info
+    nets, runs = [], []
+    for member in range(recipe.ensemble):
+        offset = member * recipe.epochs
+        member_report = report and (lambda e, n, loss, u, o=offset: report(o + e, n * recipe.ensemble, loss, u))
+        net, run = fit(train_set, valid_set, recipe, seed + member, member_report)
+        nets.append(net)
+        runs.append(run)
+    model = ensemble_of(nets)
+    labels = np.array([ex.label for ex in valid_set])
+    logits = predict_logits(model, valid_set)
+    info = runs[0] if len(runs) == 1 else {
+        "best_epoch": [run["best_epoch"] for run in runs],
+        "epochs_run": [run["epochs_run"] for run in runs],
+        "validation_uar": round(uar(labels, logits.argmax(axis=1)), 4),
+    }
+    info.update(validation_speakers=sorted(valid_names), temperature=fit_temperature(logits, labels))
+    return model, info
 
 
 def adapt_plan(items: Sequence[tuple[str, str, str]], mode: str, seed: int = 0) -> tuple[dict[str, list[int]], list[int]]:

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from moodplayer.model import EmotionNet, ModelConfig, count_parameters, load_model, save_model, sidecar_path
+from moodplayer.model import EmotionNet, ModelConfig, count_parameters, ensemble_of, load_model, save_model, sidecar_path
 from moodplayer.errors import ModelError
 from tests.conftest import run_cli
 
@@ -44,6 +44,23 @@ def test_padding_does_not_change_a_clip_s_logits(saved):
 
 def test_default_net_is_small():
     assert count_parameters(EmotionNet()) <= 1_000_000
+
+
+def test_an_ensemble_averages_its_members_and_survives_a_round_trip(tmp_path):
+    torch.manual_seed(1)
+    config = ModelConfig.from_dict(METADATA["model"])
+    nets = [EmotionNet(config).eval(), EmotionNet(config).eval()]
+    ensemble = ensemble_of(nets)
+    x, lengths = torch.randn(2, 64, 64), torch.tensor([64, 40])
+    path = tmp_path / "e.safetensors"
+    save_model(path, ensemble.state_dict(), {**METADATA, "model": ensemble.config.to_dict()})
+    loaded, metadata = load_model(path)
+    with torch.inference_mode():
+        mean = (nets[0](x, lengths) + nets[1](x, lengths)) / 2
+        assert torch.allclose(ensemble(x, lengths), mean, atol=1e-6)
+        assert torch.equal(loaded(x, lengths), ensemble(x, lengths))
+    assert metadata["model"]["members"] == 2 and count_parameters(loaded) == 2 * count_parameters(nets[0])
+    assert ensemble_of(nets[:1]) is nets[0]
 
 
 def _truncate(path):

@@ -73,9 +73,11 @@ def tiny_corpus(tmp_path, ravdess):
 def test_tiny_training_run_writes_a_loadable_model(tmp_path, ravdess):
     data = tiny_corpus(tmp_path, ravdess)
     out = tmp_path / "tiny.safetensors"
-    result = run_cli("train", str(data), "--out", str(out), "--epochs", "2", "--seed", "3")
+    result = run_cli("train", str(data), "--out", str(out), "--epochs", "2", "--seed", "3", "--ensemble", "2")
     assert result.returncode == 0, result.stderr
     meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["model"]["members"] == 2 and meta["recipe"]["ensemble"] == 2
+    assert len(meta["training"]["best_epoch"]) == 2
     assert meta["split"] == {"train": ["ravdess-01", "ravdess-02"], "validation": ["ravdess-03"]}
     assert meta["recipe"]["epochs"] == 2 and meta["recipe"]["seed"] == 3
     assert meta["data"]["clips"] == 45

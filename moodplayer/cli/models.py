@@ -33,6 +33,7 @@ def train(
     out: Optional[Path] = typer.Option(None, "--out", help="Model file to write (default: models/emotion-lstm.safetensors)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (weights, batches, augmentation)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Most epochs per training run (early stopping may end sooner)."),
+    ensemble: Optional[int] = typer.Option(None, "--ensemble", min=1, max=8, help="Nets to train from successive seeds and average (default: the recipe's)."),
     folds: int = typer.Option(1, "--folds", help="Speaker folds to cross-validate first (1 = none)."),
     jobs: int = typer.Option(2, "--jobs", help="Folds trained at once, one CPU core each."),
     adapt: List[str] = typer.Option(["none"], "--adapt", help="With --folds: also score held-out speakers with voice profiles (neutral:N, history:N); repeatable."),
@@ -72,7 +73,8 @@ def train(
     # one (measured: 4.5 s/epoch either way), and oneDNN's start-up is far slower with two.
     torch.set_num_threads(1)
     config = FeatureConfig()
-    recipe = Recipe() if epochs is None else replace(Recipe(), epochs=epochs)
+    chosen = {"epochs": epochs, "ensemble": ensemble}
+    recipe = replace(Recipe(), **{name: value for name, value in chosen.items() if value is not None})
     clips = discover(data_dir, speaker_pattern)
     with err.status(f"features of {len(clips)} clips (cached after the first run)…"):
         examples = make_examples(clips, config, recipe.speeds)
@@ -119,13 +121,14 @@ def _cross_validate(examples, folds, recipe, seed, jobs, modes) -> dict:
     from moodplayer.train import cross_validate
 
     with _progress() as progress:
-        tasks = {i: progress.add_task(f"fold {i}", total=recipe.epochs, loss=0.0, uar=0.0) for i in range(1, folds + 1)}
+        epochs = recipe.epochs * recipe.ensemble
+        tasks = {i: progress.add_task(f"fold {i}", total=epochs, loss=0.0, uar=0.0) for i in range(1, folds + 1)}
 
         def report(fold, epoch, total, loss, val_uar):
             progress.update(tasks[fold], completed=epoch, loss=loss, uar=val_uar)
 
         def on_fold(i, result):
-            progress.update(tasks[i], completed=recipe.epochs)
+            progress.update(tasks[i], completed=epochs)
             progress.console.print(
                 f"fold {i} ({', '.join(result['test_speakers'])}): accuracy {result['accuracy']:.1%}, "
                 f"UAR {result['uar']:.1%}"
@@ -146,7 +149,7 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuni
 
     names = speakers(examples)
     with _progress() as progress:
-        task = progress.add_task("final model", total=recipe.epochs, loss=0.0, uar=0.0)
+        task = progress.add_task("final model", total=recipe.epochs * recipe.ensemble, loss=0.0, uar=0.0)
         net, info = train_split(
             examples, names, recipe, seed, lambda e, n, loss, u: progress.update(task, completed=e, loss=loss, uar=u)
         )
