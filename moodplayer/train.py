@@ -292,7 +292,7 @@ def fit(
             break
     net.load_state_dict(best[2])
     net.eval()
-    return net, {"best_epoch": best[1], "validation_uar": round(best[0], 4), "epochs_run": epoch}
+    return net, {"best_epoch": best[1], "validation_uar": round(best[0], 4), "epochs_run": epoch, "seed": seed}
 
 
 def _loss(net, loss_fn, x, lengths, y, mixup: float, rng: np.random.Generator):
@@ -365,6 +365,29 @@ def scores(true: Sequence[str], predicted: Sequence[str]) -> dict:
 # --- protocols ---------------------------------------------------------------------------
 
 
+def split_sets(examples: Sequence[Example], train_speakers: Sequence[str], recipe: Recipe):
+    """(training clips, validation clips, validation speakers) of ``train_speakers``."""
+    valid_names = sorted(validation_speakers(train_speakers, recipe.validation_fraction))
+    train_set = [ex for ex in examples if ex.speaker in train_speakers and ex.speaker not in valid_names]
+    valid_set = [ex for ex in examples if ex.speaker in valid_names]
+    return train_set, valid_set, valid_names
+
+
+def assemble(nets: list, runs: list[dict], valid_set: Sequence[Example], valid_names: list[str]):
+    """One model from the trained members, its temperature fitted on the validation clips; returns (model, info)."""
+    from moodplayer.model import ensemble_of
+
+    model = ensemble_of(nets)
+    labels = np.array([ex.label for ex in valid_set])
+    logits = predict_logits(model, valid_set)
+    info = runs[0] if len(runs) == 1 else {
+        "best_epoch": [run["best_epoch"] for run in runs],
+        "epochs_run": [run["epochs_run"] for run in runs],
+        "validation_uar": round(uar(labels, logits.argmax(axis=1)), 4),
+    }
+    return model, {**info, "validation_speakers": valid_names, "temperature": fit_temperature(logits, labels)}
+
+
 def train_split(
     examples: Sequence[Example], train_speakers: Sequence[str], recipe: Recipe, seed: int, report: Report | None
 ):
@@ -374,11 +397,7 @@ def train_split(
     ``seed + 1``, …) and averaged; ``report`` then counts epochs across them.
     The temperature is fitted to the whole model on the validation speakers.
     """
-    from moodplayer.model import ensemble_of
-
-    valid_names = set(validation_speakers(train_speakers, recipe.validation_fraction))
-    train_set = [ex for ex in examples if ex.speaker in train_speakers and ex.speaker not in valid_names]
-    valid_set = [ex for ex in examples if ex.speaker in valid_names]
+    train_set, valid_set, valid_names = split_sets(examples, train_speakers, recipe)
     nets, runs = [], []
     for member in range(recipe.ensemble):
         offset = member * recipe.epochs
@@ -386,16 +405,7 @@ def train_split(
         net, run = fit(train_set, valid_set, recipe, seed + member, member_report)
         nets.append(net)
         runs.append(run)
-    model = ensemble_of(nets)
-    labels = np.array([ex.label for ex in valid_set])
-    logits = predict_logits(model, valid_set)
-    info = runs[0] if len(runs) == 1 else {
-        "best_epoch": [run["best_epoch"] for run in runs],
-        "epochs_run": [run["epochs_run"] for run in runs],
-        "validation_uar": round(uar(labels, logits.argmax(axis=1)), 4),
-    }
-    info.update(validation_speakers=sorted(valid_names), temperature=fit_temperature(logits, labels))
-    return model, info
+    return assemble(nets, runs, valid_set, valid_names)
 
 
 def adapt_plan(items: Sequence[tuple[str, str, str]], mode: str, seed: int = 0) -> tuple[dict[str, list[int]], list[int]]:
@@ -477,24 +487,12 @@ def score(net, examples: Sequence[Example], mode: str = "none", seed: int = 0, s
     return scores([EMOTIONS[ex.label] for ex in scored], [EMOTIONS[p] for p in predicted])
 
 
-def score_fold(
-    examples: Sequence[Example],
-    test_names: Sequence[str],
-    recipe: Recipe,
-    seed: int,
-    report: Report | None = None,
-    adapt: Sequence[str] = ("none",),
-) -> dict:
-    """Train without ``test_names`` (validating on some of the rest), then score ``test_names``.
-
-    The headline figures are those of the first ``adapt`` mode; all are under ``"adapt"``.
-    """
-    start = time.perf_counter()
+def fold_result(examples: Sequence[Example], test_names: Sequence[str], model, info: dict, adapt: Sequence[str], seed: int) -> dict:
+    """A fold's scores on its held-out speakers under each ``adapt`` mode (the first is the headline)."""
     train_names = [s for s in speakers(examples) if s not in test_names]
-    net, info = train_split(examples, train_names, recipe, seed, report)
     test = [ex for ex in examples if ex.speaker in test_names]
     shift = enrolment_shift([ex for ex in examples if ex.speaker in train_names])
-    modes = {mode: score(net, test, mode, seed, shift) for mode in adapt}
+    modes = {mode: score(model, test, mode, seed, shift) for mode in adapt}
     first = modes[adapt[0]]
     return {
         "test_speakers": list(test_names),
@@ -502,22 +500,25 @@ def score_fold(
         "uar": first["uar"],
         "n": first["n"],
         "adapt": {mode: {k: r[k] for k in ("accuracy", "uar", "n")} for mode, r in modes.items()},
-        "seconds": round(time.perf_counter() - start, 1),
         **info,
     }
 
 
-#: What forked fold workers inherit (examples are large; forking shares them for free).
+#: What forked workers inherit (examples are large; forking shares them for free).
 _SHARED: dict = {}
 
 
-def _fold_worker(i: int, test_names: list[str]) -> dict:
+def _member_worker(fold: int, member: int, test_names: list[str]):
+    """Train one member of one fold's model; returns (fold, net, run summary with its seconds)."""
     import torch
 
     torch.set_num_threads(1)
-    queue = _SHARED["queue"]
-    report = lambda *args: queue.put((i, *args))  # noqa: E731
-    return score_fold(_SHARED["examples"], test_names, _SHARED["recipe"], _SHARED["seed"], report, _SHARED["adapt"])
+    examples, recipe = _SHARED["examples"], _SHARED["recipe"]
+    start = time.perf_counter()
+    train_set, valid_set, _ = split_sets(examples, [s for s in speakers(examples) if s not in test_names], recipe)
+    report = lambda *args: _SHARED["queue"].put((fold, *args))  # noqa: E731
+    net, run = fit(train_set, valid_set, recipe, _SHARED["seed"] + member, report)
+    return net, {**run, "seconds": time.perf_counter() - start}
 
 
 def cross_validate(
@@ -530,11 +531,12 @@ def cross_validate(
     on_fold: Callable[[int, dict], None] | None = None,
     adapt: Sequence[str] = ("none",),
 ) -> dict:
-    """Speaker k-fold cross-validation: each fold's speakers are scored by a net that never heard them.
+    """Speaker k-fold cross-validation: each fold's speakers are scored by a model that never heard them.
 
-    ``jobs`` folds train at once in forked processes, one thread each (the
-    net is too small to use more than one core well). ``report`` gets
-    (fold, epoch, epochs, loss, validation UAR); ``on_fold`` each fold's result.
+    Every member of every fold's model is one task; ``jobs`` tasks train at
+    once in forked processes, one thread each (the net is too small to use
+    more than one core well). ``report`` gets (fold, epochs done, epochs,
+    loss, validation UAR); ``on_fold`` each fold's result as it completes.
     """
     import multiprocessing
     import queue as queue_module
@@ -544,26 +546,46 @@ def cross_validate(
     context = multiprocessing.get_context("fork")
     for mode in adapt:
         adapt_plan([], mode)  # a bad mode fails now, not after an hour of training
-    _SHARED.update(examples=examples, recipe=recipe, seed=seed, adapt=tuple(adapt), queue=context.Queue())
+    _SHARED.update(examples=examples, recipe=recipe, seed=seed, queue=context.Queue())
+    trained: dict[int, list] = {i: [] for i in range(1, k + 1)}
+    done = {i: 0 for i in trained}
     results: dict[int, dict] = {}
     try:
         with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
-            pending = {pool.submit(_fold_worker, i, names): i for i, names in enumerate(folds, 1)}
+            pending = {
+                pool.submit(_member_worker, i, member, names): i
+                for member in range(recipe.ensemble)
+                for i, names in enumerate(folds, 1)
+            }
             while pending:
                 try:
-                    event = _SHARED["queue"].get(timeout=0.2)
+                    fold, _, epochs, loss, val_uar = _SHARED["queue"].get(timeout=0.2)
+                    done[fold] += 1
                     if report:
-                        report(*event)
+                        report(fold, done[fold], epochs * recipe.ensemble, loss, val_uar)
                 except queue_module.Empty:
                     pass
                 for future in [f for f in pending if f.done()]:
                     i = pending.pop(future)
-                    results[i] = {"fold": i, **future.result()}
-                    if on_fold:
-                        on_fold(i, results[i])
+                    trained[i].append(future.result())
+                    if len(trained[i]) == recipe.ensemble:
+                        results[i] = _finish_fold(examples, folds[i - 1], trained[i], recipe, seed, adapt, i)
+                        if on_fold:
+                            on_fold(i, results[i])
     finally:
         _SHARED.clear()
     return summarise([results[i] for i in sorted(results)])
+
+
+def _finish_fold(examples, test_names, trained, recipe, seed, adapt, fold) -> dict:
+    """Assemble a fold's members (in seed order) and score its held-out speakers."""
+    nets, runs = zip(*trained)
+    train_names = [s for s in speakers(examples) if s not in test_names]
+    _, valid_set, valid_names = split_sets(examples, train_names, recipe)
+    order = np.argsort([run["seed"] for run in runs])
+    model, info = assemble([nets[j] for j in order], [runs[j] for j in order], valid_set, valid_names)
+    info["seconds"] = round(sum(run["seconds"] for run in runs), 1)
+    return {"fold": fold, **fold_result(examples, test_names, model, info, adapt, seed)}
 
 
 def summarise(folds: list[dict]) -> dict:
