@@ -49,7 +49,7 @@ def base_model(examples, data: Path, epochs: int, seed: int):
         return load_model(path)
     start = time.perf_counter()
     net, info = train_split(examples, BASE_ACTORS, recipe, seed, None)
-    print(f"base model trained in {time.perf_counter() - start:.0f} s (best epoch {info['best_epoch']})", flush=True)
+    print(f"base model trained in {time.perf_counter() - start:.0f} s (epoch kept {info['kept_epoch']})", flush=True)
     metadata = {
         "labels": [], "features": FeatureConfig().to_dict(), "model": net.config.to_dict(),
         "speaker_normalisation": recipe.speaker_norm > 0,

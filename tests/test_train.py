@@ -77,7 +77,7 @@ def test_tiny_training_run_writes_a_loadable_model(tmp_path, ravdess):
     assert result.returncode == 0, result.stderr
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["model"]["members"] == 2 and meta["recipe"]["ensemble"] == 2
-    assert len(meta["training"]["best_epoch"]) == 2
+    assert len(meta["training"]["kept_epoch"]) == 2
     assert meta["split"] == {"train": ["ravdess-01", "ravdess-02"], "validation": ["ravdess-03"]}
     assert meta["recipe"]["epochs"] == 2 and meta["recipe"]["seed"] == 3
     assert meta["data"]["clips"] == 45
@@ -93,7 +93,7 @@ def test_cross_validation_scores_each_held_out_speaker_with_every_adapt_mode(tmp
     cv = json.loads(out.with_suffix(".json").read_text())["cross_validation"]
     assert [fold["test_speakers"] for fold in cv["folds"]] == [["ravdess-01"], ["ravdess-02"], ["ravdess-03"]]
     for fold in cv["folds"]:
-        assert fold["n"] == 15 and set(fold["adapt"]) == {"none", "history:5"} and len(fold["best_epoch"]) == 2
+        assert fold["n"] == 15 and set(fold["adapt"]) == {"none", "history:5"} and len(fold["kept_epoch"]) == 2
         assert fold["validation_speakers"] and fold["test_speakers"][0] not in fold["validation_speakers"]
     assert cv["accuracy_mean"] == pytest.approx(np.mean([fold["accuracy"] for fold in cv["folds"]]), abs=1e-4)
     assert "3-fold by speaker, adapt history:5" in result.stdout

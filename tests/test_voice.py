@@ -175,6 +175,17 @@ def test_the_shipped_model_uses_a_profile_only_if_trained_for_it(ravdess):
     assert used == ("default" if Classifier.load().accepts_profiles else None)
 
 
+def test_voice_show_places_the_voice_among_the_training_speakers(ravdess, tmp_path):
+    profile_of_actor(ravdess, "20")
+    shown = run_cli("voice", "show", "--json", "--plot", str(tmp_path / "voice.png"))
+    assert shown.returncode == 0, shown.stderr
+    pitch_hz = json.loads(shown.stdout)["pitch_hz"]
+    assert 150 < pitch_hz < 300  # actor 20 is a woman
+    assert (tmp_path / "voice.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = run_cli("voice", "show").stdout
+    assert f"typical pitch {pitch_hz:.0f} Hz; the model's 20 training speakers:" in text
+
+
 def test_reset_forgets_the_profile_and_its_clips(voice):
     profile = profiles.new_profile("default", CONFIG)
     profile.add(speech_only(voice), CONFIG)

@@ -35,7 +35,7 @@ def train(
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Most epochs per training run (early stopping may end sooner)."),
     ensemble: Optional[int] = typer.Option(None, "--ensemble", min=1, max=8, help="Nets to train from successive seeds and average (default: the recipe's)."),
     folds: int = typer.Option(1, "--folds", help="Speaker folds to cross-validate first (1 = none)."),
-    jobs: int = typer.Option(2, "--jobs", help="Folds trained at once, one CPU core each."),
+    jobs: int = typer.Option(2, "--jobs", help="Nets trained at once (folds, ensemble members, tuning trials), one CPU core each."),
     adapt: List[str] = typer.Option(["none"], "--adapt", help="With --folds: also score held-out speakers with voice profiles (neutral:N, history:N); repeatable."),
     speaker_pattern: Optional[str] = typer.Option(None, "--speaker-pattern", help="Regex on file names whose first group is the speaker (folder-per-label trees)."),
     tune: int = typer.Option(0, "--tune", help="First try N recipes (Optuna; trial 0 is the default), each scored on the validation speakers; train with the best."),
@@ -47,7 +47,7 @@ def train(
     With --folds K the speakers are split into K groups and each group is scored
     by a model trained without it (mean ± std of accuracy and UAR); then the
     final model is trained on all speakers but a few validation speakers, which
-    choose the best epoch and calibrate the confidence.
+    calibrate the confidence.
     """
     if personal:
         from moodplayer.cli.personal import train_personal
@@ -95,7 +95,7 @@ def train(
                 f"{figures['accuracy_std']:.1%}, UAR {figures['uar_mean']:.1%} ± {figures['uar_std']:.1%}"
             )
     start = time.perf_counter()
-    path = _train_final(examples, clips, data_dir, out or default_model_path(), recipe, config, seed, cv, tuning)
+    path = _train_final(examples, clips, data_dir, out or default_model_path(), recipe, config, seed, cv, tuning, jobs)
     stdout.print(f"saved {path} (trained in {time.perf_counter() - start:.0f} s)")
 
 
@@ -133,13 +133,13 @@ def _cross_validate(examples, folds, recipe, seed, jobs, modes) -> dict:
                 f"fold {i} ({', '.join(result['test_speakers'])}): accuracy {result['accuracy']:.1%}, "
                 f"UAR {result['uar']:.1%}"
                 + "".join(f"; {m} {r['accuracy']:.1%}" for m, r in result["adapt"].items() if m != "none")
-                + f" (best epoch {result['best_epoch']}, {result['seconds']:.0f} s)"
+                + f" (epoch {result['kept_epoch']}, {result['seconds']:.0f} s)"
             )
 
         return cross_validate(examples, folds, recipe, seed, jobs, report, on_fold, modes)
 
 
-def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuning) -> Path:
+def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuning, jobs) -> Path:
     import datetime
 
     from moodplayer.datasets import speakers
@@ -150,9 +150,8 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuni
     names = speakers(examples)
     with _progress() as progress:
         task = progress.add_task("final model", total=recipe.epochs * recipe.ensemble, loss=0.0, uar=0.0)
-        net, info = train_split(
-            examples, names, recipe, seed, lambda e, n, loss, u: progress.update(task, completed=e, loss=loss, uar=u)
-        )
+        report = lambda e, n, loss, u: progress.update(task, completed=e, loss=loss, uar=u)  # noqa: E731
+        net, info = train_split(examples, names, recipe, seed, report, jobs)
     shift = enrolment_shift(examples)
     metadata = {
         "labels": list(EMOTIONS),
