@@ -51,7 +51,7 @@ class Recipe:
     speaker_norm: float = 0.5  # share of clips normalised by some of their speaker's clips, not their own
     speeds: tuple[float, ...] = (0.9, 1.1)  # speed-perturbed copies of each clip to draw from
     validation_fraction: float = 0.1  # of the training speakers, at least one
-    ensemble: int = 1  # nets trained from seeds seed, seed+1, …; the model averages their logits
+    ensemble: int = 2  # nets trained from seeds seed, seed+1, …; the model averages their logits
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -567,8 +567,8 @@ def train_models(
         with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
             pending = {
                 pool.submit(_member_worker, i, member, list(names)): i
+                for i, names in enumerate(splits)  # a model's members one after another: models finish in turn
                 for member in range(recipe.ensemble)
-                for i, names in enumerate(splits)
             }
             while pending:
                 try:

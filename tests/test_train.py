@@ -87,7 +87,7 @@ def test_tiny_training_run_writes_a_loadable_model(tmp_path, ravdess):
 
 def test_cross_validation_scores_each_held_out_speaker_with_every_adapt_mode(tmp_path, ravdess):
     out = tmp_path / "cv.safetensors"
-    args = ("--folds", "3", "--epochs", "2", "--ensemble", "2", "--jobs", "2", "--adapt", "history:5")
+    args = ("--folds", "3", "--epochs", "2", "--ensemble", "2", "--jobs", "2", "--adapt", "history:5", "--baseline")
     result = run_cli("train", str(tiny_corpus(tmp_path, ravdess)), "--out", str(out), *args)
     assert result.returncode == 0, result.stderr
     cv = json.loads(out.with_suffix(".json").read_text())["cross_validation"]
@@ -97,6 +97,8 @@ def test_cross_validation_scores_each_held_out_speaker_with_every_adapt_mode(tmp
         assert fold["validation_speakers"] and fold["test_speakers"][0] not in fold["validation_speakers"]
     assert cv["accuracy_mean"] == pytest.approx(np.mean([fold["accuracy"] for fold in cv["folds"]]), abs=1e-4)
     assert "3-fold by speaker, adapt history:5" in result.stdout
+    assert [fold["test_speakers"] for fold in cv["baseline"]["folds"]] == [["ravdess-01"], ["ravdess-02"], ["ravdess-03"]]
+    assert "3-fold by speaker, classic 180-feature MLP" in result.stdout
 
 
 def test_tune_tries_the_default_first_and_trains_with_the_best_trial(tmp_path, ravdess):

@@ -37,6 +37,7 @@ def train(
     folds: int = typer.Option(1, "--folds", help="Speaker folds to cross-validate first (1 = none)."),
     jobs: int = typer.Option(2, "--jobs", help="Nets trained at once (folds, ensemble members, tuning trials), one CPU core each."),
     adapt: List[str] = typer.Option(["none"], "--adapt", help="With --folds: also score held-out speakers with voice profiles (neutral:N, history:N); repeatable."),
+    baseline: bool = typer.Option(False, "--baseline", help="With --folds: also cross-validate the classic 180-feature MLP on the same folds."),
     speaker_pattern: Optional[str] = typer.Option(None, "--speaker-pattern", help="Regex on file names whose first group is the speaker (folder-per-label trees)."),
     tune: int = typer.Option(0, "--tune", help="First try N recipes (Optuna; trial 0 is the default), each scored on the validation speakers; train with the best."),
     personal: bool = typer.Option(False, "--personal", help="Instead: adapt the model in force to your own samples (moodplayer record)."),
@@ -88,12 +89,22 @@ def train(
     cv = None
     if folds > 1:
         modes = list(dict.fromkeys(["none", *adapt]))
+        started = time.perf_counter()
         cv = _cross_validate(examples, folds, recipe, seed, jobs, modes)
-        for mode, figures in cv["adapt"].items():
+        cv["seconds"] = round(time.perf_counter() - started)
+        rows = {f"adapt {mode}": figures for mode, figures in cv["adapt"].items()}
+        if baseline:
+            from moodplayer.train import baseline_cross_validate
+
+            with err.status("the classic 180-feature MLP on the same folds…"):
+                cv["baseline"] = baseline_cross_validate(clips, folds, seed)
+            rows["classic 180-feature MLP"] = cv["baseline"]
+        for name, figures in rows.items():
             stdout.print(
-                f"{folds}-fold by speaker, adapt {mode}: accuracy {figures['accuracy_mean']:.1%} ± "
+                f"{folds}-fold by speaker, {name}: accuracy {figures['accuracy_mean']:.1%} ± "
                 f"{figures['accuracy_std']:.1%}, UAR {figures['uar_mean']:.1%} ± {figures['uar_std']:.1%}"
             )
+        stdout.print(f"cross-validation took {cv['seconds'] / 60:.1f} min ({jobs} jobs)")
     start = time.perf_counter()
     path = _train_final(examples, clips, data_dir, out or default_model_path(), recipe, config, seed, cv, tuning, jobs)
     stdout.print(f"saved {path} (trained in {time.perf_counter() - start:.0f} s)")
