@@ -3,8 +3,8 @@
 The model hears 64 log-mel bands every 10 ms (25 ms windows at 16 kHz) and,
 beside them, the voice's pitch: log F0 and how periodic the frame is. Pitch
 level, range and movement are the strongest cues to arousal, and 64 mel bands
-barely resolve the harmonics that carry them (measured: +6 points over the
-log-mels alone on the actor folds). Raw
+barely resolve the harmonics that carry them (measured: 2 to 4.5 points over
+the log-mels alone on the actor folds). Raw
 log-mels carry the recording level and the microphone's colouring as an
 additive offset per band, and a speaker's voice as a further offset and spread:
 all of that varies far more between people and set-ups than between emotions.
@@ -134,8 +134,8 @@ def pitch(samples: np.ndarray, frames: int, config: FeatureConfig = FeatureConfi
     computed through the FFT and divided by the window's own autocorrelation
     so long lags are not penalised; the period is the shortest lag whose local
     peak is within :data:`OCTAVE_TOLERANCE` of the highest, and that peak's
-    height is the periodicity. Unvoiced frames take the
-    clip's median voiced F0, so the contour has no jumps to zero.
+    height is the periodicity. Unvoiced frames take the clip's median voiced
+    F0, so the contour has no jumps to zero.
     """
     window_length = int(PITCH_WINDOW_SECONDS * config.sample_rate)
     lo, hi = int(config.sample_rate / F0_MAX), int(config.sample_rate / F0_MIN)
