@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Callable, Sequence
 
 from moodplayer.datasets import speakers
+from moodplayer.errors import MoodplayerError
 from moodplayer.train import Example, Recipe, train_split
 
 #: Called after each finished trial with (trial number, recipe fields drawn, validation UAR).
@@ -64,7 +65,10 @@ def tune(
     """The best recipe found in ``trials`` trials (the base recipe is trial 0), and every trial's result."""
     import multiprocessing
 
-    import optuna
+    try:
+        import optuna
+    except ImportError:
+        raise MoodplayerError("--tune needs Optuna, which is not installed: pip install optuna") from None
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -113,6 +114,14 @@ def test_tune_tries_the_default_first_and_trains_with_the_best_trial(tmp_path, r
     best = max(trials, key=lambda t: t["validation_uar"])
     assert all(meta["recipe"][name] == best[name] for name in TUNED)
     assert "best of 3 trials" in result.stdout
+
+
+def test_tune_without_optuna_is_a_clear_error(monkeypatch):
+    from moodplayer.tune import tune
+
+    monkeypatch.setitem(sys.modules, "optuna", None)  # as if not installed: importing it fails
+    with pytest.raises(MoodplayerError, match="--tune needs Optuna"):
+        tune([], 2, Recipe())
 
 
 def test_train_on_a_folder_without_labelled_audio_is_one_line(tmp_path):
