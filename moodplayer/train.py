@@ -489,6 +489,14 @@ def training_voices(examples: Sequence[Example], config: FeatureConfig) -> dict:
     return summary
 
 
+def enrolled_profiles(profiles: dict[str, Stats], mode: str, shift: EnrolmentShift | None) -> dict[str, Stats]:
+    """The ``--adapt`` profiles as the product would use them: ``neutral:N`` enrolments moved by
+    the model's ``shift`` (as a ``voice enroll`` profile is), other modes' as they are."""
+    if shift is None or not mode.startswith("neutral"):
+        return profiles
+    return {name: shift.apply(stats) for name, stats in profiles.items()}
+
+
 def score(net, examples: Sequence[Example], mode: str = "none", seed: int = 0, shift: EnrolmentShift | None = None) -> dict:
     """Scores of a net on some speakers' clips under an ``--adapt`` mode.
 
@@ -497,8 +505,7 @@ def score(net, examples: Sequence[Example], mode: str = "none", seed: int = 0, s
     """
     enrol, order = adapt_plan([(ex.speaker, EMOTIONS[ex.label], ex.name) for ex in examples], mode, seed)
     profiles = {name: Stats.combine([examples[i].stats[0] for i in chosen]) for name, chosen in enrol.items()}
-    if shift is not None and mode.startswith("neutral"):
-        profiles = {name: shift.apply(stats) for name, stats in profiles.items()}
+    profiles = enrolled_profiles(profiles, mode, shift)
     scored = [examples[i] for i in order]
     predicted = predict_logits(net, scored, profiles).argmax(axis=1)
     return scores([EMOTIONS[ex.label] for ex in scored], [EMOTIONS[p] for p in predicted])

@@ -223,7 +223,7 @@ def evaluate(
     from moodplayer.errors import AudioError
     from moodplayer.features import Stats
     from moodplayer.paths import default_model_path
-    from moodplayer.train import adapt_plan, scores
+    from moodplayer.train import adapt_plan, enrolled_profiles, scores
 
     classifier = Classifier.load(model)
     clips = discover(data_dir, speaker_pattern)
@@ -239,8 +239,7 @@ def evaluate(
         for name, chosen in enrol.items()
         if any(features[i] is not None for i in chosen)
     }
-    if adapt.startswith("neutral") and classifier.enrolment_shift is not None:
-        profiles = {name: classifier.enrolment_shift.apply(stats) for name, stats in profiles.items()}
+    profiles = enrolled_profiles(profiles, adapt, classifier.enrolment_shift)
     predicted = [
         "no-speech" if features[i] is None
         else classifier.labels[int(classifier.classify(features[i], profiles.get(clips[i].speaker)).argmax())]
