@@ -64,11 +64,55 @@ class ConvBlock(nn.Sequential):
         )
 
 
+class BiLSTM(nn.Module):
+    """A bidirectional LSTM over a zero-padded batch that pads, never packs.
+
+    On CPU a packed sequence runs about twice as slow as a padded batch (it
+    loops over shrinking sub-batches); here each direction is one padded pass.
+    The backward direction reads each clip reversed *within its own length*, so
+    a clip's states never see padding: it scores the same alone or in a batch,
+    exactly as with packing. Outputs at padded frames are left as computed (the
+    caller masks them). Loads the weights of ``nn.LSTM(bidirectional=True)``
+    (models saved before this class) under the same names' old spelling.
+    """
+
+    def __init__(self, n_in: int, hidden: int):
+        super().__init__()
+        self.ahead = nn.LSTM(n_in, hidden, batch_first=True)
+        self.back = nn.LSTM(n_in, hidden, batch_first=True)
+        self.register_load_state_dict_pre_hook(_rename_packed_lstm_weights)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        reverse = _reversal(lengths, x.shape[1])
+        ahead, _ = self.ahead(x)
+        back, _ = self.back(_gather_frames(x, reverse))
+        return torch.cat([ahead, _gather_frames(back, reverse)], dim=2)
+
+
+def _reversal(lengths: torch.Tensor, frames: int) -> torch.Tensor:
+    """(batch, frames) frame indices that reverse each clip within its length (padding stays put)."""
+    t = torch.arange(frames)[None, :]
+    return torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
+
+
+def _gather_frames(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``x[b, index[b, t]]`` for (batch, frames, features) ``x``."""
+    return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[2]))
+
+
+def _rename_packed_lstm_weights(module, state_dict, prefix, *_) -> None:
+    """``lstm.weight_ih_l0`` → ``lstm.ahead.weight_ih_l0``, ``…_l0_reverse`` → ``lstm.back.…_l0``."""
+    for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+        if prefix + name in state_dict:
+            state_dict[f"{prefix}ahead.{name}"] = state_dict.pop(prefix + name)
+            state_dict[f"{prefix}back.{name}"] = state_dict.pop(f"{prefix}{name}_reverse")
+
+
 class EmotionNet(nn.Module):
     """CNN front-end → BiLSTM → attention pooling → class logits.
 
     Padding never leaks into a clip's result: padded frames are zeroed after
-    each convolution, skipped by the packed LSTM and masked out of attention,
+    each convolution, never read by the LSTM (see BiLSTM) and masked out of attention,
     so a clip scores the same alone or in a padded batch.
     """
 
@@ -78,7 +122,7 @@ class EmotionNet(nn.Module):
         self.front = nn.ModuleList(
             [ConvBlock(config.n_inputs, config.channels, 5), ConvBlock(config.channels, config.channels, 3)]
         )
-        self.lstm = nn.LSTM(config.channels, config.hidden, batch_first=True, bidirectional=True)
+        self.lstm = BiLSTM(config.channels, config.hidden)
         self.attention = nn.Linear(2 * config.hidden, 1)
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(2 * config.hidden, config.n_classes))
 
@@ -93,9 +137,7 @@ class EmotionNet(nn.Module):
             h = nn.functional.max_pool1d(h, 2, ceil_mode=True)  # ReLU output ≥ 0: zeros never win
             lengths = (lengths + 1) // 2
         h = h.transpose(1, 2)  # (batch, frames/4, channels)
-        packed = nn.utils.rnn.pack_padded_sequence(h, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        h, _ = self.lstm(packed)
-        h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True)
+        h = self.lstm(h, lengths)
         scores = self.attention(h).squeeze(-1).masked_fill(~_mask(lengths, h.shape[1]), float("-inf"))
         pooled = (torch.softmax(scores, dim=1).unsqueeze(-1) * h).sum(dim=1)
         return self.head(pooled)

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from moodplayer.model import EmotionNet, ModelConfig, count_parameters, ensemble_of, load_model, save_model, sidecar_path
+from moodplayer.model import BiLSTM, EmotionNet, ModelConfig, count_parameters, ensemble_of, load_model, save_model, sidecar_path
 from moodplayer.errors import ModelError
 from tests.conftest import run_cli
 
@@ -40,6 +40,21 @@ def test_padding_does_not_change_a_clip_s_logits(saved):
     padded = torch.cat([x, torch.zeros(1, 40, 64)], dim=1)
     with torch.inference_mode():
         assert torch.allclose(net(x), net(padded, torch.tensor([90])), atol=1e-5)
+
+
+def test_padded_bilstm_equals_torch_s_packed_one_and_loads_its_weights():
+    torch.manual_seed(2)
+    packed_lstm = torch.nn.LSTM(8, 6, batch_first=True, bidirectional=True)
+    ours = BiLSTM(8, 6)
+    ours.load_state_dict(packed_lstm.state_dict())  # models saved before BiLSTM spell the names this way
+    lengths = torch.tensor([12, 7, 3])
+    x = torch.randn(3, 12, 8) * (torch.arange(12)[None, :, None] < lengths[:, None, None])
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    expected, _ = torch.nn.utils.rnn.pad_packed_sequence(packed_lstm(packed)[0], batch_first=True)
+    with torch.inference_mode():
+        got = ours(x, lengths)
+    for i, n in enumerate(lengths.tolist()):
+        assert torch.allclose(got[i, :n], expected[i, :n], atol=1e-6)
 
 
 def test_default_net_is_small():
