@@ -170,14 +170,19 @@ def frame_features(speech: np.ndarray, config: FeatureConfig = FeatureConfig()) 
     return np.concatenate([mels, pitch(speech, mels.shape[0], config)], axis=1)
 
 
-def extract(samples: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """Features of a clip as the model sees them (before normalisation).
+def extract(samples: np.ndarray, config: FeatureConfig = FeatureConfig(), speed: float = 1.0) -> np.ndarray:
+    """Features of a clip as the model sees them (before normalisation), played at ``speed``.
 
     Leading and trailing silence is trimmed first: it carries no emotion, but
-    its length and noise vary with the recording and would be learned.
+    its length and noise vary with the recording and would be learned. Speed
+    perturbation resamples the waveform, changing tempo and pitch together (as
+    in Kaldi's recipes): training hears more voices that way, and a clip heard
+    at a few speeds is judged more steadily (see classifier.view_logits).
     """
-    from moodplayer.audio import speech_only
+    from moodplayer.audio import speech_only, to_sample_rate
 
+    if speed != 1.0:
+        samples = to_sample_rate(samples, config.sample_rate, round(config.sample_rate / speed))
     if config.trim_silence:
         samples = speech_only(samples)
     return frame_features(samples, config)

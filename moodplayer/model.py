@@ -19,6 +19,7 @@ import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -179,6 +180,15 @@ def ensemble_of(nets: list[EmotionNet]) -> nn.Module:
 def pad_frames(frames: int) -> int:
     """``frames`` rounded up to a multiple of :data:`PAD_FRAMES`."""
     return -(-frames // PAD_FRAMES) * PAD_FRAMES
+
+
+def pad_batch(feats: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Clips of (frames, features) zero-padded into one batch tensor, with their true lengths."""
+    lengths = torch.tensor([f.shape[0] for f in feats])
+    batch = np.zeros((len(feats), pad_frames(int(lengths.max())), feats[0].shape[1]), np.float32)
+    for i, f in enumerate(feats):
+        batch[i, : f.shape[0]] = f
+    return torch.from_numpy(batch), lengths
 
 
 def _mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:

@@ -63,7 +63,8 @@ def fine_tune(
     import torch
     from torch import nn
 
-    from moodplayer.train import Recipe, _Augmenter, _pad
+    from moodplayer.model import pad_batch
+    from moodplayer.train import Recipe, _Augmenter
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -84,7 +85,7 @@ def fine_tune(
         _train_mode(net)
         for start in range(0, len(epoch), recipe.batch_size):
             batch = [epoch[j] for j in order[start : start + recipe.batch_size]]
-            x, lengths = _pad([augment(ex) for ex in batch])
+            x, lengths = pad_batch([augment(ex) for ex in batch])
             penalty = sum(((p - anchor[name]) ** 2).sum() for name, p in trainable)
             loss = loss_fn(net(x, lengths), torch.tensor([ex.label for ex in batch])) + recipe.l2sp * penalty
             opt.zero_grad()

@@ -52,6 +52,16 @@ def test_silence_is_no_speech(classifier):
         classifier.predict(np.zeros(48000, dtype=np.float32))
 
 
+def test_warm_up_runs_the_whole_path_and_changes_nothing(classifier, ravdess):
+    from moodplayer.classifier import synthetic_vowel
+
+    assert classifier.features_of(synthetic_vowel(16000))[0].shape[0] > 100  # heard as speech: features run too
+    clip = ravdess / "Actor_01" / "03-01-05-02-01-01-01.flac"
+    before = classifier.predict_file(clip).probabilities
+    classifier.warm_up()
+    assert classifier.predict_file(clip).probabilities == before
+
+
 def test_unseen_actors_are_recognised_well_above_chance(classifier, ravdess):
     clips = [p for d in _unseen_actor_dirs(classifier, ravdess) for p in sorted(d.glob("*.flac"))]
     correct = 0
@@ -117,3 +127,29 @@ def test_evaluate_with_neutral_enrolment_leaves_the_enrolment_out(tmp_path, clas
     report = json.loads(result.stdout)
     assert report["adapt"] == "neutral:2" and report["n"] == 36 and report["speakers"] == 2
     assert report["per_class"].get("neutral", {"n": 0})["n"] == 0
+
+
+def test_views_are_averaged_and_a_profile_normalises_the_view_as_recorded():
+    import torch
+
+    from moodplayer.classifier import view_logits
+    from moodplayer.features import Stats, normalise
+    from moodplayer.model import EmotionNet, ModelConfig
+
+    torch.manual_seed(0)
+    net = EmotionNet(ModelConfig(n_inputs=4, channels=8, hidden=8)).eval()
+    rng = np.random.default_rng(0)
+    views = [rng.normal(size=(n, 4)).astype(np.float32) for n in (50, 56, 45)]
+    other = [rng.normal(size=(70, 4)).astype(np.float32)]
+    profile = Stats.of(rng.normal(1.0, 2.0, size=(300, 4)))
+
+    def alone(x):
+        with torch.inference_mode():
+            return net(torch.from_numpy(x[None]))[0].numpy()
+
+    cold = np.mean([alone(normalise(v)) for v in views], axis=0)
+    profiled = np.mean([alone(normalise(views[0], profile)), *(alone(normalise(v)) for v in views[1:])], axis=0)
+    got = view_logits(net, [views, other, views], [None, None, profile])  # clips batched together
+    assert np.allclose(got[0], cold, atol=1e-5)
+    assert np.allclose(got[1], alone(normalise(other[0])), atol=1e-5)
+    assert np.allclose(got[2], profiled, atol=1e-5) and not np.allclose(got[2], cold, atol=1e-3)

@@ -14,7 +14,17 @@ from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
 from moodplayer.features import FeatureConfig, Stats
 from moodplayer.paths import cache_dir
-from moodplayer.train import Example, Recipe, enrolment_shift, make_examples, scores, speaker_folds, uar, validation_speakers
+from moodplayer.train import (
+    Example,
+    Recipe,
+    enrolment_shift,
+    make_examples,
+    scores,
+    similar_length_batches,
+    speaker_folds,
+    uar,
+    validation_speakers,
+)
 from moodplayer.tune import TUNED
 from tests.conftest import run_cli
 
@@ -33,6 +43,18 @@ def test_validation_speakers_come_from_training_speakers_only():
     assert validation_speakers(ACTORS[:3], 0.1) == ["ravdess-03"]
     with pytest.raises(MoodplayerError, match="at least 2 speakers"):
         validation_speakers(["unknown"], 0.1)
+
+
+def test_similar_length_batches_use_every_clip_once_and_pad_little():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(100, 400, 500)
+    batches = similar_length_batches(lengths, 32, rng)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(500))
+    assert sorted(len(b) for b in batches)[1:] == [32] * 15  # one short batch, the rest full
+    spread = np.mean([np.ptp(lengths[b]) for b in batches])
+    assert spread < 80  # random batches of these lengths spread over about 280 frames
+    again = similar_length_batches(lengths, 32, rng)
+    assert any(not np.array_equal(a, b) for a, b in zip(batches, again))  # each epoch batches afresh
 
 
 def test_scores_count_foreign_labels_as_errors():

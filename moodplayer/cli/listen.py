@@ -235,12 +235,13 @@ class Session:
         return Player(plan.tracks, aout=self.aout, name=plan.playlist), f"{plan.emotion} · {', '.join(plan.playlists)}"
 
     def _load_model(self):
-        """The classifier and the voice profile for its features (libvlc warmed up too)."""
+        """The classifier (warmed up) and the voice profile for its features; libvlc imported too."""
         from moodplayer import profile as profiles
         from moodplayer.classifier import Classifier
         from moodplayer.player import load_vlc
 
         classifier = Classifier.load(self.model_path)
+        classifier.warm_up()
         voice = profiles.choose(self.profile_name, self.use_profile, classifier.features)
         load_vlc()  # import libvlc while the user speaks, not after
         return classifier, voice

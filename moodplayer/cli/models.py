@@ -171,6 +171,8 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuni
         "(mean/variance of the speaker's clips); trained on both",
         # Read by Classifier.accepts_profiles: only such a model is given voice profiles.
         "speaker_normalisation": recipe.speaker_norm > 0,
+        # Read by Classifier.speeds: a clip is also heard at these speeds (classifier.view_logits).
+        "test_time_speeds": list(recipe.speeds),
         "model": net.config.to_dict(),
         "parameters": count_parameters(net),
         "recipe": {**recipe.to_dict(), "seed": seed},
@@ -231,11 +233,11 @@ def evaluate(
     features = []
     for clip in clips:
         try:
-            features.append(classifier.features_of(load_audio(clip.path)))
+            features.append(classifier.features_of(load_audio(clip.path)))  # (as recorded, other speeds…)
         except AudioError:
             features.append(None)  # scored as "no-speech", never part of a profile
     profiles = {
-        name: Stats.combine([Stats.of(features[i]) for i in chosen if features[i] is not None])
+        name: Stats.combine([Stats.of(features[i][0]) for i in chosen if features[i] is not None])
         for name, chosen in enrol.items()
         if any(features[i] is not None for i in chosen)
     }
