@@ -45,6 +45,16 @@ def test_validation_speakers_come_from_training_speakers_only():
         validation_speakers(["unknown"], 0.1)
 
 
+def test_split_sets_hold_out_validation_speakers_only_when_asked():
+    from moodplayer.train import split_sets
+
+    examples = [Example((np.zeros((5, 2)),), (Stats.of(np.zeros((5, 2))),), 0, name, "x.flac") for name in ACTORS[:10]]
+    train, valid, names = split_sets(examples, ACTORS[:10], Recipe())
+    assert names == ["ravdess-10"] and [ex.speaker for ex in valid] == names and len(train) == 9
+    train, valid, names = split_sets(examples, ACTORS[:10], Recipe(), validate=False)
+    assert len(train) == 10 and valid == [] and names == []
+
+
 def test_similar_length_batches_use_every_clip_once_and_pad_little():
     rng = np.random.default_rng(0)
     lengths = rng.integers(100, 400, 500)
@@ -117,7 +127,7 @@ def test_cross_validation_scores_each_held_out_speaker_with_every_adapt_mode(tmp
     assert [fold["test_speakers"] for fold in cv["folds"]] == [["ravdess-01"], ["ravdess-02"], ["ravdess-03"]]
     for fold in cv["folds"]:
         assert fold["n"] == 15 and set(fold["adapt"]) == {"none", "history:5"} and len(fold["kept_epoch"]) == 2
-        assert fold["validation_speakers"] and fold["test_speakers"][0] not in fold["validation_speakers"]
+        assert fold["validation_speakers"] == [] and fold["temperature"] is None  # every other speaker trains
     assert cv["accuracy_mean"] == pytest.approx(np.mean([fold["accuracy"] for fold in cv["folds"]]), abs=1e-4)
     assert "3-fold by speaker, adapt history:5" in result.stdout
     assert [fold["test_speakers"] for fold in cv["baseline"]["folds"]] == [["ravdess-01"], ["ravdess-02"], ["ravdess-03"]]

@@ -11,8 +11,8 @@ import typer
 from moodplayer.cli.app import app
 
 
-def _progress(loss: bool = True):
-    """A rich progress bar on stderr showing epoch, loss and validation UAR (or only the UAR)."""
+def _progress(loss: bool = True, uar: bool = True):
+    """A rich progress bar on stderr showing epoch, loss and validation UAR (or only one of them)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from moodplayer.console import err
@@ -21,7 +21,7 @@ def _progress(loss: bool = True):
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn(("loss {task.fields[loss]:.3f}  " if loss else "") + "val UAR {task.fields[uar]:.1%}"),
+        TextColumn(("loss {task.fields[loss]:.3f}  " if loss else "") + ("val UAR {task.fields[uar]:.1%}" if uar else "")),
         TimeElapsedColumn(),
         console=err,
     )
@@ -46,9 +46,9 @@ def train(
     """Train the emotion model on DATA_DIR, split by speaker (or, with --personal, adapt it to your voice).
 
     With --folds K the speakers are split into K groups and each group is scored
-    by a model trained without it (mean ± std of accuracy and UAR); then the
-    final model is trained on all speakers but a few validation speakers, which
-    calibrate the confidence.
+    by a model trained on all the other speakers (mean ± std of accuracy and
+    UAR); then the final model is trained on all speakers but a few validation
+    speakers, which calibrate the confidence.
     """
     if personal:
         from moodplayer.cli.personal import train_personal
@@ -131,12 +131,12 @@ def _tune(examples, trials, recipe, seed, jobs):
 def _cross_validate(examples, folds, recipe, seed, jobs, modes) -> dict:
     from moodplayer.train import cross_validate
 
-    with _progress() as progress:
+    with _progress(uar=False) as progress:  # fold models hold out no validation speakers
         epochs = recipe.epochs * recipe.ensemble
         tasks = {i: progress.add_task(f"fold {i}", total=epochs, loss=0.0, uar=0.0) for i in range(1, folds + 1)}
 
-        def report(fold, epoch, total, loss, val_uar):
-            progress.update(tasks[fold], completed=epoch, loss=loss, uar=val_uar)
+        def report(fold, epoch, total, loss, _val_uar):
+            progress.update(tasks[fold], completed=epoch, loss=loss)
 
         def on_fold(i, result):
             progress.update(tasks[i], completed=epochs)
