@@ -153,3 +153,17 @@ def test_views_are_averaged_and_a_profile_normalises_the_view_as_recorded():
     assert np.allclose(got[0], cold, atol=1e-5)
     assert np.allclose(got[1], alone(normalise(other[0])), atol=1e-5)
     assert np.allclose(got[2], profiled, atol=1e-5) and not np.allclose(got[2], cold, atol=1e-3)
+
+
+def test_classifying_a_clip_at_every_speed_does_not_import_librosa(ravdess):
+    """librosa's import takes seconds; the speed views must not pull it onto the path of every clip."""
+    import subprocess
+    import sys
+
+    clip = ravdess / "Actor_01" / "03-01-05-02-01-01-01.flac"
+    probe = (
+        "import sys; from moodplayer.audio import load_audio; from moodplayer.classifier import Classifier; "
+        f"c = Classifier.load(); c.predict(load_audio({str(clip)!r})); print(len(c.speeds), 'librosa' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["2", "False"], result.stderr
