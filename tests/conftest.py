@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+# A shell that starts pytest in the background (`pytest &` without job control) has it ignore
+# SIGINT, and an ignored signal stays ignored across exec: the Ctrl-C tests' moodplayer processes
+# would never see their Ctrl-C. A handler (unlike SIG_IGN) is reset to the default at exec.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parents[1]
 RAVDESS = Path(os.environ.get("MOODPLAYER_RAVDESS", REPO.parent / "shared" / "data" / "ravdess-16k"))
