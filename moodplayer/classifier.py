@@ -114,7 +114,8 @@ class Classifier:
 
     def warm_up(self) -> None:
         """Classify a synthetic vowel once, so the user's first clip does not pay for the set-up
-        that torch and librosa do on their first call (``listen`` runs this while the user speaks)."""
+        that torch (oneDNN's kernels) and soxr do on their first call (``listen`` runs this while
+        the user speaks)."""
         try:
             self.predict(synthetic_vowel(self.features.sample_rate))
         except NoSpeechError:
