@@ -79,6 +79,32 @@ def choose_aout(aout: str | None) -> str | None:
     return None if audio_output_available() else "dummy"
 
 
+#: libvlc instances by audio output, made once and kept for the life of the process.
+_INSTANCES: dict[str | None, object] = {}
+
+
+def libvlc_instance(vlc, aout: str | None):
+    """This process's libvlc instance for ``aout``; no libvlc (or no plugins) is a PlaybackError.
+
+    libvlc is meant to have one instance per process. Making and releasing
+    one per player loads and unloads every plugin each time, and the test
+    suite once died of a segfault inside ``libvlc_release``. Players are
+    released; the instance is kept.
+    """
+    if aout not in _INSTANCES:
+        args = ["--quiet", "--no-video", "--no-metadata-network-access"]
+        if aout:
+            args.append(f"--aout={aout}")
+        try:
+            instance = vlc.Instance(args)
+        except (NameError, AttributeError, OSError):  # a library that is not libvlc
+            raise PlaybackError(_LIBVLC_MISSING) from None
+        if instance is None:
+            raise PlaybackError(f"{_LIBVLC_MISSING} (libvlc could not start)")
+        _INSTANCES[aout] = instance
+    return _INSTANCES[aout]
+
+
 def unplayable_reason(track: Track) -> str | None:
     """Why a local file cannot be played (``None`` when it looks fine); streams are not checked."""
     if track.is_stream:
@@ -137,7 +163,8 @@ class Player:
         self._check_any_playable()
         self._vlc = load_vlc()
         self.aout = choose_aout(aout)
-        self._instance, self._mp = self._create_player()
+        self._instance = libvlc_instance(self._vlc, self.aout)
+        self._mp = self._instance.media_player_new()
         self._notes: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._attach_events()
         self._order = list(range(len(self._tracks)))
@@ -155,19 +182,6 @@ class Player:
         self._media = None
 
     # --- setup -------------------------------------------------------------
-
-    def _create_player(self):
-        """A libvlc instance and media player; no libvlc (or no plugins) is a PlaybackError."""
-        args = ["--quiet", "--no-video", "--no-metadata-network-access"]
-        if self.aout:
-            args.append(f"--aout={self.aout}")
-        try:
-            instance = self._vlc.Instance(args)
-        except (NameError, AttributeError, OSError):  # a library that is not libvlc
-            raise PlaybackError(_LIBVLC_MISSING) from None
-        if instance is None:
-            raise PlaybackError(f"{_LIBVLC_MISSING} (libvlc could not start)")
-        return instance, instance.media_player_new()
 
     def _attach_events(self) -> None:
         """Ask libvlc to tell us when a medium ends or fails; the callback only queues a note."""
@@ -294,7 +308,7 @@ class Player:
             self._state = "stopped"
 
     def close(self) -> None:
-        """Stop and release libvlc's player and instance (once: releasing twice would crash libvlc)."""
+        """Stop and release libvlc's player (once: releasing twice would crash libvlc); the instance stays."""
         if self._closed:
             return
         self._closed = True
@@ -302,7 +316,6 @@ class Player:
         if self._media is not None:
             self._media.release()
         self._mp.release()
-        self._instance.release()
         self._state = "stopped"
 
     # --- the main-loop side ----------------------------------------------------

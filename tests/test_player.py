@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from moodplayer.errors import PlaybackError
-from moodplayer.player import Player, choose_aout
+from moodplayer.player import Player, choose_aout, libvlc_instance, load_vlc
 from moodplayer.track import Track
 from vmic import vmic  # noqa: F401  (the fixture)
 
@@ -273,3 +273,15 @@ def test_without_any_audio_output_it_plays_silently_and_says_so(tones, tmp_path,
     monkeypatch.setenv("PULSE_SERVER", "unix:/run/somewhere/native")
     assert audio_output_available() and choose_aout(None) is None
     player.close()
+
+
+def test_players_share_the_process_libvlc_instance_which_outlives_them(tones):
+    """One libvlc instance per audio output: closing a player releases only the player."""
+    first = Player(tones[:1], aout="dummy")
+    first.close()
+    second = Player(tones[1:2], aout="dummy")
+    assert libvlc_instance(load_vlc(), "dummy") is second._instance is first._instance
+    second.play()
+    events, _ = run_until(second, ended)
+    assert events == ["playing Test Artist – B", "end of queue"]
+    second.close()
