@@ -2,12 +2,13 @@
 
     python bench/personal.py [--data DIR] [--users 17 18 19 20] [--base-epochs 20] [--seed 0]
 
-A base model is trained (train.train_split) on actors 01-16 only (01-14 to
-learn, 15-16 to stop early), and cached under the moodplayer cache folder so
+A base model is trained (train.train_split) on the actors 01-20 not named
+by --users (01-16 by default), and cached under the moodplayer cache folder so
 reruns skip it. Each actor named by --users then plays the user: half their
 clips (stratified by emotion) are the personal samples the model is adapted
 to with personal.fine_tune (rehearsing the base corpus), the other half
-measure it. The remaining --users actors, which neither model ever heard,
+measure it. Every clip is also heard at the training speeds, as `train
+--personal` tunes on them and `listen` classifies. The remaining --users actors, which neither model ever heard,
 measure what the adaptation costs everyone else.
 
 Prints, per user and on average: accuracy on the user's held-out half before
@@ -30,11 +31,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data" / "ravdess-16k"
-BASE_ACTORS = [f"ravdess-{i:02d}" for i in range(1, 17)]
 
 
-def base_model(examples, data: Path, epochs: int, seed: int):
-    """Train the base model on BASE_ACTORS with `train`'s recipe (fewer epochs), or load it from the cache."""
+def base_model(examples, data: Path, actors: list[str], epochs: int, seed: int):
+    """Train the base model on ``actors`` with `train`'s recipe (fewer epochs), or load it from the cache."""
     from dataclasses import replace
 
     from moodplayer.features import FeatureConfig
@@ -43,18 +43,18 @@ def base_model(examples, data: Path, epochs: int, seed: int):
     from moodplayer.train import Recipe, train_split
 
     recipe = replace(Recipe(), epochs=epochs)
-    key = hashlib.sha256(json.dumps([BASE_ACTORS, recipe.to_dict(), seed, FeatureConfig().key()]).encode()).hexdigest()[:12]
+    key = hashlib.sha256(json.dumps([actors, recipe.to_dict(), seed, FeatureConfig().key()]).encode()).hexdigest()[:12]
     path = cache_dir() / "bench-personal" / f"base-{key}.safetensors"
     if path.is_file():
         return load_model(path)
     start = time.perf_counter()
-    net, info = train_split(examples, BASE_ACTORS, recipe, seed, None)
+    net, info = train_split(examples, actors, recipe, seed, None)
     print(f"base model trained in {time.perf_counter() - start:.0f} s (epoch kept {info['kept_epoch']})", flush=True)
     metadata = {
         "labels": [], "features": FeatureConfig().to_dict(), "model": net.config.to_dict(),
         "speaker_normalisation": recipe.speaker_norm > 0,
         "data": {"root": str(data)},
-        "split": {"train": [s for s in BASE_ACTORS if s not in info["validation_speakers"]]},
+        "split": {"train": [s for s in actors if s not in info["validation_speakers"]]},
     }
     save_model(path, net.state_dict(), metadata)
     return load_model(path)
@@ -84,10 +84,10 @@ def main() -> None:
     torch.set_num_threads(1)
 
     examples = make_examples(discover(args.data), FeatureConfig(), Recipe().speeds)
-    base, metadata = base_model(examples, args.data, args.base_epochs, args.seed)
-    examples = [replace_versions(ex) for ex in examples]  # personal clips have no speed variants either
-    recipe = personal.TuneRecipe()
     held_out = [f"ravdess-{u:02d}" for u in args.users]
+    actors = [f"ravdess-{i:02d}" for i in range(1, 21) if f"ravdess-{i:02d}" not in held_out]
+    base, metadata = base_model(examples, args.data, actors, args.base_epochs, args.seed)
+    recipe = personal.TuneRecipe()
     rows = {"per clip": [], "voice profile": []}
     for user in held_out:
         mine = [ex for ex in examples if ex.speaker == user]
@@ -125,13 +125,6 @@ def main() -> None:
         f"then final tuning): {time.perf_counter() - start:.1f} s wall, {time.process_time() - cpu:.1f} s CPU, one thread"
     )
     print("command: python bench/personal.py " + " ".join(sys.argv[1:]))
-
-
-def replace_versions(ex):
-    """The example without its speed-perturbed versions."""
-    from dataclasses import replace
-
-    return replace(ex, versions=ex.versions[:1], stats=ex.stats[:1])
 
 
 if __name__ == "__main__":

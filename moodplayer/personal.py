@@ -56,9 +56,11 @@ def fine_tune(
 ):
     """A copy of ``base`` adapted to the ``personal`` examples (``rehearsal``: base-corpus examples, may be empty).
 
-    Clips are augmented as in training: crops, SpecAugment, and, for a model
-    trained for voice profiles (``profiles``), half of them normalised by a
-    subset of their own speaker's clips, as a profile would.
+    Clips are augmented as in training: one of their speed versions (when
+    extracted at the model's speeds, as ``train --personal`` does), crops,
+    SpecAugment, and, for a model trained for voice profiles (``profiles``),
+    half of them normalised by a subset of their own speaker's clips, as a
+    profile would.
     """
     import torch
     from torch import nn

@@ -259,7 +259,9 @@ def train_personal(force: bool = False, seed: int = 0, recipe=None) -> str:
     torch.set_num_threads(1)  # as `train`: this small net gains nothing from more
     parent, path = versions.resolve_active()
     base, metadata = load_model(path)
-    examples = make_examples(store.clips(), FeatureConfig.from_dict(metadata["features"]))
+    # The user's clips also at the speeds the model hears every clip at, so each of its views learns the voice.
+    speeds = metadata.get("test_time_speeds", ())
+    examples = make_examples(store.clips(), FeatureConfig.from_dict(metadata["features"]), speeds)
     net, report = personal.adapt(base, metadata, examples, recipe or personal.TuneRecipe(), seed, _say)
     out.print(
         f"accuracy on your own clips ({report['folds']}-fold, {report['n']} clips): "
