@@ -113,7 +113,9 @@ def clip_features(clip: Clip, config: FeatureConfig, speed: float = 1.0) -> np.n
     """Raw (un-normalised) features of a clip played at ``speed`` (see features.extract), cached."""
     from moodplayer.audio import load_audio
 
-    compute = lambda: extract(load_audio(clip.path, config.sample_rate), config, speed)  # noqa: E731
+    def compute() -> np.ndarray:
+        return extract(load_audio(clip.path, config.sample_rate), config, speed)
+
     return cached(clip.path, f"{config.key()}-speed{speed}", compute)
 
 
