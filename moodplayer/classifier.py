@@ -2,7 +2,7 @@
 
 This is the one path from samples to an emotion that ``detect``, ``listen``
 and ``evaluate`` share, so what is measured is what users get: trim to the
-speech, log-mels and pitch (as recorded and at a few speeds), normalise,
+speech, frame features (as recorded and at a few speeds), normalise,
 forward, average the views' logits, temperature-scaled softmax.
 """
 
