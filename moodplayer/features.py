@@ -4,11 +4,11 @@ The model hears 64 log-mel bands every 10 ms (25 ms windows at 16 kHz) and,
 beside them, the voice's pitch: log F0 and how periodic the frame is. Pitch
 level, range and movement are the strongest cues to arousal, and 64 mel bands
 barely resolve the harmonics that carry them (measured: 2 to 4.5 points over
-the log-mels alone on the actor folds). Then the voice's quality (H1-H2, H1-A3, harmonics-to-noise
-ratio) and each frame's spectral balance (loudness, tilt, flux, four MFCCs),
-after the eGeMAPS descriptors: per-band normalisation keeps how each band
-moves but not how the bands stand against each other (measured: 1.9 points
-at cold start). Raw
+the log-mels alone on the actor folds). Then the voice's quality (H1-H2,
+H1-A3, harmonics-to-noise ratio) and each frame's spectral balance (loudness,
+tilt, flux, four MFCCs), after the eGeMAPS descriptors: per-band
+normalisation keeps how each band moves but not how the bands stand against
+each other (measured: 1.6 and 1.9 points at cold start in two runs). Raw
 log-mels carry the recording level and the microphone's colouring as an
 additive offset per band, and a speaker's voice as a further offset and spread:
 all of that varies far more between people and set-ups than between emotions.
