@@ -62,7 +62,8 @@ class FeatureConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "FeatureConfig":
-        return cls(**{"pitch": False, "voice_quality": False, "spectral_shape": False, **data})  # older models have no such keys
+        # Older models' metadata lacks the keys of columns added since: they were trained without them.
+        return cls(**{"pitch": False, "voice_quality": False, "spectral_shape": False, **data})
 
     def key(self) -> str:
         """A short hash that changes whenever any setting, or the code computing them, does (for caches and profiles)."""
@@ -156,9 +157,9 @@ def spectral_shape(power: np.ndarray, mels: np.ndarray, config: FeatureConfig = 
 
     tiny = 1e-10
     loudness = (power[:, band(config.fmin, config.fmax)].sum(axis=1) + tiny) ** 0.3
-    alpha = np.log(power[:, band(1_000, 5_000)].sum(axis=1) + tiny) - np.log(power[:, band(50, 1_000)].sum(axis=1) + tiny)
-    hammarberg = np.log(power[:, band(0, 2_000)].max(axis=1) + tiny) - np.log(power[:, band(2_000, 5_000)].max(axis=1) + tiny)
     log_power = np.log(power + tiny)
+    alpha = np.log(power[:, band(1_000, 5_000)].sum(axis=1) + tiny) - np.log(power[:, band(50, 1_000)].sum(axis=1) + tiny)
+    hammarberg = log_power[:, band(0, 2_000)].max(axis=1) - log_power[:, band(2_000, 5_000)].max(axis=1)
     slopes = [log_power[:, band(lo, hi)] @ _slope_weights(hz[band(lo, hi)]) for lo, hi in ((0, 500), (500, 1_500))]
     magnitude = np.sqrt(power)
     magnitude = magnitude / (magnitude.sum(axis=1, keepdims=True) + tiny)
@@ -300,7 +301,8 @@ def smooth3(columns: np.ndarray) -> np.ndarray:
 
 
 def frame_features(speech: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """``(frames, config.dims)``: the log-mels, then the pitch columns when the config has them."""
+    """``(frames, config.dims)``: the log-mels, then the pitch, voice-quality and spectral-shape
+    columns the config asks for."""
     power = power_spectrum(speech, config)
     mels = mels_of(power, config)
     columns = [mels]
