@@ -106,17 +106,12 @@ def _window(config: FeatureConfig) -> np.ndarray:
     return window
 
 
-def log_mel(samples: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """``(frames, n_mels)`` float32 natural-log mel energies of mono audio.
+def power_spectrum(samples: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """``(frames, n_fft//2+1)`` float32 power spectrum of centred 25 ms frames every 10 ms.
 
     Plain numpy (one rfft over all frames) rather than librosa's STFT: this is
     on the inference path and must take a few milliseconds.
     """
-    return mels_of(power_spectrum(samples, config), config)
-
-
-def power_spectrum(samples: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """``(frames, n_fft//2+1)`` float32 power spectrum of centred 25 ms frames every 10 ms."""
     samples = np.asarray(samples, dtype=np.float32)
     pad = config.n_fft // 2
     if samples.size <= pad:
@@ -245,13 +240,8 @@ def _fill_unvoiced(values: np.ndarray, voiced: np.ndarray, default: float) -> np
     return np.where(voiced, values, np.median(values[voiced]) if voiced.any() else default)
 
 
-def pitch(samples: np.ndarray, frames: int, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """``(frames, 2)`` float32: log F0 and periodicity (0-1) on the log-mels' frame grid (see :func:`voicing`)."""
-    return pitch_columns(voicing(samples, frames, config))
-
-
 def pitch_columns(v: Voicing) -> np.ndarray:
-    """Log F0 (unvoiced frames at the clip's median) and periodicity."""
+    """``(frames, 2)`` float32: log F0 (unvoiced frames at the clip's median) and periodicity (0-1)."""
     return np.stack([np.log(_fill_unvoiced(v.f0, v.voiced, 150.0)), v.periodicity], axis=1).astype(np.float32)
 
 

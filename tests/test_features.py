@@ -13,14 +13,23 @@ from moodplayer.features import (
     FeatureConfig,
     extract,
     frame_features,
-    log_mel,
-    pitch,
+    mels_of,
+    pitch_columns,
+    power_spectrum,
     smooth3,
     voice_quality,
     voicing,
 )
 
 CONFIG = FeatureConfig()
+
+
+def log_mel(samples: np.ndarray) -> np.ndarray:
+    return mels_of(power_spectrum(samples, CONFIG), CONFIG)
+
+
+def pitch(samples: np.ndarray, frames: int) -> np.ndarray:
+    return pitch_columns(voicing(samples, frames, CONFIG))
 
 
 def harmonic_tone(f0: float, seconds: float = 1.0) -> np.ndarray:
@@ -49,7 +58,7 @@ def test_pitch_agrees_with_librosa_pyin_on_real_voices(ravdess, clip):
     import librosa
 
     speech = speech_only(load_audio(ravdess / clip))  # a calm man; a frightened woman
-    ours = pitch(speech, log_mel(speech, CONFIG).shape[0])
+    ours = pitch(speech, log_mel(speech).shape[0])
     f0, voiced, _ = librosa.pyin(speech, fmin=60, fmax=500, sr=SAMPLE_RATE, frame_length=1024, hop_length=CONFIG.hop_length)
     n = min(len(ours), len(f0))
     both = voiced[:n] & (ours[:n, 1] >= 0.5)
@@ -61,8 +70,8 @@ def test_features_are_the_log_mels_then_pitch_voice_quality_and_spectral_shape()
     tone = harmonic_tone(150.0)
     features = frame_features(tone, CONFIG)
     extra = len(PITCH_FEATURES) + len(VOICE_QUALITY_FEATURES) + len(SPECTRAL_SHAPE_FEATURES)
-    assert features.shape == (log_mel(tone, CONFIG).shape[0], CONFIG.dims) and CONFIG.dims == CONFIG.n_mels + extra
-    np.testing.assert_array_equal(features[:, : CONFIG.n_mels], log_mel(tone, CONFIG))
+    assert features.shape == (log_mel(tone).shape[0], CONFIG.dims) and CONFIG.dims == CONFIG.n_mels + extra
+    np.testing.assert_array_equal(features[:, : CONFIG.n_mels], log_mel(tone))
     np.testing.assert_array_equal(features[:, CONFIG.n_mels : CONFIG.n_mels + 2], pitch(tone, features.shape[0]))
 
 
@@ -102,8 +111,13 @@ def test_a_noisy_voice_has_a_lower_harmonics_to_noise_ratio():
     assert np.median(noisy) < np.median(clean) - 1.0
 
 
+def spectral_index(name: str) -> int:
+    """The column of a spectral-shape descriptor: those columns come last."""
+    return CONFIG.dims - len(SPECTRAL_SHAPE_FEATURES) + SPECTRAL_SHAPE_FEATURES.index(name)
+
+
 def spectral_column(samples: np.ndarray, name: str) -> np.ndarray:
-    return frame_features(samples, CONFIG)[:, CONFIG.dims - len(SPECTRAL_SHAPE_FEATURES) + SPECTRAL_SHAPE_FEATURES.index(name)]
+    return frame_features(samples, CONFIG)[:, spectral_index(name)]
 
 
 def test_a_brighter_voice_has_a_higher_alpha_ratio_and_a_lower_hammarberg_index():
@@ -118,10 +132,9 @@ def test_the_mfcc_columns_are_the_orthonormal_dct_of_the_log_mels_smoothed():
     from scipy.fft import dct
 
     tone = harmonic_tone(150.0)
-    first = CONFIG.dims - len(SPECTRAL_SHAPE_FEATURES) + SPECTRAL_SHAPE_FEATURES.index("mfcc1")
-    expected = smooth3(dct(log_mel(tone, CONFIG).astype(np.float64), type=2, norm="ortho", axis=1)[:, 1:5])
+    first = spectral_index("mfcc1")
+    expected = smooth3(dct(log_mel(tone).astype(np.float64), type=2, norm="ortho", axis=1)[:, 1:5])
     np.testing.assert_allclose(frame_features(tone, CONFIG)[:, first : first + 4], expected, rtol=1e-4, atol=1e-3)
-
 
 
 def test_voice_quality_is_zero_where_there_is_no_voice():
