@@ -52,25 +52,31 @@ def view_logits(net, clips: Sequence[Sequence[np.ndarray]], profiles: Sequence[S
 
     A clip's views are its raw features as recorded, then at the speeds the
     model was also trained on (test-time augmentation: a voice heard a little
-    higher and lower is judged more steadily). Each view is normalised by its
-    own statistics, except that a voice profile, when there is one, normalises
-    the view as recorded (the speed views' spectra are not the ones the profile
-    describes). So a profile costs nothing extra, and on the actor folds this
-    scored above either the profile alone or the cold-start views alone (README).
-    All views of all clips go through the net as one batch.
+    higher and lower is judged more steadily). Each view is normalised at cold
+    start (features.cold_start, the way each member of the model was trained
+    to), except that a voice profile, when there is one, normalises the view as
+    recorded (the speed views' spectra are not the ones the profile describes).
+    So a profile costs nothing extra, and on the actor folds this scored above
+    either the profile alone or the cold-start views alone (README). All views
+    of all clips go through each member as one batch; the members' logits are
+    averaged.
     """
     import torch
 
-    from moodplayer.model import pad_batch
+    from moodplayer.model import members_of, pad_batch, typical_var
 
-    inputs = [
-        normalise(view, profile if i == 0 else None)
-        for views, profile in zip(clips, profiles)
-        for i, view in enumerate(views)
-    ]
     net.eval()
-    with torch.inference_mode():
-        logits = net(*pad_batch(inputs)).numpy()
+    logits = []
+    for member in members_of(net):  # each member normalises cold-start views its own way
+        typical = typical_var(member)
+        inputs = [
+            normalise(view, profile if i == 0 else None, typical)
+            for views, profile in zip(clips, profiles)
+            for i, view in enumerate(views)
+        ]
+        with torch.inference_mode():
+            logits.append(member(*pad_batch(inputs)).numpy())
+    logits = np.mean(logits, axis=0)
     ends = np.cumsum([len(views) for views in clips])
     return np.stack([logits[end - len(views) : end].mean(axis=0) for views, end in zip(clips, ends)])
 

@@ -13,9 +13,10 @@ log-mels carry the recording level and the microphone's colouring as an
 additive offset per band, and a speaker's voice as a further offset and spread:
 all of that varies far more between people and set-ups than between emotions.
 So features are always normalised per band with *statistics of some speech*:
-by default the clip's own (cold start), or a speaker's accumulated statistics
-(a voice profile, see :class:`Stats`, which merges exactly like Welford's
-running mean/variance). Either way the gain of the recording cancels out.
+by default the clip's own mean with the training clips' typical spread (cold
+start, see :func:`cold_start`), or a speaker's accumulated statistics (a voice
+profile, see :class:`Stats`, which merges exactly like Welford's running
+mean/variance). Either way the gain of the recording cancels out.
 """
 
 from __future__ import annotations
@@ -410,6 +411,23 @@ class EnrolmentShift:
         return cls(np.asarray(data["mean"], np.float64), np.asarray(data["log_var"], np.float64))
 
 
-def normalise(features: np.ndarray, stats: Stats | None = None) -> np.ndarray:
-    """Normalise by ``stats`` (a voice profile), or by the clip's own statistics."""
-    return (stats or Stats.of(features)).normalise(features)
+def cold_start(clip: Stats, typical_var: np.ndarray | None) -> Stats:
+    """What a clip heard without a voice profile is normalised by: its own mean, and the typical
+    within-clip variance of the model's training clips (``None``: its own variance, as older
+    models were trained).
+
+    The clip's mean carries the recording's gain and colouring and the speaker's
+    level and pitch: it must go. Its spread does not depend on the gain (these
+    are logarithms) and says how much the voice moves, a wide pitch range or a
+    loud outburst against a flat murmur: scaling each clip to unit variance threw
+    that away (a linear probe on clip summaries: 49.4 % with each clip's own
+    variance, 54.9 % with the typical one; README).
+    """
+    if typical_var is None:
+        return clip
+    return Stats(clip.count, clip.mean, np.asarray(typical_var, np.float64) * clip.count)
+
+
+def normalise(features: np.ndarray, stats: Stats | None = None, typical_var: np.ndarray | None = None) -> np.ndarray:
+    """Normalise by ``stats`` (a voice profile), or at cold start (see :func:`cold_start`)."""
+    return (stats or cold_start(Stats.of(features), typical_var)).normalise(features)

@@ -41,17 +41,21 @@ class ModelConfig:
 
     n_inputs: int = 64
     n_classes: int = 8
-    channels: int = 128
-    hidden: int = 128
+    channels: int = 96
+    hidden: int = 96
     dropout: float = 0.3
     members: int = 1  # nets trained from different seeds, their logits averaged (see Ensemble)
+    # Per member: whether it scales a clip heard without a voice profile by its training clips'
+    # typical within-clip variance (features.cold_start; kept in the `typical_var` buffer, saved with
+    # the weights) rather than by the clip's own. Older models: () — each clip by its own.
+    typical_spread: tuple[bool, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
-        return cls(**data)
+        return cls(**{**data, "typical_spread": tuple(data.get("typical_spread", ()))})
 
 
 class ConvBlock(nn.Sequential):
@@ -126,6 +130,13 @@ class EmotionNet(nn.Module):
         self.lstm = BiLSTM(config.channels, config.hidden)
         self.attention = nn.Linear(2 * config.hidden, 1)
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(2 * config.hidden, config.n_classes))
+        if self.typical:
+            self.register_buffer("typical_var", torch.ones(config.n_inputs))
+
+    @property
+    def typical(self) -> bool:
+        """Whether this net scales cold-start clips by the typical spread (see ModelConfig)."""
+        return bool(self.config.typical_spread) and self.config.typical_spread[0]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``x``: (batch, frames, n_inputs), zero-padded; ``lengths``: true frame counts."""
@@ -148,15 +159,21 @@ class Ensemble(nn.Module):
     """A few EmotionNets trained from different seeds, their logits averaged.
 
     On a corpus this small one net's accuracy on unseen speakers swings by
-    several points with its seed and the epoch early stopping picks; the
-    average of a few is steadier and better, for a forward pass that stays a
-    few milliseconds.
+    several points with its seed; the average of a few is steadier and
+    better, for a forward pass that stays a few milliseconds. Members may
+    normalise a cold-start clip differently (``config.typical_spread``): they
+    then err on different clips, and their average gains more (README).
+    ``forward`` takes one input for all; classifier.view_logits normalises
+    for each member.
     """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.members = nn.ModuleList(EmotionNet(replace(config, members=1)) for _ in range(config.members))
+        self.members = nn.ModuleList(
+            EmotionNet(replace(config, members=1, typical_spread=config.typical_spread[i : i + 1]))
+            for i in range(config.members)
+        )
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         return torch.stack([member(x, lengths) for member in self.members]).mean(dim=0)
@@ -171,10 +188,21 @@ def ensemble_of(nets: list[EmotionNet]) -> nn.Module:
     """Trained nets as one model (a lone net stays itself)."""
     if len(nets) == 1:
         return nets[0]
-    ensemble = Ensemble(replace(nets[0].config, members=len(nets)))
+    ensemble = Ensemble(replace(nets[0].config, members=len(nets), typical_spread=tuple(net.typical for net in nets)))
     for member, net in zip(ensemble.members, nets):
         member.load_state_dict(net.state_dict())
     return ensemble.eval()
+
+
+def members_of(net: nn.Module) -> list[EmotionNet]:
+    """The nets whose logits a model averages (a lone net is its own only member)."""
+    return list(net.members) if isinstance(net, Ensemble) else [net]
+
+
+def typical_var(net: EmotionNet) -> np.ndarray | None:
+    """The typical within-clip variance a net scales cold-start clips by, or ``None`` (each clip by
+    its own variance)."""
+    return net.typical_var.numpy().astype(np.float64) if net.typical else None
 
 
 def pad_frames(frames: int) -> int:

@@ -56,6 +56,20 @@ def fine_tune(
 ):
     """A copy of ``base`` adapted to the ``personal`` examples (``rehearsal``: base-corpus examples, may be empty).
 
+    Each member of an ensemble is tuned on its own (seeds ``seed``, ``seed + 1``,
+    …), as it was trained: members may normalise a cold-start clip differently
+    (features.cold_start), so each must hear the clips its own way.
+    """
+    from moodplayer.model import ensemble_of, members_of
+
+    return ensemble_of(
+        [_fine_tune_net(net, personal, rehearsal, recipe, seed + i, profiles) for i, net in enumerate(members_of(base))]
+    )
+
+
+def _fine_tune_net(base, personal: Sequence, rehearsal: Sequence, recipe: TuneRecipe, seed: int, profiles: bool):
+    """A copy of one net adapted to the personal examples.
+
     Clips are augmented as in training: one of their speed versions (when
     extracted at the model's speeds, as ``train --personal`` does), crops,
     SpecAugment, and, for a model trained for voice profiles (``profiles``),
@@ -65,7 +79,7 @@ def fine_tune(
     import torch
     from torch import nn
 
-    from moodplayer.model import pad_batch
+    from moodplayer.model import pad_batch, typical_var
     from moodplayer.train import Recipe, _Augmenter
 
     torch.manual_seed(seed)
@@ -78,7 +92,8 @@ def fine_tune(
     trainable = [(name, p) for name, p in net.named_parameters() if p.requires_grad]
     opt = torch.optim.Adam([p for _, p in trainable], lr=recipe.lr)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
-    augment = _Augmenter([*personal, *rehearsal], replace(Recipe(), speaker_norm=0.5 if profiles else 0.0), rng)
+    recipe_like_base = replace(Recipe(), speaker_norm=0.5 if profiles else 0.0)
+    augment = _Augmenter([*personal, *rehearsal], recipe_like_base, rng, typical_var(base))
     n_rehearse = min(len(rehearsal), round(recipe.rehearsal * len(personal)))
     for _ in range(recipe.epochs):
         drawn = [rehearsal[i] for i in rng.choice(len(rehearsal), n_rehearse, replace=False)] if n_rehearse else []
@@ -146,7 +161,7 @@ def cross_validate(
 
     With ``profiles`` (a model trained for voice profiles) each fold is
     normalised by the profile of the other folds' clips, as ``listen`` would
-    with a profile built from them; otherwise each clip by itself.
+    with a profile built from them; otherwise each clip at cold start.
     """
     labels = np.array([ex.label for ex in personal])
     right_before = right_after = 0.0

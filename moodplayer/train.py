@@ -23,7 +23,7 @@ import numpy as np
 from moodplayer.datasets import Clip, speakers
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import AudioError, MoodplayerError
-from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, extract
+from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, cold_start, extract
 
 #: Called after each epoch with (epoch, epochs, train loss, validation UAR).
 Report = Callable[[int, int, float, float], None]
@@ -54,10 +54,18 @@ class Recipe:
     # early, with patience). Cross-validation's fold models hold out none: they need no calibration to
     # be scored, and every speaker more helps (measured: see README).
     validation_fraction: float = 0.1
-    ensemble: int = 2  # nets trained from seeds seed, seed+1, …; the model averages their logits
+    ensemble: int = 4  # nets trained from seeds seed, seed+1, …; the model averages their logits
+    # Per member, cycled: whether a clip heard without a profile is scaled by the training clips'
+    # typical spread or by its own (features.cold_start). Members that hear clips differently err on
+    # different clips, and their average gains more than seeds alone give (measured: see README).
+    typical_spread: tuple[bool, ...] = (False, True)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def member_typical(self, member: int) -> bool:
+        """Whether ensemble member ``member`` scales cold-start clips by the typical spread."""
+        return bool(self.typical_spread) and self.typical_spread[member % len(self.typical_spread)]
 
 
 @dataclass
@@ -70,12 +78,12 @@ class Example:
     speaker: str
     name: str  # the file name: enrolment takes a speaker's first neutral clips by name
 
-    def normalised(self, profile: Stats | None = None, version: int = 0) -> np.ndarray:
-        """Normalised by a voice profile, or by the clip's own statistics (cold start)."""
-        return (profile or self.stats[version]).normalise(self.versions[version])
+    def normalised(self, profile: Stats | None = None, version: int = 0, typical_var: np.ndarray | None = None) -> np.ndarray:
+        """Normalised by a voice profile, or at cold start (see features.cold_start)."""
+        return (profile or cold_start(self.stats[version], typical_var)).normalise(self.versions[version])
 
 
-#: speaker → voice profile; ``None`` means every clip is normalised by itself.
+#: speaker → voice profile; ``None`` means every clip is normalised at cold start.
 Profiles = dict[str, Stats] | None
 
 
@@ -172,12 +180,15 @@ class _Augmenter:
 
     With probability ``recipe.speaker_norm`` the clip is normalised by the
     statistics of a random subset (1 to all) of its speaker's clips at the same
-    speed, as a voice profile would; otherwise by its own. Trained on both, the
-    net works at cold start and improves as a user's profile fills up.
+    speed, as a voice profile would; otherwise at cold start, by its own mean and
+    ``typical_var`` or its own variance (features.cold_start). Trained on both,
+    the net works at cold start and improves as a user's profile fills up.
     """
 
-    def __init__(self, examples: Sequence[Example], recipe: Recipe, rng: np.random.Generator):
-        self.recipe, self.rng = recipe, rng
+    def __init__(
+        self, examples: Sequence[Example], recipe: Recipe, rng: np.random.Generator, typical_var: np.ndarray | None
+    ):
+        self.recipe, self.rng, self.typical_var = recipe, rng, typical_var
         self.pools: dict[tuple[str, int], list[Stats]] = {}
         for ex in examples:
             for v, stats in enumerate(ex.stats):
@@ -191,11 +202,17 @@ class _Augmenter:
             pool = self.pools[(ex.speaker, v)]
             chosen = rng.choice(len(pool), size=int(rng.integers(1, len(pool) + 1)), replace=False)
             profile = Stats.combine([pool[i] for i in chosen])
-        x = ex.normalised(profile, v)
+        x = ex.normalised(profile, v, self.typical_var)
         if x.shape[0] > recipe.crop_frames:
             start = rng.integers(0, x.shape[0] - recipe.crop_frames + 1)
             x = x[start : start + recipe.crop_frames]
         return _spec_augment(x, recipe, rng)
+
+
+def typical_variance(examples: Sequence[Example]) -> np.ndarray:
+    """Each column's within-clip variance averaged over the clips as recorded: the spread a clip
+    heard without a profile is scaled by (features.cold_start)."""
+    return np.mean([ex.stats[0].floored_var for ex in examples], axis=0)
 
 
 def _spec_augment(x: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> np.ndarray:
@@ -217,7 +234,7 @@ def predict_logits(
     net, examples: Sequence[Example], profiles: Profiles = None, batch_size: int = 64, every_view: bool = True
 ) -> np.ndarray:
     """Logits for whole clips, in order, as the product computes them (classifier.view_logits): each
-    clip heard as recorded and at the speeds it was also extracted at, normalised by itself and, when
+    clip heard as recorded and at the speeds it was also extracted at, normalised at cold start and, when
     its speaker has one, by a voice profile. ``every_view=False``: as recorded only (cheaper)."""
     from moodplayer.classifier import view_logits
 
@@ -235,8 +252,9 @@ def fit(
     recipe: Recipe,
     seed: int = 0,
     report: Report | None = None,
+    member: int = 0,
 ):
-    """Train a net; returns it with a summary.
+    """Train member ``member`` of an ensemble (seed ``seed + member``); returns it with a summary.
 
     AdamW with a one-cycle schedule and label smoothing. Keeps the last
     epoch, or with ``recipe.patience`` the best validation-UAR epoch, stopping
@@ -247,10 +265,15 @@ def fit(
 
     from moodplayer.model import EmotionNet, ModelConfig, pad_batch
 
+    seed += member
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    net = EmotionNet(ModelConfig(n_inputs=train[0].versions[0].shape[1], n_classes=len(EMOTIONS)))
-    augment = _Augmenter(train, recipe, rng)
+    typical = typical_variance(train) if recipe.member_typical(member) else None
+    config = ModelConfig(n_inputs=train[0].versions[0].shape[1], n_classes=len(EMOTIONS), typical_spread=(typical is not None,))
+    net = EmotionNet(config)
+    if typical is not None:
+        net.typical_var.copy_(torch.from_numpy(typical))
+    augment = _Augmenter(train, recipe, rng, typical)
     steps = math.ceil(len(train) / recipe.batch_size)
     opt = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=recipe.epochs * steps)
@@ -429,7 +452,7 @@ def train_split(
     for member in range(recipe.ensemble):
         offset = member * recipe.epochs
         member_report = report and (lambda e, n, loss, u, o=offset: report(o + e, n * recipe.ensemble, loss, u))
-        net, run = fit(train_set, valid_set, recipe, seed + member, member_report)
+        net, run = fit(train_set, valid_set, recipe, seed, member_report, member)
         nets.append(net)
         runs.append(run)
     return assemble(nets, runs, valid_set, valid_names)
@@ -551,7 +574,7 @@ def _member_worker(split: int, member: int, train_speakers: list[str]):
     start = time.perf_counter()
     train_set, valid_set, _ = split_sets(examples, train_speakers, recipe, _SHARED["validate"])
     report = lambda *args: _SHARED["queue"].put((split, *args))  # noqa: E731
-    net, run = fit(train_set, valid_set, recipe, _SHARED["seed"] + member, report)
+    net, run = fit(train_set, valid_set, recipe, _SHARED["seed"], report, member)
     return net, {**run, "seconds": time.perf_counter() - start}
 
 

@@ -129,30 +129,40 @@ def test_evaluate_with_neutral_enrolment_leaves_the_enrolment_out(tmp_path, clas
     assert report["per_class"].get("neutral", {"n": 0})["n"] == 0
 
 
-def test_views_are_averaged_and_a_profile_normalises_the_view_as_recorded():
+def test_views_and_members_are_averaged_each_member_normalising_its_way_and_a_profile_the_view_as_recorded():
     import torch
 
     from moodplayer.classifier import view_logits
     from moodplayer.features import Stats, normalise
-    from moodplayer.model import EmotionNet, ModelConfig
+    from moodplayer.model import EmotionNet, ModelConfig, ensemble_of
 
     torch.manual_seed(0)
-    net = EmotionNet(ModelConfig(n_inputs=4, channels=8, hidden=8)).eval()
+    own = EmotionNet(ModelConfig(n_inputs=4, channels=8, hidden=8, typical_spread=(False,))).eval()
+    typical_net = EmotionNet(ModelConfig(n_inputs=4, channels=8, hidden=8, typical_spread=(True,))).eval()
+    typical = np.array([0.5, 1.0, 2.0, 4.0])
+    typical_net.typical_var.copy_(torch.from_numpy(typical))
+    model = ensemble_of([own, typical_net])
     rng = np.random.default_rng(0)
     views = [rng.normal(size=(n, 4)).astype(np.float32) for n in (50, 56, 45)]
     other = [rng.normal(size=(70, 4)).astype(np.float32)]
     profile = Stats.of(rng.normal(1.0, 2.0, size=(300, 4)))
 
-    def alone(x):
+    def alone(net, x):
         with torch.inference_mode():
             return net(torch.from_numpy(x[None]))[0].numpy()
 
-    cold = np.mean([alone(normalise(v)) for v in views], axis=0)
-    profiled = np.mean([alone(normalise(views[0], profile)), *(alone(normalise(v)) for v in views[1:])], axis=0)
-    got = view_logits(net, [views, other, views], [None, None, profile])  # clips batched together
-    assert np.allclose(got[0], cold, atol=1e-5)
-    assert np.allclose(got[1], alone(normalise(other[0])), atol=1e-5)
-    assert np.allclose(got[2], profiled, atol=1e-5) and not np.allclose(got[2], cold, atol=1e-3)
+    def expected(clip, profile=None):
+        per_member = [
+            np.mean([alone(net, normalise(v, profile if i == 0 else None, spread)) for i, v in enumerate(clip)], axis=0)
+            for net, spread in ((own, None), (typical_net, typical))
+        ]
+        return np.mean(per_member, axis=0)
+
+    got = view_logits(model, [views, other, views], [None, None, profile])  # clips batched together
+    assert np.allclose(got[0], expected(views), atol=1e-5)
+    assert not np.allclose(got[0], np.mean([alone(model, normalise(v)) for v in views], axis=0), atol=1e-3)
+    assert np.allclose(got[1], expected(other), atol=1e-5)
+    assert np.allclose(got[2], expected(views, profile)) and not np.allclose(got[2], got[0], atol=1e-3)
 
 
 def test_classifying_a_clip_at_every_speed_does_not_import_librosa(ravdess):

@@ -14,6 +14,7 @@ from moodplayer.features import (
     extract,
     frame_features,
     mels_of,
+    normalise,
     pitch_columns,
     power_spectrum,
     smooth3,
@@ -147,3 +148,18 @@ def test_voice_quality_is_zero_where_there_is_no_voice():
 def test_descriptors_are_smoothed_over_three_frames_with_the_ends_repeated():
     step = np.array([[0.0], [0.0], [3.0], [3.0]])
     np.testing.assert_allclose(smooth3(step)[:, 0], [0.0, 1.0, 2.0, 3.0])
+
+
+def test_cold_start_centres_a_clip_but_keeps_how_much_it_moves():
+    rng = np.random.default_rng(4)
+    typical = np.array([1.0, 4.0])
+    lively = rng.normal(0.0, [2.0, 2.0], size=(4000, 2))  # twice the typical spread, then typical
+    normalised = normalise(lively + [5.0, -3.0], typical_var=typical)  # any gain: a constant in the log domain
+    np.testing.assert_allclose(normalised.mean(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(normalised.std(axis=0), [2.0, 1.0], rtol=0.05)
+    np.testing.assert_allclose(normalised, normalise(lively, typical_var=typical), atol=1e-5)
+
+
+def test_cold_start_without_a_typical_spread_scales_each_clip_by_its_own_as_older_models_did():
+    lively = np.random.default_rng(5).normal(0.0, 3.0, size=(4000, 2))
+    np.testing.assert_allclose(normalise(lively).std(axis=0), 1.0, rtol=1e-3)

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 
-from moodplayer.model import BiLSTM, EmotionNet, ModelConfig, count_parameters, ensemble_of, load_model, save_model, sidecar_path
+from moodplayer.model import (
+    BiLSTM,
+    EmotionNet,
+    ModelConfig,
+    count_parameters,
+    ensemble_of,
+    load_model,
+    save_model,
+    members_of,
+    sidecar_path,
+    typical_var,
+)
 from moodplayer.errors import ModelError
 from tests.conftest import run_cli
 
@@ -76,6 +88,22 @@ def test_an_ensemble_averages_its_members_and_survives_a_round_trip(tmp_path):
         assert torch.equal(loaded(x, lengths), ensemble(x, lengths))
     assert metadata["model"]["members"] == 2 and count_parameters(loaded) == 2 * count_parameters(nets[0])
     assert ensemble_of(nets[:1]) is nets[0]
+
+
+def test_each_member_keeps_its_own_cold_start_through_a_round_trip_and_older_nets_have_none(tmp_path):
+    config = ModelConfig.from_dict(METADATA["model"])
+    own, typical = EmotionNet(replace(config, typical_spread=(False,))), EmotionNet(replace(config, typical_spread=(True,)))
+    spread = torch.linspace(0.5, 2.0, config.n_inputs)
+    typical.typical_var.copy_(spread)
+    ensemble = ensemble_of([own, typical])
+    path = tmp_path / "t.safetensors"
+    save_model(path, ensemble.state_dict(), {**METADATA, "model": ensemble.config.to_dict()})
+    loaded, metadata = load_model(path)
+    assert metadata["model"]["typical_spread"] == [False, True]
+    first, second = members_of(loaded)
+    assert typical_var(first) is None and torch.equal(torch.from_numpy(typical_var(second)).float(), spread)
+    assert typical_var(EmotionNet(config)) is None  # metadata from before the key: each clip by its own spread
+
 
 
 def _truncate(path):

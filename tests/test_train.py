@@ -13,6 +13,7 @@ from moodplayer.datasets import discover
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
 from moodplayer.features import FeatureConfig, Stats
+from moodplayer.model import members_of, typical_var
 from moodplayer.paths import cache_dir
 from moodplayer.train import (
     Example,
@@ -22,6 +23,7 @@ from moodplayer.train import (
     scores,
     similar_length_batches,
     speaker_folds,
+    typical_variance,
     uar,
     validation_speakers,
 )
@@ -114,8 +116,14 @@ def test_tiny_training_run_writes_a_loadable_model(tmp_path, ravdess):
     assert meta["split"] == {"train": ["ravdess-01", "ravdess-02"], "validation": ["ravdess-03"]}
     assert meta["recipe"]["epochs"] == 2 and meta["recipe"]["seed"] == 3
     assert meta["data"]["clips"] == 45
-    prediction = Classifier.load(out).predict_file(data / "Actor_01" / "03-01-01-01-01-01-01.flac")
+    classifier = Classifier.load(out)
+    prediction = classifier.predict_file(data / "Actor_01" / "03-01-01-01-01-01-01.flac")
     assert prediction.emotion in EMOTIONS
+    assert meta["model"]["typical_spread"] == [False, True]  # the members normalise cold-start clips differently
+    own, typical = members_of(classifier.net)
+    trained_on = [ex for ex in make_examples(discover(data), FeatureConfig()) if ex.speaker in meta["split"]["train"]]
+    assert typical_var(own) is None
+    np.testing.assert_allclose(typical_var(typical), typical_variance(trained_on), rtol=1e-5)
 
 
 def test_cross_validation_scores_each_held_out_speaker_with_every_adapt_mode(tmp_path, ravdess):

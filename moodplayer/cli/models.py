@@ -167,8 +167,9 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuni
     metadata = {
         "labels": list(EMOTIONS),
         "features": config.to_dict(),
-        "normalisation": "per band, by the clip's own mean/variance (cold start) or by a voice profile "
-        "(mean/variance of the speaker's clips); trained on both",
+        "normalisation": "per band, at cold start by the clip's own mean and, per member (model.typical_spread), "
+        "its own variance or the training clips' typical one; or by a voice profile (mean/variance of the "
+        "speaker's clips); trained on both",
         # Read by Classifier.accepts_profiles: only such a model is given voice profiles.
         "speaker_normalisation": recipe.speaker_norm > 0,
         # Read by Classifier.speeds: a clip is also heard at these speeds (classifier.view_logits).
