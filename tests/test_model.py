@@ -15,8 +15,8 @@ from moodplayer.model import (
     count_parameters,
     ensemble_of,
     load_model,
-    save_model,
     members_of,
+    save_model,
     sidecar_path,
     typical_var,
 )
@@ -103,7 +103,6 @@ def test_each_member_keeps_its_own_cold_start_through_a_round_trip_and_older_net
     first, second = members_of(loaded)
     assert typical_var(first) is None and torch.equal(torch.from_numpy(typical_var(second)).float(), spread)
     assert typical_var(EmotionNet(config)) is None  # metadata from before the key: each clip by its own spread
-
 
 
 def _truncate(path):

@@ -12,7 +12,7 @@ from moodplayer import samples as store
 from moodplayer.audio import load_audio
 from moodplayer.datasets import discover
 from moodplayer.features import FeatureConfig
-from moodplayer.model import load_model
+from moodplayer.model import load_model, members_of, typical_var
 from moodplayer.paths import default_model_path
 from moodplayer.train import make_examples
 
@@ -64,6 +64,10 @@ def test_fine_tuning_on_half_a_speakers_clips_helps_on_the_other_half(ravdess):
         before += personal.accuracy(base, test, profile) / 2
         after += personal.accuracy(tuned, test, profile) / 2
     assert after > before
+    # Each member was tuned hearing clips its own way, and keeps that way.
+    cold_starts = [(typical_var(b), typical_var(t)) for b, t in zip(members_of(base), members_of(tuned), strict=True)]
+    assert {b is None for b, _ in cold_starts} == {True, False}  # the shipped model has members of both kinds
+    assert all((b is None and t is None) or np.array_equal(b, t) for b, t in cold_starts)
 
 
 def store_actor_clips(ravdess, per_emotion: int) -> None:
