@@ -66,16 +66,21 @@ def view_logits(net, clips: Sequence[Sequence[np.ndarray]], profiles: Sequence[S
     from moodplayer.model import members_of, pad_batch, typical_var
 
     net.eval()
+    batches: dict[bytes | None, tuple] = {}  # members that normalise alike share one batch
     logits = []
-    for member in members_of(net):  # each member normalises cold-start views its own way
+    for member in members_of(net):
         typical = typical_var(member)
-        inputs = [
-            normalise(view, profile if i == 0 else None, typical)
-            for views, profile in zip(clips, profiles)
-            for i, view in enumerate(views)
-        ]
+        key = None if typical is None else typical.tobytes()
+        if key not in batches:
+            batches[key] = pad_batch(
+                [
+                    normalise(view, profile if i == 0 else None, typical)
+                    for views, profile in zip(clips, profiles)
+                    for i, view in enumerate(views)
+                ]
+            )
         with torch.inference_mode():
-            logits.append(member(*pad_batch(inputs)).numpy())
+            logits.append(member(*batches[key]).numpy())
     logits = np.mean(logits, axis=0)
     ends = np.cumsum([len(views) for views in clips])
     return np.stack([logits[end - len(views) : end].mean(axis=0) for views, end in zip(clips, ends)])
