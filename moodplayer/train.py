@@ -78,7 +78,9 @@ class Example:
     speaker: str
     name: str  # the file name: enrolment takes a speaker's first neutral clips by name
 
-    def normalised(self, profile: Stats | None = None, version: int = 0, typical_var: np.ndarray | None = None) -> np.ndarray:
+    def normalised(
+        self, profile: Stats | None = None, version: int = 0, typical_var: np.ndarray | None = None
+    ) -> np.ndarray:
         """Normalised by a voice profile, or at cold start (see features.cold_start)."""
         return (profile or cold_start(self.stats[version], typical_var)).normalise(self.versions[version])
 
@@ -269,8 +271,8 @@ def fit(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     typical = typical_variance(train) if recipe.member_typical(member) else None
-    config = ModelConfig(n_inputs=train[0].versions[0].shape[1], n_classes=len(EMOTIONS), typical_spread=(typical is not None,))
-    net = EmotionNet(config)
+    n_inputs = train[0].versions[0].shape[1]
+    net = EmotionNet(ModelConfig(n_inputs=n_inputs, n_classes=len(EMOTIONS), typical_spread=(typical is not None,)))
     if typical is not None:
         net.typical_var.copy_(torch.from_numpy(typical))
     augment = _Augmenter(train, recipe, rng, typical)
