@@ -162,9 +162,9 @@ class Ensemble(nn.Module):
     several points with its seed; the average of a few is steadier and
     better, for a forward pass that stays a few milliseconds. Members may
     normalise a cold-start clip differently (``config.typical_spread``): they
-    then err on different clips, and their average gains more (README).
-    ``forward`` takes one input for all; classifier.view_logits normalises
-    for each member.
+    then err on different clips, and their average gains more (README). So
+    the ensemble has no ``forward`` of one input for all: classifier.view_logits
+    feeds each member the clip normalised its way and averages their logits.
     """
 
     def __init__(self, config: ModelConfig):
@@ -174,9 +174,6 @@ class Ensemble(nn.Module):
             EmotionNet(replace(config, members=1, typical_spread=config.typical_spread[i : i + 1]))
             for i in range(config.members)
         )
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.stack([member(x, lengths) for member in self.members]).mean(dim=0)
 
 
 def build(config: ModelConfig) -> nn.Module:

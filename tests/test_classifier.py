@@ -160,7 +160,10 @@ def test_views_and_members_are_averaged_each_member_normalising_its_way_and_a_pr
 
     got = view_logits(model, [views, other, views], [None, None, profile])  # clips batched together
     assert np.allclose(got[0], expected(views), atol=1e-5)
-    assert not np.allclose(got[0], np.mean([alone(model, normalise(v)) for v in views], axis=0), atol=1e-3)
+    both_by_own_spread = np.mean(
+        [np.mean([alone(net, normalise(v)) for v in views], axis=0) for net in (own, typical_net)], axis=0
+    )
+    assert not np.allclose(got[0], both_by_own_spread, atol=1e-3)
     assert np.allclose(got[1], expected(other), atol=1e-5)
     assert np.allclose(got[2], expected(views, profile)) and not np.allclose(got[2], got[0], atol=1e-3)
 
