@@ -59,11 +59,12 @@ def view_logits(net, clips: Sequence[Sequence[np.ndarray]], profiles: Sequence[S
     So a profile costs nothing extra, and on the actor folds this scored above
     either the profile alone or the cold-start views alone (README). All views
     of all clips go through each member as one batch; the members' logits are
-    averaged.
+    averaged, and the log of the model's training class prior is taken off
+    (see ModelConfig.class_prior).
     """
     import torch
 
-    from moodplayer.model import members_of, pad_batch, typical_var
+    from moodplayer.model import log_prior, members_of, pad_batch, typical_var
 
     net.eval()
     batches: dict[bytes | None, tuple] = {}  # members that normalise alike share one batch
@@ -81,7 +82,7 @@ def view_logits(net, clips: Sequence[Sequence[np.ndarray]], profiles: Sequence[S
             )
         with torch.inference_mode():
             logits.append(member(*batches[key]).numpy())
-    logits = np.mean(logits, axis=0)
+    logits = np.mean(logits, axis=0) - log_prior(net).astype(np.float32)
     ends = np.cumsum([len(views) for views in clips])
     return np.stack([logits[end - len(views) : end].mean(axis=0) for views, end in zip(clips, ends)])
 

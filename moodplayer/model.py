@@ -49,13 +49,25 @@ class ModelConfig:
     # typical within-clip variance (features.cold_start; kept in the `typical_var` buffer, saved with
     # the weights) rather than by the clip's own. Older models: () — each clip by its own.
     typical_spread: tuple[bool, ...] = ()
+    # How often each class occurred among the training clips. Its log is taken off the model's logits
+    # (classifier.view_logits: post-hoc logit adjustment), so a clip is judged by how each emotion
+    # sounds and not by how often the training corpus happened to hold it (RAVDESS has half as many
+    # neutral clips as of each other emotion; other corpora, and everyday speech, have more). Older
+    # models: () — no adjustment.
+    class_prior: tuple[float, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
-        return cls(**{**data, "typical_spread": tuple(data.get("typical_spread", ()))})
+        return cls(
+            **{
+                **data,
+                "typical_spread": tuple(data.get("typical_spread", ())),
+                "class_prior": tuple(data.get("class_prior", ())),
+            }
+        )
 
 
 class ConvBlock(nn.Sequential):
@@ -194,6 +206,13 @@ def ensemble_of(nets: list[EmotionNet]) -> nn.Module:
 def members_of(net: nn.Module) -> list[EmotionNet]:
     """The nets whose logits a model averages (a lone net is its own only member)."""
     return list(net.members) if isinstance(net, Ensemble) else [net]
+
+
+def log_prior(net: nn.Module) -> np.ndarray:
+    """What classifier.view_logits takes off a model's logits: the log of its training class
+    prior (see ModelConfig.class_prior); zeros for a model that records none."""
+    prior = net.config.class_prior
+    return np.log(np.array(prior, np.float64)) if prior else np.zeros(net.config.n_classes)
 
 
 def typical_var(net: EmotionNet) -> np.ndarray | None:

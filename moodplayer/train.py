@@ -211,6 +211,13 @@ class _Augmenter:
         return _spec_augment(x, recipe, rng)
 
 
+def class_prior(examples: Sequence[Example]) -> tuple[float, ...]:
+    """How often each emotion occurs among ``examples`` (a class with no clips counts as one, so
+    its log stays finite)."""
+    counts = np.maximum(np.bincount([ex.label for ex in examples], minlength=len(EMOTIONS)), 1)
+    return tuple(round(float(c), 6) for c in counts / counts.sum())
+
+
 def typical_variance(examples: Sequence[Example]) -> np.ndarray:
     """Each column's within-clip variance averaged over the clips as recorded: the spread a clip
     heard without a profile is scaled by (features.cold_start)."""
@@ -272,7 +279,10 @@ def fit(
     rng = np.random.default_rng(seed)
     typical = typical_variance(train) if recipe.member_typical(member) else None
     n_inputs = train[0].versions[0].shape[1]
-    net = EmotionNet(ModelConfig(n_inputs=n_inputs, n_classes=len(EMOTIONS), typical_spread=(typical is not None,)))
+    config = ModelConfig(
+        n_inputs=n_inputs, n_classes=len(EMOTIONS), typical_spread=(typical is not None,), class_prior=class_prior(train)
+    )
+    net = EmotionNet(config)
     if typical is not None:
         net.typical_var.copy_(torch.from_numpy(typical))
     augment = _Augmenter(train, recipe, rng, typical)

@@ -168,6 +168,24 @@ def test_views_and_members_are_averaged_each_member_normalising_its_way_and_a_pr
     assert np.allclose(got[2], expected(views, profile)) and not np.allclose(got[2], got[0], atol=1e-3)
 
 
+def test_the_log_of_the_training_prior_is_taken_off_the_logits():
+    """A class the corpus held half as often is not judged half as likely for it (logit adjustment)."""
+    from dataclasses import replace
+
+    import torch
+
+    from moodplayer.classifier import view_logits
+    from moodplayer.model import EmotionNet, ModelConfig
+
+    torch.manual_seed(0)
+    plain = EmotionNet(ModelConfig(n_inputs=4, n_classes=3, channels=8, hidden=8)).eval()
+    adjusted = EmotionNet(replace(plain.config, class_prior=(0.2, 0.4, 0.4))).eval()
+    adjusted.load_state_dict(plain.state_dict())
+    clips = [[np.random.default_rng(i).normal(size=(40, 4)).astype(np.float32)] for i in range(3)]
+    difference = view_logits(adjusted, clips, [None] * 3) - view_logits(plain, clips, [None] * 3)
+    np.testing.assert_allclose(difference, np.tile(-np.log([0.2, 0.4, 0.4]), (3, 1)), rtol=1e-5)
+
+
 def test_classifying_a_clip_at_every_speed_does_not_import_librosa(ravdess):
     """librosa's import takes seconds; the speed views must not pull it onto the path of every clip."""
     import subprocess

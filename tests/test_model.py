@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 
 import pytest
@@ -15,6 +16,7 @@ from moodplayer.model import (
     count_parameters,
     ensemble_of,
     load_model,
+    log_prior,
     members_of,
     save_model,
     sidecar_path,
@@ -102,6 +104,18 @@ def test_each_member_keeps_its_own_cold_start_through_a_round_trip_and_older_net
     first, second = members_of(loaded)
     assert typical_var(first) is None and torch.equal(torch.from_numpy(typical_var(second)).float(), spread)
     assert typical_var(EmotionNet(config)) is None  # metadata from before the key: each clip by its own spread
+
+
+def test_the_training_prior_survives_a_round_trip_and_older_models_have_none(tmp_path):
+    config = replace(ModelConfig.from_dict(METADATA["model"]), class_prior=(0.25, 0.75))
+    model = ensemble_of([EmotionNet(config), EmotionNet(config)])
+    path = tmp_path / "p.safetensors"
+    save_model(path, model.state_dict(), {**METADATA, "model": model.config.to_dict()})
+    loaded, _ = load_model(path)
+    assert loaded.config.class_prior == (0.25, 0.75)
+    assert log_prior(loaded) == pytest.approx([math.log(0.25), math.log(0.75)])
+    older = {k: v for k, v in METADATA["model"].items() if k != "class_prior"}
+    assert list(log_prior(EmotionNet(ModelConfig.from_dict(older)))) == [0.0, 0.0]
 
 
 def _truncate(path):

@@ -124,6 +124,8 @@ def test_tiny_training_run_writes_a_loadable_model(tmp_path, ravdess):
     trained_on = [ex for ex in make_examples(discover(data), FeatureConfig()) if ex.speaker in meta["split"]["train"]]
     assert typical_var(own) is None
     np.testing.assert_allclose(typical_var(typical), typical_variance(trained_on), rtol=1e-5)
+    counts = np.maximum(np.bincount([ex.label for ex in trained_on], minlength=8), 1)  # an absent class counts once
+    assert meta["model"]["class_prior"] == pytest.approx(counts / counts.sum(), abs=1e-6)
 
 
 def test_cross_validation_scores_each_held_out_speaker_with_every_adapt_mode(tmp_path, ravdess):
