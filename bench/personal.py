@@ -4,7 +4,7 @@
 
 A base model is trained (train.train_split) on the actors 01-20 not named
 by --users (01-16 by default), and cached under the moodplayer cache folder so
-reruns skip it. Each actor named by --users then plays the user: half their
+reruns skip it (keyed by the settings and by the code that trains and runs it). Each actor named by --users then plays the user: half their
 clips (stratified by emotion) are the personal samples the model is adapted
 to with personal.fine_tune (rehearsing the base corpus), the other half
 measure it. The remaining --users actors, which neither model ever heard,
@@ -43,7 +43,10 @@ def base_model(examples, data: Path, actors: list[str], epochs: int, seed: int):
     from moodplayer.train import Recipe, train_split
 
     recipe = replace(Recipe(), epochs=epochs)
-    key = hashlib.sha256(json.dumps([actors, recipe.to_dict(), seed, FeatureConfig().key()]).encode()).hexdigest()[:12]
+    # The code that trains and runs the net is part of the key: a change there retrains the base.
+    code = b"".join((REPO / "moodplayer" / name).read_bytes() for name in ("train.py", "model.py", "classifier.py"))
+    settings = json.dumps([actors, recipe.to_dict(), seed, FeatureConfig().key()]).encode()
+    key = hashlib.sha256(settings + code).hexdigest()[:12]
     path = cache_dir() / "bench-personal" / f"base-{key}.safetensors"
     if path.is_file():
         return load_model(path)

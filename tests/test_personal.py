@@ -68,6 +68,7 @@ def test_fine_tuning_on_half_a_speakers_clips_helps_on_the_other_half(ravdess):
     cold_starts = [(typical_var(b), typical_var(t)) for b, t in zip(members_of(base), members_of(tuned), strict=True)]
     assert {b is None for b, _ in cold_starts} == {True, False}  # the shipped model has members of both kinds
     assert all((b is None and t is None) or np.array_equal(b, t) for b, t in cold_starts)
+    assert tuned.config.class_prior == base.config.class_prior != ()  # its logits still carry the base corpus's prior
 
 
 def store_actor_clips(ravdess, per_emotion: int) -> None:
