@@ -4,7 +4,8 @@
 
 A base model is trained (train.train_split) on the actors 01-20 not named
 by --users (01-16 by default), and cached under the moodplayer cache folder so
-reruns skip it (keyed by the settings and by the code that trains and runs it). Each actor named by --users then plays the user: half their
+reruns skip it (keyed by the settings and by the code that trains and runs
+it). Each actor named by --users then plays the user: half their
 clips (stratified by emotion) are the personal samples the model is adapted
 to with personal.fine_tune (rehearsing the base corpus), the other half
 measure it. The remaining --users actors, which neither model ever heard,
