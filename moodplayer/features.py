@@ -16,7 +16,8 @@ So features are always normalised per band with *statistics of some speech*:
 by default the clip's own mean with its own spread or the training clips'
 typical one, as each net of the model was trained (cold start, see
 :func:`cold_start`), or a speaker's accumulated statistics (a voice profile,
-see :class:`Stats`, which merges exactly like Welford's running mean/variance). Either way the gain of the recording cancels out.
+see :class:`Stats`, which merges exactly like Welford's running
+mean/variance). Either way the gain of the recording cancels out.
 """
 
 from __future__ import annotations
