@@ -12,7 +12,7 @@ err = Console(stderr=True, highlight=False)
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/] {message}")
+    err.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
 
 
 def fail(message: str) -> None:

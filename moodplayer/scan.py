@@ -9,6 +9,9 @@ Tags come from mutagen, whatever the container: its "easy" interfaces give
 ``title``/``artist``/``album`` for MP3, MP4 and Vorbis-comment formats, while
 ASF (WMA), APEv2 (WavPack, Monkey's Audio) and bare ID3 (AIFF, WAV) keep
 their own frame names, so each field is looked up under every known name.
+WAV and AIFF files more often carry their container's own text chunks (RIFF
+``LIST/INFO``, written by Windows, foobar2000 and ffmpeg; AIFF ``NAME``/``AUTH``),
+which mutagen does not read: :func:`iff_text_tags` does.
 """
 
 from __future__ import annotations
@@ -113,6 +116,8 @@ def read_tags(path: str | Path) -> dict:
     tags: deciding whether it is playable is the player's and the analyser's job.
     """
     import mutagen
+    from mutagen.aiff import AIFF
+    from mutagen.wave import WAVE
 
     result: dict = {"title": None, "artist": None, "album": None, "duration": None}
     try:
@@ -127,7 +132,61 @@ def read_tags(path: str | Path) -> dict:
     if audio.tags is not None:
         for tag, keys in _TAG_KEYS.items():
             result[tag] = _first_text(audio.tags, keys)
+    if isinstance(audio, (WAVE, AIFF)):
+        for tag, text in iff_text_tags(path).items():
+            result[tag] = result[tag] or text
     return result
+
+
+#: Text chunks of the IFF family: RIFF INFO (inside WAV's ``LIST`` chunk) and AIFF's own.
+_IFF_TEXT = {b"INAM": "title", b"IART": "artist", b"IPRD": "album", b"NAME": "title", b"AUTH": "artist"}
+#: A text chunk longer than this is not a title; skipping it keeps a damaged size field harmless.
+_IFF_TEXT_LIMIT = 1 << 16
+
+
+def iff_text_tags(path: str | Path) -> dict[str, str]:
+    """Title, artist and album from a WAV's RIFF INFO or an AIFF's text chunks (those present).
+
+    Walks the top-level chunks by their headers, seeking past the audio, so a
+    long file costs a few reads; a truncated or damaged file yields what was
+    read before the damage. Text is UTF-8 when it decodes as such (ffmpeg,
+    newer taggers), else Windows-1252 (older Windows software).
+    """
+    found: dict[str, str] = {}
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if head[:4] in (b"RIFF", b"FORM") and head[8:12] in (b"WAVE", b"AIFF", b"AIFC"):
+                _walk_iff(f, big_endian=head[:4] == b"FORM", found=found)
+    except OSError:
+        pass
+    return found
+
+
+def _walk_iff(f, big_endian: bool, found: dict[str, str], end: int | None = None) -> None:
+    order = "big" if big_endian else "little"
+    while end is None or f.tell() + 8 <= end:
+        header = f.read(8)
+        if len(header) < 8:
+            return
+        chunk, size = header[:4], int.from_bytes(header[4:], order)
+        start = f.tell()
+        if chunk == b"LIST" and f.read(4) == b"INFO":
+            _walk_iff(f, big_endian, found, end=start + size)
+        elif chunk in _IFF_TEXT and size <= _IFF_TEXT_LIMIT:
+            text = _decode_text(f.read(size))
+            if text:
+                found.setdefault(_IFF_TEXT[chunk], text)
+        f.seek(start + size + (size & 1))  # chunks are padded to an even length
+
+
+def _decode_text(raw: bytes) -> str:
+    raw = raw.split(b"\0", 1)[0]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    return text.strip()
 
 
 def _first_text(tags, keys: Iterable[str]) -> str | None:
@@ -221,7 +280,7 @@ def _excerpt_ffmpeg(path: str, offset: float) -> "np.ndarray":
         raise UnreadableAudio("ffmpeg took too long to decode it") from None
     if result.returncode != 0 and not result.stdout:
         reason = result.stderr.decode(errors="replace").replace(f"{path}: ", "").strip().splitlines()
-        raise UnreadableAudio(reason[-1] if reason else "not decodable audio")
+        raise UnreadableAudio(f"not decodable audio (ffmpeg: {reason[-1]})" if reason else "not decodable audio")
     return np.frombuffer(result.stdout[: len(result.stdout) // 4 * 4], dtype="<f4").copy()
 
 

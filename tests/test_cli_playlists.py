@@ -133,6 +133,12 @@ def test_scan_autoplaylists_and_missing_from_the_command_line(album):
     rescanned = json.loads(ok("library", "scan", str(album), "--json").stdout)
     assert (rescanned["unchanged"], rescanned["stored"], rescanned["missing"]) == (2, 0, 0)
 
+    damaged = album / ("a long folder name, as music folders have " * 3) / "not really.ogg"
+    damaged.parent.mkdir()
+    damaged.write_bytes(b"OggS, then nothing")
+    [warning] = [line for line in ok("library", "scan", str(album)).stderr.splitlines() if "warning" in line]
+    assert warning.startswith(f"warning: skipped {damaged}: not decodable audio (ffmpeg: ")  # one line, however long
+
 
 @pytest.mark.parametrize("command", [
     [], ["playlist"], ["moods"], ["library"], ["playlist", "import"], ["playlist", "export"], ["playlist", "move"],

@@ -43,7 +43,7 @@ def test_open_creates_a_wal_database_with_foreign_keys_in_the_home(lib):
     assert lib.db.execute("PRAGMA user_version").fetchone()[0] >= 1
 
 
-@pytest.mark.parametrize("ext", ["mp3", "ogg", "flac", "opus", "m4a", "wma", "aiff", "wv"])
+@pytest.mark.parametrize("ext", ["mp3", "ogg", "flac", "opus", "m4a", "wma", "aiff", "wv", "wav"])
 def test_add_tracks_reads_tags_of_each_format(lib, tmp_path, ext):
     path = make_audio(tmp_path / f"sång {ext}.{ext}", title=f"Tïtle {ext}", artist="Ärtist", album="Albüm")
     lib.create_playlist("mix")

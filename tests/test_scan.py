@@ -18,7 +18,7 @@ from moodplayer import demo, paths
 from moodplayer.errors import LibraryError
 from moodplayer.library import Library
 from moodplayer.library.schema import MIGRATIONS
-from moodplayer.scan import analyse, load_excerpt, scan
+from moodplayer.scan import analyse, load_excerpt, read_tags, scan
 from tests.test_library import REPO, make_audio
 
 
@@ -220,3 +220,28 @@ def test_an_excerpt_survives_a_header_overstating_the_length(tmp_path, ext):
     path = make_audio(tmp_path / f"five.{ext}", seconds=5)
     assert load_excerpt(str(path), 5.0).size / 22050 == pytest.approx(5, abs=0.1)
     assert load_excerpt(str(path), 10_000.0).size / 22050 == pytest.approx(5, abs=0.1)
+
+
+def riff_with_info(chunks: dict[bytes, bytes], audio: bytes) -> bytes:
+    """A WAV file as Windows-era taggers write it: the audio, then a LIST/INFO chunk of texts."""
+    info = b"INFO" + b"".join(key + len(v).to_bytes(4, "little") + v + b"\0" * (len(v) & 1) for key, v in chunks.items())
+    body = b"WAVE" + audio + b"LIST" + len(info).to_bytes(4, "little") + info
+    return b"RIFF" + len(body).to_bytes(4, "little") + body
+
+
+def test_wav_and_aiff_text_chunks_give_tags_in_utf8_or_windows_1252(tmp_path):
+    aiff = tmp_path / "plain.aiff"  # ffmpeg's AIFF without ID3: the title in a NAME chunk
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=1", "-metadata", "title=Söng", aiff], check=True)
+    assert read_tags(aiff)["title"] == "Söng"
+
+    wav = make_audio(tmp_path / "a.wav").read_bytes()
+    audio = wav[12:]  # fmt and data chunks, untagged
+    legacy = tmp_path / "legacy.wav"
+    legacy.write_bytes(riff_with_info({b"INAM": "Café au lait\0".encode("cp1252"), b"IART": b"Nobody\0"}, audio))
+    tags = read_tags(legacy)
+    assert (tags["title"], tags["artist"], tags["album"]) == ("Café au lait", "Nobody", None)
+    assert tags["duration"] == pytest.approx(1.0, abs=0.1)
+
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(legacy.read_bytes()[:-9])  # the artist chunk cut short: what was read stays
+    assert read_tags(cut)["title"] == "Café au lait"
