@@ -1,8 +1,9 @@
 """M3U/M3U8 playlists in and out, as other players write and read them.
 
 Reading accepts what is found in the wild: a UTF-8 byte-order mark, CRLF
-line ends, Latin-1 ``.m3u`` files from older Windows players, names in
-either Unicode normal form (macOS writes them decomposed), ``#EXTINF``
+line ends, Latin-1 ``.m3u`` files from older Windows players, UTF-16 with its
+byte-order mark, names in either Unicode normal form (macOS writes them
+decomposed) or in another letter case than the file's, ``#EXTINF``
 lines with or without attributes, ``file://`` URIs with percent-encoding,
 paths relative to the playlist's folder, and Windows paths (``C:\\Music\\a.mp3``,
 ``..\\Music\\a.mp3``). A Windows absolute path is looked for under the
@@ -81,7 +82,10 @@ def write_m3u(path: str | Path, tracks: Iterable[Track]) -> None:
 
 
 def _decode(raw: bytes) -> str:
-    """UTF-8 (with or without BOM); failing that, Windows-1252 as Winamp wrote it."""
+    """UTF-16 when it starts with its byte-order mark (some Windows tools); else UTF-8 (with or
+    without BOM); failing that, Windows-1252 as Winamp wrote it."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16", errors="replace")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -104,28 +108,55 @@ def _entry(written: str, base: Path, info: re.Match | None) -> M3UEntry:
 def resolve_location(written: str, base: Path) -> tuple[str, bool]:
     """Where a playlist line points, and whether it exists.
 
-    Returns an absolute path (or a URL, kept as is). A Windows absolute path
-    that is nowhere to be found is returned as written: there is no honest
-    POSIX spelling of ``C:\\``.
+    Returns an absolute path (or a URL, kept as is). A name that differs from
+    the file's only in letter case is found too: playlists written on Windows
+    or macOS, whose file systems ignore case, often spell names differently
+    from the files they point at. A Windows absolute path that is nowhere to be
+    found is returned as written: there is no honest POSIX spelling of ``C:\\``.
     """
     if written.lower().startswith(("http://", "https://")):
         return written, True
     text = _from_file_uri(written) if written.lower().startswith("file:") else written
-    direct = os.path.normpath(os.path.join(base, text))  # join keeps `text` when absolute
-    for spelling in _spellings(direct):
-        if os.path.exists(spelling):
-            return spelling, True
     if "\\" not in text and not _DRIVE.match(text):
-        return direct, False
-    parts = PureWindowsPath(text).parts
-    if not PureWindowsPath(text).anchor:
-        guess = os.path.normpath(os.path.join(base, *parts))
-        return guess, os.path.exists(guess)
-    for start in range(1, len(parts)):
-        candidate = os.path.join(base, *parts[start:])
-        if os.path.exists(candidate):
-            return candidate, True
-    return written, False
+        direct = os.path.normpath(os.path.join(base, text))  # join keeps `text` when absolute
+        found = _existing(direct)
+        return (found, True) if found else (direct, False)
+    windows = PureWindowsPath(text)
+    tails = [windows.parts[start:] for start in range(1, len(windows.parts))] if windows.anchor else [windows.parts]
+    for tail in tails:
+        found = _existing(os.path.normpath(os.path.join(base, *tail)))
+        if found:
+            return found, True
+    return (written, False) if windows.anchor else (os.path.normpath(os.path.join(base, *windows.parts)), False)
+
+
+def _existing(path: str) -> str | None:
+    """``path`` as it exists on disk: as written, in another Unicode normal form, or ignoring case."""
+    for spelling in _spellings(path):
+        if os.path.exists(spelling):
+            return spelling
+    return _ignoring_case(path)
+
+
+def _ignoring_case(path: str) -> str | None:
+    """The one existing path that matches ``path`` name by name, ignoring case and Unicode form."""
+    found = os.sep if os.path.isabs(path) else os.curdir
+    for name in Path(path).parts[1 if os.path.isabs(path) else 0 :]:
+        step = os.path.join(found, name)
+        if not os.path.exists(step):
+            try:
+                matches = [n for n in os.listdir(found) if _fold(n) == _fold(name)]
+            except OSError:
+                return None
+            if len(matches) != 1:
+                return None
+            step = os.path.join(found, matches[0])
+        found = step
+    return found
+
+
+def _fold(name: str) -> str:
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def _spellings(path: str) -> list[str]:

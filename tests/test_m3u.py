@@ -67,6 +67,23 @@ def test_latin1_m3u_from_an_old_player_is_decoded(music):
     assert entry.found and entry.track.title == "Café"
 
 
+def test_utf16_m3u_with_its_byte_order_mark_is_decoded(music):
+    playlist = music / "unicode.m3u"
+    playlist.write_bytes("#EXTINF:10,Ünïcode\r\nArtist A\\02 Ünïcode.flac\r\n".encode("utf-16"))  # BOM first
+    [entry] = read_m3u(playlist)
+    assert entry.found and entry.track.title == "Ünïcode"
+
+
+def test_names_spelled_in_another_letter_case_find_the_file(music):
+    """Windows and macOS ignore case, so their playlists may spell a name differently from the file."""
+    playlist = write(music / "case.m3u", "ARTIST a\\01 café DEL mar.MP3\nartist a/02 ÜNÏCODE.flac\nC:\\Music\\B SIDE.ogg\nartist a/nope.mp3\n")
+    first, second, third, lost = read_m3u(playlist)
+    assert first.found and first.track.location == str(music / "Artist A" / "01 Café del Mar.mp3")
+    assert second.found and second.track.location == str(music / "Artist A" / "02 Ünïcode.flac")
+    assert third.found and third.track.location == str(music / "b side.ogg")
+    assert not lost.found and lost.track.location == str(music / "artist a" / "nope.mp3")
+
+
 def test_a_name_written_decomposed_by_macos_finds_the_composed_file(music):
     decomposed = unicodedata.normalize("NFD", "Artist A/02 Ünïcode.flac")
     playlist = write(music / "mac.m3u8", decomposed + "\n")
