@@ -1,4 +1,5 @@
-"""Writing the files moodplayer owns so that a crash never leaves half of one.
+"""Writing the files moodplayer owns so that a crash never leaves half of one, and reading
+the text of files other software wrote.
 
 Models, their metadata, voice profiles, samples' metadata, the model pointer
 and exported playlists all go through :func:`atomic_write`: a temp file in the
@@ -35,3 +36,12 @@ def file_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return 0o644 & ~mask
+
+
+def legacy_text(raw: bytes) -> str:
+    """UTF-8 (a byte-order mark dropped); failing that, Windows-1252, as older Windows software
+    (Winamp's playlists, RIFF INFO tags) wrote text."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")

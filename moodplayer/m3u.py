@@ -84,12 +84,11 @@ def write_m3u(path: str | Path, tracks: Iterable[Track]) -> None:
 def _decode(raw: bytes) -> str:
     """UTF-16 when it starts with its byte-order mark (some Windows tools); else UTF-8 (with or
     without BOM); failing that, Windows-1252 as Winamp wrote it."""
+    from moodplayer.files import legacy_text
+
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return raw.decode("utf-16", errors="replace")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+    return legacy_text(raw)
 
 
 def _entry(written: str, base: Path, info: re.Match | None) -> M3UEntry:
@@ -118,16 +117,21 @@ def resolve_location(written: str, base: Path) -> tuple[str, bool]:
         return written, True
     text = _from_file_uri(written) if written.lower().startswith("file:") else written
     if "\\" not in text and not _DRIVE.match(text):
-        direct = os.path.normpath(os.path.join(base, text))  # join keeps `text` when absolute
-        found = _existing(direct)
-        return (found, True) if found else (direct, False)
+        return _located(os.path.normpath(os.path.join(base, text)))  # join keeps `text` when absolute
     windows = PureWindowsPath(text)
-    tails = [windows.parts[start:] for start in range(1, len(windows.parts))] if windows.anchor else [windows.parts]
-    for tail in tails:
-        found = _existing(os.path.normpath(os.path.join(base, *tail)))
+    if not windows.anchor:
+        return _located(os.path.normpath(os.path.join(base, *windows.parts)))
+    for start in range(1, len(windows.parts)):
+        found = _existing(os.path.normpath(os.path.join(base, *windows.parts[start:])))
         if found:
             return found, True
-    return (written, False) if windows.anchor else (os.path.normpath(os.path.join(base, *windows.parts)), False)
+    return written, False
+
+
+def _located(path: str) -> tuple[str, bool]:
+    """(``path`` as it exists on disk, True), or (``path``, False) when it does not."""
+    found = _existing(path)
+    return (found, True) if found else (path, False)
 
 
 def _existing(path: str) -> str | None:

@@ -181,12 +181,10 @@ def _walk_iff(f, big_endian: bool, found: dict[str, str], end: int | None = None
 
 
 def _decode_text(raw: bytes) -> str:
-    raw = raw.split(b"\0", 1)[0]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
-    return text.strip()
+    """A chunk's text up to its terminating NUL."""
+    from moodplayer.files import legacy_text
+
+    return legacy_text(raw.split(b"\0", 1)[0]).strip()
 
 
 def _first_text(tags, keys: Iterable[str]) -> str | None:
