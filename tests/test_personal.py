@@ -85,7 +85,8 @@ def test_train_personal_makes_a_version_and_refuses_to_put_a_worse_one_in_force(
     from moodplayer.cli.personal import train_personal
 
     store_actor_clips(ravdess, per_emotion=3)
-    version = train_personal(seed=0, force=True)
+    short = replace(personal.TuneRecipe(), epochs=3)  # the full recipe runs in the CLI test below
+    version = train_personal(seed=0, force=True, recipe=short)
     shown = capsys.readouterr().out
     assert "accuracy on your own clips (3-fold, 24 clips):" in shown
     info = versions.get(version).metadata["version"]
@@ -93,7 +94,7 @@ def test_train_personal_makes_a_version_and_refuses_to_put_a_worse_one_in_force(
     assert f"{info['scores']['personal_before']:.0%} before → {info['scores']['personal_after']:.0%} after" in shown
     assert versions.active_id() == version
 
-    wrecked = replace(personal.TuneRecipe(), lr=0.5, l2sp=0.0, epochs=4)  # a tuning that must hurt
+    wrecked = replace(personal.TuneRecipe(), lr=0.5, l2sp=0.0, epochs=2)  # a tuning that must hurt
     with pytest.raises(personal.PersonalError, match=rf"is worse on your clips, so {version} stays in force"):
         train_personal(seed=0, recipe=wrecked)
     assert versions.active_id() == version and versions.get("v2").metadata["version"]["parent"] == version
