@@ -19,6 +19,11 @@ SAMPLE_RATE = 16_000
 
 #: Frames quieter than this (dBFS, 25 ms RMS) are never speech, whatever the noise floor.
 ABSOLUTE_SILENCE_DB = -65.0
+#: The quietest speech the model learned from, measured as a clip's loud end (the 95th percentile
+#: of its frame levels, dBFS): just below RAVDESS's quietest clip (-56.4), so no training clip
+#: moves. A quieter clip is raised to it, by at most :data:`MAX_GAIN_DB`.
+QUIETEST_SPEECH_DB = -57.0
+MAX_GAIN_DB = 40.0
 #: Speech frames must rise this far above the clip's noise floor (its 10th percentile).
 SPEECH_ABOVE_FLOOR_DB = 12.0
 #: Less voiced audio than this is "no speech heard".
@@ -95,12 +100,25 @@ def frame_db(samples: np.ndarray) -> np.ndarray:
     return 20.0 * np.log10(np.maximum(rms, 1e-10))
 
 
+def quiet_gain_db(levels: np.ndarray) -> float:
+    """How far (dB) a clip with these :func:`frame_db` levels must be raised to :data:`QUIETEST_SPEECH_DB`; 0 if louder.
+
+    Only clips quieter than every training clip move, so the model's training
+    data, and its figures, are untouched; a quiet microphone no longer loses
+    its speech to :data:`ABSOLUTE_SILENCE_DB`. It still sounds like the
+    quietest speech the model knows: loudness is one of its cues.
+    """
+    return float(np.clip(QUIETEST_SPEECH_DB - np.percentile(levels, 95), 0.0, MAX_GAIN_DB))
+
+
 def voiced_frames(levels: np.ndarray) -> np.ndarray:
     """Indices of the :func:`frame_db` frames loud enough to be speech.
 
     The threshold adapts to the recording (its 10th-percentile level is the
-    noise floor) but never drops below :data:`ABSOLUTE_SILENCE_DB`.
+    noise floor) but never drops below :data:`ABSOLUTE_SILENCE_DB`, judged
+    after a quiet clip is raised (:func:`quiet_gain_db`).
     """
+    levels = levels + quiet_gain_db(levels)
     floor = float(np.percentile(levels, 10))
     return np.flatnonzero(levels > max(ABSOLUTE_SILENCE_DB, floor + SPEECH_ABOVE_FLOOR_DB))
 
@@ -112,6 +130,7 @@ class SpeechSpan:
     start: int
     end: int
     voiced_seconds: float
+    gain_db: float = 0.0  # how far the clip is raised to be heard (quiet_gain_db)
 
 
 def find_speech(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> SpeechSpan | None:
@@ -122,19 +141,21 @@ def find_speech(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> SpeechSp
     below :data:`ABSOLUTE_SILENCE_DB`, so digital silence and hiss are not
     speech; a steady sound with no quieter moments (a hum, a tone) is not either.
     """
-    voiced = voiced_frames(frame_db(samples))
+    levels = frame_db(samples)
+    voiced = voiced_frames(levels)
     seconds = voiced.size * _HOP / sample_rate
     if seconds < MIN_SPEECH_SECONDS:
         return None
     start = int(voiced[0] * _HOP)
     end = int(min(samples.size, voiced[-1] * _HOP + _FRAME))
-    return SpeechSpan(start=start, end=end, voiced_seconds=round(seconds, 3))
+    return SpeechSpan(start=start, end=end, voiced_seconds=round(seconds, 3), gain_db=quiet_gain_db(levels))
 
 
 def speech_only(samples: np.ndarray, source: str = "the recording", pad_seconds: float = 0.1) -> np.ndarray:
-    """The clip trimmed to its speech (with a little padding), or :class:`NoSpeechError`."""
+    """The clip trimmed to its speech (with a little padding) and raised if quiet, or :class:`NoSpeechError`."""
     span = find_speech(samples)
     if span is None:
         raise NoSpeechError(f"no speech heard in {source}; speak for a second or two and try again")
     pad = int(pad_seconds * SAMPLE_RATE)
-    return samples[max(0, span.start - pad) : min(samples.size, span.end + pad)]
+    speech = samples[max(0, span.start - pad) : min(samples.size, span.end + pad)]
+    return speech * np.float32(10 ** (span.gain_db / 20)) if span.gain_db else speech

@@ -85,9 +85,10 @@ def test_speech_is_found_in_the_sample(voice):
     [
         lambda n: np.zeros(n, np.float32),
         lambda n: np.random.default_rng(1).normal(0, 3e-4, n).astype(np.float32),  # room hiss
+        lambda n: np.random.default_rng(1).normal(0, 3e-5, n).astype(np.float32),  # raised as quiet, still hiss
         lambda n: (0.2 * np.sin(2 * np.pi * 120 * np.arange(n) / 16_000)).astype(np.float32),  # mains hum
     ],
-    ids=["digital-silence", "hiss", "hum"],
+    ids=["digital-silence", "hiss", "faint-hiss", "hum"],
 )
 def test_no_speech_is_refused(make):
     with pytest.raises(NoSpeechError, match="no speech heard"):
@@ -97,3 +98,21 @@ def test_no_speech_is_refused(make):
 def test_speech_only_trims_the_silence(voice):
     trimmed = audio.speech_only(voice)
     assert trimmed.size < voice.size - 0.6 * audio.SAMPLE_RATE
+
+
+@pytest.mark.parametrize("db", [-50, -70])
+def test_a_quiet_microphone_is_heard_as_the_quietest_voice_the_model_knows(voice, db):
+    """Speech quieter than any training clip is raised to that level, not lost under the silence threshold."""
+    quiet = voice * np.float32(10 ** (db / 20))
+    span = audio.find_speech(quiet)
+    assert span is not None and span.voiced_seconds > 0.4 * audio.find_speech(voice).voiced_seconds
+    heard = np.percentile(audio.frame_db(audio.speech_only(quiet)), 95)
+    assert heard == pytest.approx(audio.QUIETEST_SPEECH_DB, abs=1.5)
+
+
+def test_speech_as_loud_as_the_training_clips_is_left_as_it_is(voice):
+    quieter = voice * np.float32(0.01)  # 40 dB down: still louder than the quietest training clip
+    span = audio.find_speech(quieter)
+    pad = int(0.1 * audio.SAMPLE_RATE)
+    assert span.gain_db == 0.0
+    assert np.array_equal(audio.speech_only(quieter), quieter[span.start - pad : span.end + pad])
