@@ -41,7 +41,7 @@ def main() -> None:
     recipe = Recipe()
     clips = discover(args.data)
     start = time.perf_counter()
-    examples = make_examples(clips, FeatureConfig(), recipe.speeds)
+    examples = make_examples(clips, FeatureConfig(), recipe.speeds, recipe.degraded_copies)
     features_s = time.perf_counter() - start
     progress = lambda i, r: print(f"  fold {i}: {r['accuracy']:.1%} ({r['seconds']:.0f} s)", file=sys.stderr)  # noqa: E731
     start = time.perf_counter()

@@ -31,29 +31,6 @@ RATE = 16_000
 Degradation = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
-def speech_rms(samples: np.ndarray) -> float:
-    """RMS of the clip's speech span, so an SNR means the same for short and long silences around it."""
-    from moodplayer.audio import find_speech
-
-    span = find_speech(samples)
-    speech = samples[span.start : span.end] if span else samples
-    return float(np.sqrt(np.mean(np.square(speech, dtype=np.float64))))
-
-
-def at_snr(samples: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
-    """``samples`` with ``noise`` added so the speech is ``snr_db`` above it."""
-    noise = noise[: samples.size]
-    gain = speech_rms(samples) / (np.sqrt(np.mean(np.square(noise, dtype=np.float64))) * 10 ** (snr_db / 20))
-    return (samples + gain * noise).astype(np.float32)
-
-
-def pink_noise(size: int, rng: np.random.Generator) -> np.ndarray:
-    """Noise with power falling 3 dB per octave, like fans, traffic and most rooms."""
-    spectrum = np.fft.rfft(rng.standard_normal(size))
-    spectrum /= np.sqrt(np.maximum(np.arange(spectrum.size), 1))
-    return np.fft.irfft(spectrum, size)
-
-
 def babble_maker(data: Path) -> Callable[[int], np.ndarray]:
     """Several voices talking at once: six other speakers' clips, each at the same level, summed."""
     from moodplayer.audio import load_audio
@@ -65,15 +42,6 @@ def babble_maker(data: Path) -> Callable[[int], np.ndarray]:
         return sum(np.resize(v, size) for v in voices)
 
     return babble
-
-
-def reverberant(samples: np.ndarray, rng: np.random.Generator, rt60: float = 0.5) -> np.ndarray:
-    """The clip in a room whose sound dies away by 60 dB in ``rt60`` seconds (exponentially decaying noise)."""
-    t = np.arange(int(rt60 * RATE)) / RATE
-    response = rng.standard_normal(t.size) * 10 ** (-3 * t / rt60)
-    response[0] = 1.0  # the direct sound
-    wet = np.convolve(samples, response)[: samples.size]
-    return (wet * np.max(np.abs(samples)) / (np.max(np.abs(wet)) + 1e-9)).astype(np.float32)
 
 
 def telephone(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -100,17 +68,19 @@ def mp3(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def conditions(data: Path) -> dict[str, Degradation]:
     """Each condition's name and what it does to a clip."""
+    from moodplayer.audio import coloured_noise, in_room, with_noise
+
     babble = babble_maker(data)
     return {
         "as recorded": lambda x, rng: x,
         "10 dB quieter": lambda x, rng: (x * 10 ** (-10 / 20)).astype(np.float32),
         "20 dB quieter": lambda x, rng: (x * 0.1).astype(np.float32),
         "40 dB quieter": lambda x, rng: (x * 0.01).astype(np.float32),
-        "pink noise, 20 dB SNR": lambda x, rng: at_snr(x, pink_noise(x.size, rng), 20),
-        "pink noise, 10 dB SNR": lambda x, rng: at_snr(x, pink_noise(x.size, rng), 10),
-        "babble, 20 dB SNR": lambda x, rng: at_snr(x, babble(x.size), 20),
-        "babble, 10 dB SNR": lambda x, rng: at_snr(x, babble(x.size), 10),
-        "reverberation, RT60 0.5 s": reverberant,
+        "pink noise, 20 dB SNR": lambda x, rng: with_noise(x, coloured_noise(x.size, 1.0, rng), 20),
+        "pink noise, 10 dB SNR": lambda x, rng: with_noise(x, coloured_noise(x.size, 1.0, rng), 10),
+        "babble, 20 dB SNR": lambda x, rng: with_noise(x, babble(x.size), 20),
+        "babble, 10 dB SNR": lambda x, rng: with_noise(x, babble(x.size), 10),
+        "reverberation, RT60 0.5 s": lambda x, rng: in_room(x, 0.5, rng),
         "telephone band": telephone,
         "MP3, 24 kb/s": mp3,
     }

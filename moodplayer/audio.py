@@ -159,3 +159,39 @@ def speech_only(samples: np.ndarray, source: str = "the recording", pad_seconds:
     pad = int(pad_seconds * SAMPLE_RATE)
     speech = samples[max(0, span.start - pad) : min(samples.size, span.end + pad)]
     return speech * np.float32(10 ** (span.gain_db / 20)) if span.gain_db else speech
+
+
+def speech_rms(samples: np.ndarray) -> float:
+    """RMS of the clip's speech span (the whole clip if none is found), so an SNR ignores its silences."""
+    span = find_speech(samples)
+    speech = samples[span.start : span.end] if span else samples
+    return float(np.sqrt(np.mean(np.square(speech, dtype=np.float64))))
+
+
+def coloured_noise(size: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
+    """Noise whose power falls as 1/f**exponent: 0 white (hiss), 1 pink (fans, rooms), 2 brown (rumble)."""
+    spectrum = np.fft.rfft(rng.standard_normal(size))
+    spectrum /= np.maximum(np.arange(spectrum.size), 1) ** (exponent / 2)
+    return np.fft.irfft(spectrum, size)
+
+
+def with_noise(samples: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """``samples`` with ``noise`` added so that the speech is ``snr_db`` above it."""
+    noise = np.resize(noise, samples.size)
+    gain = speech_rms(samples) / (np.sqrt(np.mean(np.square(noise, dtype=np.float64))) * 10 ** (snr_db / 20) + 1e-12)
+    return (samples + gain * noise).astype(np.float32)
+
+
+def in_room(samples: np.ndarray, rt60: float, rng: np.random.Generator) -> np.ndarray:
+    """The clip as heard across a room whose sound dies away by 60 dB in ``rt60`` seconds.
+
+    The room's response is exponentially decaying noise after the direct sound, the
+    classic statistical model of late reverberation; the result keeps the clip's peak.
+    """
+    from scipy.signal import fftconvolve
+
+    t = np.arange(int(rt60 * SAMPLE_RATE)) / SAMPLE_RATE
+    response = rng.standard_normal(t.size) * 10 ** (-3 * t / rt60)
+    response[0] = 1.0
+    wet = fftconvolve(samples, response)[: samples.size]
+    return (wet * np.max(np.abs(samples)) / (np.max(np.abs(wet)) + 1e-9)).astype(np.float32)

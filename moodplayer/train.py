@@ -22,7 +22,7 @@ import numpy as np
 
 from moodplayer.datasets import Clip, speakers
 from moodplayer.emotions import EMOTIONS
-from moodplayer.errors import AudioError, MoodplayerError
+from moodplayer.errors import AudioError, MoodplayerError, NoSpeechError
 from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, cold_start, extract
 
 #: Called after each epoch with (epoch, epochs, train loss, validation UAR).
@@ -50,6 +50,9 @@ class Recipe:
     mixup: float = 0.0  # Beta(a, a) mixing of pairs of clips and their labels; 0 = off
     speaker_norm: float = 0.5  # share of clips normalised by some of their speaker's clips, not their own
     speeds: tuple[float, ...] = (0.9, 1.1)  # speed-perturbed copies of each clip to draw from
+    # Degraded copies of each clip to draw from in training only (train.degraded_features): rooms,
+    # fans and cheap microphones, which RAVDESS's studio has none of.
+    degraded_copies: int = 1
     # Of the final model's speakers, at least one, held out to calibrate its confidence (and to stop
     # early, with patience). Cross-validation's fold models hold out none: they need no calibration to
     # be scored, and every speaker more helps (measured: see README).
@@ -70,13 +73,19 @@ class Recipe:
 
 @dataclass
 class Example:
-    """A clip's raw features (as recorded, then speed-perturbed versions) with their statistics."""
+    """A clip's raw features (as recorded, speed-perturbed, then degraded copies) with their statistics."""
 
     versions: tuple[np.ndarray, ...]
     stats: tuple[Stats, ...]
     label: int
     speaker: str
     name: str  # the file name: enrolment takes a speaker's first neutral clips by name
+    degraded: int = 0  # how many of the versions, at the end, are degraded copies for training only
+
+    @property
+    def views(self) -> tuple[np.ndarray, ...]:
+        """The versions the product hears a clip as (classifier.view_logits): all but the degraded copies."""
+        return self.versions[: len(self.versions) - self.degraded]
 
     def normalised(
         self, profile: Stats | None = None, version: int = 0, typical_var: np.ndarray | None = None
@@ -129,10 +138,38 @@ def clip_features(clip: Clip, config: FeatureConfig, speed: float = 1.0) -> np.n
     return cached(clip.path, f"{config.key()}-speed{speed}", compute)
 
 
-def make_examples(clips: Sequence[Clip], config: FeatureConfig, speeds: Sequence[float] = ()) -> list[Example]:
+#: Bumped whenever the way training copies are degraded changes (it keys their cache).
+DEGRADATION_VERSION = 1
+
+
+def degraded_features(clip: Clip, config: FeatureConfig, copy: int) -> np.ndarray:
+    """Raw features of degraded copy ``copy`` of a clip, cached.
+
+    Half the copies are heard across a room (RT60 0.2-1.0 s), and every copy in
+    coloured noise, white hiss to brown rumble, 5-25 dB below the speech. The draws
+    come from a generator seeded by the file name and ``copy``, so every run hears
+    the same copies.
+    """
+    from moodplayer.audio import coloured_noise, in_room, load_audio, with_noise
+
+    def compute() -> np.ndarray:
+        samples = load_audio(clip.path, config.sample_rate)
+        seed = int(hashlib.sha256(f"{clip.path.name}|{copy}".encode()).hexdigest()[:8], 16)
+        rng = np.random.default_rng(seed)
+        if rng.random() < 0.5:
+            samples = in_room(samples, rng.uniform(0.2, 1.0), rng)
+        exponent, snr_db = rng.uniform(0.0, 2.0), rng.uniform(5.0, 25.0)
+        return extract(with_noise(samples, coloured_noise(samples.size, exponent, rng), snr_db), config)
+
+    return cached(clip.path, f"{config.key()}-degraded{DEGRADATION_VERSION}-{copy}", compute)
+
+
+def make_examples(
+    clips: Sequence[Clip], config: FeatureConfig, speeds: Sequence[float] = (), degraded_copies: int = 0
+) -> list[Example]:
     """Examples of the clips whose label is one of the eight; clips without speech are skipped.
 
-    ``speeds`` adds speed-perturbed variants that training draws from.
+    ``speeds`` adds speed-perturbed versions and ``degraded_copies`` degraded ones that training draws from.
     """
     examples = []
     for clip in clips:
@@ -142,9 +179,24 @@ def make_examples(clips: Sequence[Clip], config: FeatureConfig, speeds: Sequence
             raw = [clip_features(clip, config, speed) for speed in (1.0, *speeds)]
         except AudioError:
             continue
-        stats = tuple(Stats.of(r) for r in raw)
-        examples.append(Example(tuple(raw), stats, EMOTIONS.index(clip.label), clip.speaker, clip.path.name))
+        degraded = _heard_copies(clip, config, degraded_copies)
+        stats = tuple(Stats.of(r) for r in (*raw, *degraded))
+        label = EMOTIONS.index(clip.label)
+        examples.append(Example((*raw, *degraded), stats, label, clip.speaker, clip.path.name, len(degraded)))
     return examples
+
+
+def _heard_copies(clip: Clip, config: FeatureConfig, copies: int) -> list[np.ndarray]:
+    """The clip's degraded copies in which speech is still found. The product refuses the others as
+    "no speech" (some 5 % of RAVDESS's clips at the lowest SNRs), so the net need not learn them, and
+    the clip itself is kept: dropping it would change which clips the actor folds score."""
+    heard = []
+    for copy in range(copies):
+        try:
+            heard.append(degraded_features(clip, config, copy))
+        except NoSpeechError:
+            pass
+    return heard
 
 
 # --- speaker splits ----------------------------------------------------------------------
@@ -178,11 +230,12 @@ def validation_speakers(names: Sequence[str], fraction: float) -> list[str]:
 
 
 class _Augmenter:
-    """Draws one training view of a clip: a speed version, a normalisation, a crop, SpecAugment.
+    """Draws one training view of a clip: a version (as recorded, a speed or a degraded copy, equally
+    often), a normalisation, a crop, SpecAugment.
 
     With probability ``recipe.speaker_norm`` the clip is normalised by the
-    statistics of a random subset (1 to all) of its speaker's clips at the same
-    speed, as a voice profile would; otherwise at cold start, by its own mean and
+    statistics of a random subset (1 to all) of its speaker's clips in the same
+    version, as a voice profile would; otherwise at cold start, by its own mean and
     ``typical_var`` or its own variance (features.cold_start). Trained on both,
     the net works at cold start and improves as a user's profile fills up.
     """
@@ -250,7 +303,7 @@ def predict_logits(
     out = [np.zeros((0, len(EMOTIONS)), np.float32)]
     for i in range(0, len(examples), batch_size):
         chunk = examples[i : i + batch_size]
-        views = [ex.versions if every_view else ex.versions[:1] for ex in chunk]
+        views = [ex.views if every_view else ex.views[:1] for ex in chunk]
         out.append(view_logits(net, views, [profiles.get(ex.speaker) if profiles else None for ex in chunk]))
     return np.concatenate(out)
 

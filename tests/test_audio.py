@@ -116,3 +116,41 @@ def test_speech_as_loud_as_the_training_clips_is_left_as_it_is(voice):
     pad = int(0.1 * audio.SAMPLE_RATE)
     assert span.gain_db == 0.0
     assert np.array_equal(audio.speech_only(quieter), quieter[span.start - pad : span.end + pad])
+
+
+def test_noise_is_added_at_the_asked_level_below_the_speech_not_the_whole_clip(voice):
+    """An SNR of 10 dB means 10 dB below the speech, however much silence surrounds it."""
+    rng = np.random.default_rng(0)
+    padded = np.concatenate([voice, np.zeros(3 * audio.SAMPLE_RATE, np.float32)])
+    assert audio.speech_rms(padded) == pytest.approx(audio.speech_rms(voice), rel=1e-3)
+    noisy = audio.with_noise(padded, audio.coloured_noise(padded.size, 1.0, rng), 10.0)
+    added = noisy - padded
+    snr = 20 * np.log10(audio.speech_rms(padded) / np.sqrt(np.mean(np.square(added, dtype=np.float64))))
+    assert snr == pytest.approx(10.0, abs=0.05)
+
+
+@pytest.mark.parametrize("exponent", [0.0, 1.0, 2.0])
+def test_coloured_noise_falls_3_db_per_octave_for_each_unit_of_its_exponent(exponent):
+    noise = audio.coloured_noise(2**18, exponent, np.random.default_rng(1))
+    power = np.abs(np.fft.rfft(noise)) ** 2
+    hz = np.fft.rfftfreq(noise.size, 1 / audio.SAMPLE_RATE)
+
+    def density_db(low: float) -> float:
+        return 10 * np.log10(np.mean(power[(hz >= low) & (hz < low * 1.2)]))
+
+    assert density_db(500) - density_db(1000) == pytest.approx(3.01 * exponent, abs=0.5)
+
+
+def test_a_room_keeps_the_peak_and_dies_away_by_60_db_in_its_rt60():
+    click = np.zeros(audio.SAMPLE_RATE, np.float32)
+    click[0] = 0.5
+    heard = audio.in_room(click, 0.5, np.random.default_rng(2))
+    assert np.max(np.abs(heard)) == pytest.approx(0.5)
+    window = int(0.05 * audio.SAMPLE_RATE)
+
+    def level_db(at: float) -> float:
+        start = int(at * audio.SAMPLE_RATE)
+        return 10 * np.log10(np.mean(np.square(heard[start : start + window], dtype=np.float64)))
+
+    assert level_db(0.05) - level_db(0.30) == pytest.approx(60 * 0.25 / 0.5, abs=3)
+    assert np.max(np.abs(heard[int(0.5 * audio.SAMPLE_RATE) :])) < 1e-9  # the room's response ends there

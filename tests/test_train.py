@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from moodplayer.classifier import Classifier
 from moodplayer.datasets import discover
 from moodplayer.emotions import EMOTIONS
-from moodplayer.errors import MoodplayerError
+from moodplayer.errors import MoodplayerError, NoSpeechError
 from moodplayer.features import FeatureConfig, Stats
 from moodplayer.model import members_of, typical_var
 from moodplayer.paths import cache_dir
@@ -93,6 +94,43 @@ def test_feature_cache_is_reused_and_keyed_by_file(ravdess):
     assert all(np.array_equal(a.versions[0], b.versions[0]) for a, b in zip(first, again))
     make_examples(clips, FeatureConfig(n_mels=40))
     assert len(list((cache_dir() / "features").rglob("*.npy"))) == 6
+
+
+def test_degraded_copies_are_trained_on_but_never_heard_at_test_time(ravdess):
+    from moodplayer.train import predict_logits
+
+    clips = discover(ravdess / "Actor_01")[:2]
+    clean = make_examples(clips, FeatureConfig(), (0.9, 1.1))
+    degraded = make_examples(clips, FeatureConfig(), (0.9, 1.1), degraded_copies=2)
+    assert [len(ex.versions) for ex in degraded] == [5, 5]
+    for a, b in zip(clean, degraded):
+        assert all(np.array_equal(x, y) for x, y in zip(a.views, b.views)) and len(b.views) == 3
+        copy = b.versions[3]
+        assert copy.shape[1] == a.versions[0].shape[1] and not np.array_equal(copy[:10], b.versions[4][:10])
+    net = Classifier.load().net
+    np.testing.assert_array_equal(predict_logits(net, degraded), predict_logits(net, clean))
+    kinds = list((cache_dir() / "features").glob("*-degraded*"))
+    assert len(kinds) == 2
+    for kind in kinds:
+        shutil.rmtree(kind)  # computed afresh, the copies come out the same: drawn from the file name
+    again = make_examples(clips, FeatureConfig(), (0.9, 1.1), degraded_copies=2)
+    assert all(np.array_equal(a.versions[3], b.versions[3]) for a, b in zip(degraded, again))
+
+
+def test_a_clip_whose_degraded_copy_is_heard_as_silence_is_kept_without_it(ravdess):
+    """At 5 dB SNR some copies are refused as "no speech"; the clip itself must still be scored."""
+    from moodplayer.train import degraded_features
+
+    def unheard(clip) -> bool:
+        try:
+            degraded_features(clip, FeatureConfig(), 0)
+        except NoSpeechError:
+            return True
+        return False
+
+    clip = next(clip for clip in discover(ravdess / "Actor_01") if unheard(clip))
+    (example,) = make_examples([clip], FeatureConfig(), (0.9, 1.1), degraded_copies=1)
+    assert example.degraded == 0 and len(example.views) == len(example.versions) == 3
 
 
 def tiny_corpus(tmp_path, ravdess):

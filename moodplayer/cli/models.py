@@ -78,7 +78,7 @@ def train(
     recipe = replace(Recipe(), **{name: value for name, value in chosen.items() if value is not None})
     clips = discover(data_dir, speaker_pattern)
     with err.status(f"features of {len(clips)} clips (cached after the first run)…"):
-        examples = make_examples(clips, config, recipe.speeds)
+        examples = make_examples(clips, config, recipe.speeds, recipe.degraded_copies)
     if not examples:
         raise MoodplayerError(f"no clip in {data_dir} has one of the eight emotions and audible speech")
     err.print(f"{len(examples)} clips, {len(speakers(examples))} speakers")
