@@ -94,9 +94,8 @@ def frame_db(samples: np.ndarray) -> np.ndarray:
     """RMS level in dBFS of 25 ms frames every 10 ms."""
     if samples.size < _FRAME:
         samples = np.pad(samples, (0, _FRAME - samples.size))
-    count = 1 + (samples.size - _FRAME) // _HOP
-    idx = np.arange(_FRAME)[None, :] + _HOP * np.arange(count)[:, None]
-    rms = np.sqrt(np.mean(np.square(samples[idx], dtype=np.float64), axis=1))
+    squares = np.lib.stride_tricks.sliding_window_view(np.square(samples, dtype=np.float64), _FRAME)[::_HOP]
+    rms = np.sqrt(squares.mean(axis=1))  # a view of each frame, not a copy: this runs on every clip heard
     return 20.0 * np.log10(np.maximum(rms, 1e-10))
 
 

@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
+import scipy.fft
 
 #: Bumped whenever the code computing the features changes what they are.
 FEATURES_VERSION = 3
@@ -121,7 +122,7 @@ def power_spectrum(samples: np.ndarray, config: FeatureConfig = FeatureConfig())
     padded = np.pad(samples, pad, mode="reflect")
     count = 1 + (padded.size - config.n_fft) // config.hop_length
     frames = np.lib.stride_tricks.sliding_window_view(padded, config.n_fft)[:: config.hop_length][:count]
-    return (np.abs(np.fft.rfft(frames * _window(config), axis=1)) ** 2).astype(np.float32)
+    return (np.abs(scipy.fft.rfft(frames * _window(config), axis=1)) ** 2).astype(np.float32)
 
 
 def mels_of(power: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
@@ -221,9 +222,9 @@ def voicing(samples: np.ndarray, frames: int, config: FeatureConfig = FeatureCon
     padded = np.pad(samples, (window_length // 2, window_length // 2 + frames * config.hop_length))
     windows = np.lib.stride_tricks.sliding_window_view(padded, window_length)[:: config.hop_length][:frames]
     taper = np.hanning(window_length).astype(np.float32)
-    power = np.abs(np.fft.rfft((windows - windows.mean(axis=1, keepdims=True)) * taper, fft_size, axis=1)) ** 2
-    acf = np.fft.irfft(power, fft_size, axis=1)
-    taper_acf = np.fft.irfft(np.abs(np.fft.rfft(taper, fft_size)) ** 2, fft_size)
+    power = np.abs(scipy.fft.rfft((windows - windows.mean(axis=1, keepdims=True)) * taper, fft_size, axis=1)) ** 2
+    acf = scipy.fft.irfft(power, fft_size, axis=1)
+    taper_acf = scipy.fft.irfft(np.abs(scipy.fft.rfft(taper, fft_size)) ** 2, fft_size)
     lags = slice(lo - 1, hi + 1)
     r = acf[:, lags] / np.maximum(acf[:, :1], 1e-9) / np.maximum(taper_acf[lags] / taper_acf[0], 1e-3)
     peak = (r[:, 1:-1] > r[:, :-2]) & (r[:, 1:-1] >= r[:, 2:])
