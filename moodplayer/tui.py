@@ -171,7 +171,14 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
             self.set_interval(POLL_SECONDS, self.tick)
 
         def tick(self) -> None:
-            """Let the player move on, then redraw; a player error ends the view."""
+            """Let the player move on, then redraw; a player error ends the view.
+
+            The interval timer can still fire while the app shuts down, after its
+            screen (and the view) is gone: such a tick does nothing.
+            """
+            views = self.query("#view")
+            if not views:
+                return
             try:
                 events = self.player.poll()
             except MoodplayerError as exc:
@@ -183,7 +190,7 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
                     self.exit()
                 elif not event.startswith("playing "):
                     self.message = event
-            self.query_one("#view", Static).update(self.render_view())
+            views.first(Static).update(self.render_view())
 
         def render_view(self):
             return now_playing_view(self.player, self.heading, self.status_line())

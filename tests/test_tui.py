@@ -112,6 +112,15 @@ def test_wrong_mood_picks_an_emotion_and_switches_to_what_the_callback_returns(s
     replacement.close()
 
 
+def test_a_tick_after_the_view_has_closed_does_nothing(songs):
+    """Textual's interval timer can fire once more while the app shuts down (seen under load)."""
+    player = Player(songs[:1], aout="dummy")
+    app = drive(build_app(player, "t"))
+    app.tick()
+    assert player.state == "playing"
+    player.close()
+
+
 def test_listen_again_ends_the_view_for_the_caller(songs):
     player = Player(songs, aout="dummy")
     app = drive(build_app(player, "t", on_listen_again=lambda: None), "l")
