@@ -27,7 +27,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-RATE = 16_000
+from moodplayer.audio import SAMPLE_RATE  # noqa: E402  (after the path insert above)
+
 Degradation = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
@@ -50,8 +51,8 @@ def telephone(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
     from moodplayer.audio import to_sample_rate
 
-    band = sosfilt(butter(4, [300, 3400], btype="bandpass", fs=RATE, output="sos"), samples)
-    return to_sample_rate(to_sample_rate(band.astype(np.float32), RATE, 8000), 8000, RATE)
+    band = sosfilt(butter(4, [300, 3400], btype="bandpass", fs=SAMPLE_RATE, output="sos"), samples)
+    return to_sample_rate(to_sample_rate(band.astype(np.float32), SAMPLE_RATE, 8000), 8000, SAMPLE_RATE)
 
 
 def mp3(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -60,7 +61,7 @@ def mp3(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
     buffer = io.BytesIO()
     # libsndfile maps the level linearly onto MPEG-2 layer III's 8-160 kb/s: 0.9 is 24 kb/s.
-    sf.write(buffer, samples, RATE, format="MP3", bitrate_mode="CONSTANT", compression_level=0.9)
+    sf.write(buffer, samples, SAMPLE_RATE, format="MP3", bitrate_mode="CONSTANT", compression_level=0.9)
     buffer.seek(0)
     decoded, _ = sf.read(buffer, dtype="float32")
     return decoded
