@@ -112,8 +112,9 @@ def _window(config: FeatureConfig) -> np.ndarray:
 def power_spectrum(samples: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
     """``(frames, n_fft//2+1)`` float32 power spectrum of centred 25 ms frames every 10 ms.
 
-    Plain numpy (one rfft over all frames) rather than librosa's STFT: this is
-    on the inference path and must take a few milliseconds.
+    One rfft over all frames rather than librosa's STFT: this is on the
+    inference path and must take a few milliseconds. The FFTs here come from
+    scipy.fft: numpy 2.4's took five times as long for the same transform.
     """
     samples = np.asarray(samples, dtype=np.float32)
     pad = config.n_fft // 2
