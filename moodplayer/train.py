@@ -148,7 +148,8 @@ def degraded_features(clip: Clip, config: FeatureConfig, copy: int) -> np.ndarra
     Half the copies are heard across a room (RT60 0.2-1.0 s), and every copy in
     coloured noise, white hiss to brown rumble, 5-25 dB below the speech. The draws
     come from a generator seeded by the file name and ``copy``, so every run hears
-    the same copies.
+    the same copies. :class:`NoSpeechError` if no speech is found in the copy any
+    more; that answer is cached too (as zero frames), so no run computes it twice.
     """
     from moodplayer.audio import coloured_noise, in_room, load_audio, with_noise
 
@@ -159,9 +160,15 @@ def degraded_features(clip: Clip, config: FeatureConfig, copy: int) -> np.ndarra
         if rng.random() < 0.5:
             samples = in_room(samples, rng.uniform(0.2, 1.0), rng)
         exponent, snr_db = rng.uniform(0.0, 2.0), rng.uniform(5.0, 25.0)
-        return extract(with_noise(samples, coloured_noise(samples.size, exponent, rng), snr_db), config)
+        try:
+            return extract(with_noise(samples, coloured_noise(samples.size, exponent, rng), snr_db), config)
+        except NoSpeechError:
+            return np.zeros((0, config.dims), np.float32)
 
-    return cached(clip.path, f"{config.key()}-degraded{DEGRADATION_VERSION}-{copy}", compute)
+    features = cached(clip.path, f"{config.key()}-degraded{DEGRADATION_VERSION}-{copy}", compute)
+    if not len(features):
+        raise NoSpeechError(f"no speech heard in degraded copy {copy} of {clip.path}")
+    return features
 
 
 def make_examples(

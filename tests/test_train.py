@@ -133,6 +133,22 @@ def test_a_clip_whose_degraded_copy_is_heard_as_silence_is_kept_without_it(ravde
     assert example.degraded == 0 and len(example.views) == len(example.versions) == 3
 
 
+def test_a_degraded_copy_heard_as_silence_is_cached_as_such(ravdess, monkeypatch):
+    import moodplayer.train as train
+    from moodplayer.train import degraded_features
+
+    def silence(*_):
+        raise NoSpeechError("no speech heard")
+
+    clip = discover(ravdess / "Actor_01")[0]
+    monkeypatch.setattr(train, "extract", silence)
+    with pytest.raises(NoSpeechError):
+        degraded_features(clip, FeatureConfig(), 7)
+    monkeypatch.setattr(train, "extract", lambda *_: pytest.fail("the cached answer was computed again"))
+    with pytest.raises(NoSpeechError, match="degraded copy 7"):
+        degraded_features(clip, FeatureConfig(), 7)
+
+
 def tiny_corpus(tmp_path, ravdess):
     """Every fourth clip of actors 01-03 (45 clips): enough for a real training run of seconds."""
     data = tmp_path / "data"
