@@ -47,7 +47,21 @@ class Prediction:
         }
 
 
-def view_logits(net, clips: Sequence[Sequence[np.ndarray]], profiles: Sequence[Stats | None]) -> np.ndarray:
+#: How far a voice's own batch-norm statistics replace the training speakers' (AdaBN; README:
+#: half and half scored above either alone on the actor folds' enrolments).
+SPEAKER_NORM_WEIGHT = 0.5
+
+#: Per member of a model and front block of each (member-major), the statistics of what that
+#: block's batch norm hears in one voice (see :func:`heard_norms`).
+VoiceNorms = tuple[Stats, ...]
+
+
+def view_logits(
+    net,
+    clips: Sequence[Sequence[np.ndarray]],
+    profiles: Sequence[Stats | None],
+    norms: VoiceNorms | None = None,
+) -> np.ndarray:
     """Logits of clips, each the mean over the clip's views, as one (clips, classes) array.
 
     A clip's views are its raw features as recorded, then at the speeds the
@@ -61,6 +75,12 @@ def view_logits(net, clips: Sequence[Sequence[np.ndarray]], profiles: Sequence[S
     of all clips go through each member as one batch; the members' logits are
     averaged, and the log of the model's training class prior is taken off
     (see ModelConfig.class_prior).
+
+    ``norms``: when all the clips are one voice's, that voice's batch-norm
+    statistics (see :func:`heard_norms`). Batch norm then centres and scales
+    what the convolutions hear by a blend of the voice's statistics and the
+    training speakers' (AdaBN), as a profile does for the features: the net's
+    idea of an average voice moves to this speaker's.
     """
     import torch
 
@@ -69,22 +89,69 @@ def view_logits(net, clips: Sequence[Sequence[np.ndarray]], profiles: Sequence[S
     net.eval()
     batches: dict[bytes | None, tuple] = {}  # members that normalise alike share one batch
     logits = []
-    for member in members_of(net):
+    for number, member in enumerate(members_of(net)):
         typical = typical_var(member)
         key = None if typical is None else typical.tobytes()
         if key not in batches:
-            batches[key] = pad_batch(
-                [
-                    normalise(view, profile if i == 0 else None, typical)
-                    for views, profile in zip(clips, profiles)
-                    for i, view in enumerate(views)
-                ]
-            )
+            batches[key] = pad_batch(_normalised_views(clips, profiles, typical))
         with torch.inference_mode():
-            logits.append(member(*batches[key]).numpy())
+            logits.append(member(*batches[key], _voice_norms(member, number, norms) if norms else ()).numpy())
     logits = np.mean(logits, axis=0) - log_prior(net).astype(np.float32)
     ends = np.cumsum([len(views) for views in clips])
     return np.stack([logits[end - len(views) : end].mean(axis=0) for views, end in zip(clips, ends)])
+
+
+def heard_norms(
+    net, clips: Sequence[Sequence[np.ndarray]], profiles: Sequence[Stats | None], earlier: VoiceNorms | None = None
+) -> VoiceNorms:
+    """What each front block's batch norm hears in these clips of one voice, normalised as
+    :func:`view_logits` normalises them, as statistics per member and block (member-major).
+
+    Block by block, as AdaBN adapts: a block hears what the blocks before it
+    pass on once they are moved to this voice, by the ``earlier`` clips' norms
+    merged with these clips'. Gathered clip by clip (as ``listen`` does), the
+    first block's norms are exactly those of all the clips at once and a later
+    block's are close to them (each clip was heard with the voice as known then).
+    """
+    from moodplayer.model import batch_norm_inputs, members_of, pad_batch, speaker_norm, typical_var
+
+    net.eval()
+    heard: list[Stats] = []
+    for number, member in enumerate(members_of(net)):
+        x, lengths = pad_batch(_normalised_views(clips, profiles, typical_var(member)))
+        moved = []  # the voice's norms of the blocks heard so far
+        for k in range(len(member.front)):
+            stats = Stats.of(batch_norm_inputs(member, x, lengths, moved)[k])
+            heard.append(stats)
+            voice = stats if earlier is None else earlier[len(heard) - 1].merge(stats)
+            moved.append(speaker_norm(member, k, voice.mean, voice.var, SPEAKER_NORM_WEIGHT))
+    return tuple(heard)
+
+
+def merge_norms(earlier: VoiceNorms | None, later: VoiceNorms) -> VoiceNorms:
+    """A voice's norms over the clips of both."""
+    return later if earlier is None else tuple(a.merge(b) for a, b in zip(earlier, later))
+
+
+def _normalised_views(clips, profiles, typical: np.ndarray | None) -> list[np.ndarray]:
+    """Every view of every clip, normalised for a member with ``typical`` spread (see :func:`view_logits`)."""
+    return [
+        normalise(view, profile if i == 0 else None, typical)
+        for views, profile in zip(clips, profiles)
+        for i, view in enumerate(views)
+    ]
+
+
+def _voice_norms(member, number: int, norms: VoiceNorms) -> list:
+    """Per front block of member ``number``, the voice's batch-norm mean and variance blended with
+    the training speakers' (see :func:`view_logits`)."""
+    from moodplayer.model import speaker_norm
+
+    blocks = len(member.front)
+    return [
+        speaker_norm(member, k, norms[number * blocks + k].mean, norms[number * blocks + k].var, SPEAKER_NORM_WEIGHT)
+        for k in range(blocks)
+    ]
 
 
 def synthetic_vowel(rate: int, seconds: float = 2.0) -> np.ndarray:
@@ -112,6 +179,8 @@ class Classifier:
         #: Moves a neutral enrolment to the speaker's everyday statistics (None: older models, no neutral data).
         shift = metadata.get("enrolment_shift")
         self.enrolment_shift = EnrolmentShift.from_dict(shift) if shift else None
+        #: Which weights these are: a voice's batch-norm statistics hold for these weights only.
+        self.model_id: str = metadata.get("weights_sha256", "")
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Classifier":
@@ -141,9 +210,12 @@ class Classifier:
         """
         return tuple(extract(samples, self.features, speed) for speed in (1.0, *self.speeds))
 
-    def classify(self, views: Sequence[np.ndarray], profile: Stats | None = None) -> np.ndarray:
-        """Calibrated class probabilities of a clip's views (:meth:`features_of`), with ``profile`` if known."""
-        logits = view_logits(self.net, [views], [profile])[0] / self.temperature
+    def classify(
+        self, views: Sequence[np.ndarray], profile: Stats | None = None, norms: VoiceNorms | None = None
+    ) -> np.ndarray:
+        """Calibrated class probabilities of a clip's views (:meth:`features_of`), with the voice's
+        ``profile`` and batch-norm ``norms`` if known (see :func:`view_logits`)."""
+        logits = view_logits(self.net, [views], [profile], norms)[0] / self.temperature
         probs = np.exp(logits - logits.max())
         return (probs / probs.sum()).astype(np.float64)
 
@@ -162,25 +234,31 @@ class Classifier:
             timings_ms=timings_ms or {},
         )
 
-    def predict(self, samples: np.ndarray, profile: Stats | None = None) -> Prediction:
+    def norms_of(self, clips: Sequence[Sequence[np.ndarray]], profile: Stats, earlier: VoiceNorms | None = None) -> VoiceNorms:
+        """What the model's batch norms hear in some clips' views (:meth:`features_of`) of a voice
+        normalised by its ``profile``, after the voice's ``earlier`` clips (see :func:`heard_norms`)."""
+        return heard_norms(self.net, clips, [profile] * len(clips), earlier)
+
+    def predict(self, samples: np.ndarray, profile: Stats | None = None, norms: VoiceNorms | None = None) -> Prediction:
         """The emotion in 16 kHz mono float32 audio; :class:`NoSpeechError` if nobody speaks.
 
-        ``profile``: the speaker's voice statistics, when known; else the clip normalises itself.
+        ``profile``: the speaker's voice statistics, when known; else the clip
+        normalises itself. ``norms``: the voice's batch-norm statistics, when known.
         """
         start = time.perf_counter()
         views = self.features_of(samples)
         mid = time.perf_counter()
-        probs = self.classify(views, profile)
+        probs = self.classify(views, profile, norms)
         end = time.perf_counter()
         return self.prediction(probs, {"load": 0.0, "features": (mid - start) * 1000, "model": (end - mid) * 1000})
 
-    def predict_file(self, path: str | Path, profile: Stats | None = None) -> Prediction:
+    def predict_file(self, path: str | Path, profile: Stats | None = None, norms: VoiceNorms | None = None) -> Prediction:
         """Load an audio file and classify it; ``timings_ms['load']`` is the decoding time."""
         start = time.perf_counter()
         samples = audio.load_audio(path)
         loaded = (time.perf_counter() - start) * 1000
         try:
-            prediction = self.predict(samples, profile)
+            prediction = self.predict(samples, profile, norms)
         except NoSpeechError:
             raise NoSpeechError(f"no speech heard in {path}") from None
         prediction.timings_ms["load"] = loaded

@@ -18,6 +18,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -70,8 +71,18 @@ class ModelConfig:
         )
 
 
+#: The per-channel mean and variance a batch-norm layer normalises by.
+Norm = tuple[torch.Tensor, torch.Tensor]
+
+
 class ConvBlock(nn.Sequential):
-    """Conv over time → batch norm → ReLU (the caller masks padding, then halves the frame rate)."""
+    """Conv over time → batch norm → ReLU (the caller masks padding, then halves the frame rate).
+
+    ``norm``: the mean and variance to normalise by instead of the layer's
+    running statistics (a speaker's, see :func:`speaker_norm`).
+    ``heard``: a list that the conv's output, what batch norm normalises, is
+    appended to (see :func:`batch_norm_inputs`).
+    """
 
     def __init__(self, n_in: int, n_out: int, kernel: int):
         super().__init__(
@@ -79,6 +90,16 @@ class ConvBlock(nn.Sequential):
             nn.BatchNorm1d(n_out),
             nn.ReLU(),
         )
+
+    def forward(self, h: torch.Tensor, norm: Norm | None = None, heard: list | None = None) -> torch.Tensor:
+        conv, batch_norm, relu = self
+        h = conv(h)
+        if heard is not None:
+            heard.append(h)
+        if norm is None:
+            return relu(batch_norm(h))
+        mean, var = norm
+        return relu(nn.functional.batch_norm(h, mean, var, batch_norm.weight, batch_norm.bias, eps=batch_norm.eps))
 
 
 class BiLSTM(nn.Module):
@@ -150,21 +171,38 @@ class EmotionNet(nn.Module):
         """Whether this net scales cold-start clips by the typical spread (see ModelConfig)."""
         return bool(self.config.typical_spread) and self.config.typical_spread[0]
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """``x``: (batch, frames, n_inputs), zero-padded; ``lengths``: true frame counts."""
+    def forward(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        norms: Sequence[Norm] = (),
+    ) -> torch.Tensor:
+        """``x``: (batch, frames, n_inputs), zero-padded; ``lengths``: true frame counts;
+        ``norms``: see :meth:`front_pass`."""
         batch, frames, _ = x.shape
         if lengths is None:
             lengths = torch.full((batch,), frames, dtype=torch.long)
-        h = x.transpose(1, 2)
-        for block in self.front:
-            h = block(h) * _mask(lengths, h.shape[2]).unsqueeze(1)
-            h = nn.functional.max_pool1d(h, 2, ceil_mode=True)  # ReLU output ≥ 0: zeros never win
-            lengths = (lengths + 1) // 2
-        h = h.transpose(1, 2)  # (batch, frames/4, channels)
+        h, lengths = self.front_pass(x, lengths, norms)
         h = self.lstm(h, lengths)
         scores = self.attention(h).squeeze(-1).masked_fill(~_mask(lengths, h.shape[1]), float("-inf"))
         pooled = (torch.softmax(scores, dim=1).unsqueeze(-1) * h).sum(dim=1)
         return self.head(pooled)
+
+    def front_pass(
+        self, x: torch.Tensor, lengths: torch.Tensor, norms: Sequence[Norm] = (), heard: list | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The convolutional front-end: (batch, frames / 4, channels), and the clips' lengths there.
+
+        ``norms``: for the first ``len(norms)`` blocks, what their batch norms
+        normalise by instead of the running statistics; ``heard``: collects what
+        each block's batch norm normalises (both: see :class:`ConvBlock`).
+        """
+        h = x.transpose(1, 2)
+        for k, block in enumerate(self.front):
+            h = block(h, norms[k] if k < len(norms) else None, heard) * _mask(lengths, h.shape[2]).unsqueeze(1)
+            h = nn.functional.max_pool1d(h, 2, ceil_mode=True)  # ReLU output ≥ 0: zeros never win
+            lengths = (lengths + 1) // 2
+        return h.transpose(1, 2), lengths
 
 
 class Ensemble(nn.Module):
@@ -219,6 +257,30 @@ def typical_var(net: EmotionNet) -> np.ndarray | None:
     """The typical within-clip variance a net scales cold-start clips by, or ``None`` (each clip by
     its own variance)."""
     return net.typical_var.numpy().astype(np.float64) if net.typical else None
+
+
+def batch_norm_inputs(net: EmotionNet, x: torch.Tensor, lengths: torch.Tensor, norms: Sequence[Norm] = ()) -> list[np.ndarray]:
+    """What each front block's batch norm normalises in a padded batch (``norms``: see
+    :meth:`EmotionNet.front_pass`), as (frames, channels) at the clips' real frames only: the
+    same as each clip alone would give."""
+    heard: list[torch.Tensor] = []
+    with torch.inference_mode():
+        net.front_pass(x, lengths, norms, heard)
+    frames = []
+    for h in heard:
+        frames.append(h.transpose(1, 2)[_mask(lengths, h.shape[2])].numpy())
+        lengths = (lengths + 1) // 2  # each front block halves the frame rate
+    return frames
+
+
+def speaker_norm(net: EmotionNet, block: int, mean: np.ndarray, var: np.ndarray, weight: float) -> Norm:
+    """Front ``block``'s batch-norm mean and variance moved ``weight`` of the way from the
+    training speakers' (its running statistics) to a speaker's own (AdaBN)."""
+    batch_norm = net.front[block][1]
+    return (
+        torch.lerp(batch_norm.running_mean, torch.from_numpy(mean).float(), weight),
+        torch.lerp(batch_norm.running_var, torch.from_numpy(var).float(), weight),
+    )
 
 
 def pad_frames(frames: int) -> int:

@@ -300,19 +300,30 @@ def _spec_augment(x: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> np
 
 
 def predict_logits(
-    net, examples: Sequence[Example], profiles: Profiles = None, batch_size: int = 64, every_view: bool = True
+    net,
+    examples: Sequence[Example],
+    profiles: Profiles = None,
+    batch_size: int = 64,
+    every_view: bool = True,
+    norms: dict | None = None,
 ) -> np.ndarray:
     """Logits for whole clips, in order, as the product computes them (classifier.view_logits): each
     clip heard as recorded and at the speeds it was also extracted at, normalised at cold start and, when
-    its speaker has one, by a voice profile. ``every_view=False``: as recorded only (cheaper)."""
+    its speaker has one, by a voice profile and (``norms``: speaker → the voice's batch-norm statistics)
+    batch norms moved to that voice. ``every_view=False``: as recorded only (cheaper)."""
     from moodplayer.classifier import view_logits
 
-    out = [np.zeros((0, len(EMOTIONS)), np.float32)]
-    for i in range(0, len(examples), batch_size):
-        chunk = examples[i : i + batch_size]
-        views = [ex.views if every_view else ex.views[:1] for ex in chunk]
-        out.append(view_logits(net, views, [profiles.get(ex.speaker) if profiles else None for ex in chunk]))
-    return np.concatenate(out)
+    logits = np.zeros((len(examples), len(EMOTIONS)), np.float32)
+    voices: dict[str | None, list[int]] = {}  # a batch shares its batch norms: one voice's clips, or cold ones
+    for i, ex in enumerate(examples):
+        voices.setdefault(ex.speaker if norms and ex.speaker in norms else None, []).append(i)
+    for speaker, indices in voices.items():
+        for start in range(0, len(indices), batch_size):
+            chunk = [examples[i] for i in indices[start : start + batch_size]]
+            views = [ex.views if every_view else ex.views[:1] for ex in chunk]
+            stats = [profiles.get(ex.speaker) if profiles else None for ex in chunk]
+            logits[indices[start : start + batch_size]] = view_logits(net, views, stats, norms[speaker] if speaker else None)
+    return logits
 
 
 def fit(
@@ -602,6 +613,14 @@ def enrolled_profiles(profiles: dict[str, Stats], mode: str, shift: EnrolmentShi
     return {name: shift.apply(stats) for name, stats in profiles.items()}
 
 
+def voice_norms(net, clips: Sequence[Example], profile: Stats):
+    """What the net's batch norms hear in a speaker's profile clips normalised by that ``profile``, as
+    ``voice enroll`` gathers them (classifier.heard_norms), for AdaBN at scoring time."""
+    from moodplayer.classifier import heard_norms
+
+    return heard_norms(net, [ex.views for ex in clips], [profile] * len(clips))
+
+
 def score(net, examples: Sequence[Example], mode: str = "none", seed: int = 0, shift: EnrolmentShift | None = None) -> dict:
     """Scores of a net on some speakers' clips under an ``--adapt`` mode.
 
@@ -611,8 +630,9 @@ def score(net, examples: Sequence[Example], mode: str = "none", seed: int = 0, s
     enrol, order = adapt_plan([(ex.speaker, EMOTIONS[ex.label], ex.name) for ex in examples], mode, seed)
     profiles = {name: Stats.combine([examples[i].stats[0] for i in chosen]) for name, chosen in enrol.items()}
     profiles = enrolled_profiles(profiles, mode, shift)
+    norms = {name: voice_norms(net, [examples[i] for i in enrol[name]], stats) for name, stats in profiles.items()}
     scored = [examples[i] for i in order]
-    predicted = predict_logits(net, scored, profiles).argmax(axis=1)
+    predicted = predict_logits(net, scored, profiles, norms=norms).argmax(axis=1)
     return scores([EMOTIONS[ex.label] for ex in scored], [EMOTIONS[p] for p in predicted])
 
 

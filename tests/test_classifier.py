@@ -198,3 +198,75 @@ def test_classifying_a_clip_at_every_speed_does_not_import_librosa(ravdess):
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["2", "False"], result.stderr
+
+
+def _tiny_net_with_trained_norms(seed: int):
+    """A small net whose batch norms hold statistics other than the 0/1 a new layer starts with."""
+    import torch
+
+    from moodplayer.model import EmotionNet, ModelConfig
+
+    torch.manual_seed(seed)
+    net = EmotionNet(ModelConfig(n_inputs=4, channels=8, hidden=8)).eval()
+    for block in net.front:
+        block[1].running_mean.uniform_(-1, 1)
+        block[1].running_var.uniform_(0.5, 2)
+    return net
+
+
+def _voice(net, shift: float):
+    """Voice norms whose means sit ``shift`` above the net's training ones, with the same variances."""
+    from moodplayer.features import Stats
+
+    norms = []
+    for block in net.front:
+        mean, var = block[1].running_mean.numpy().astype(np.float64), block[1].running_var.numpy().astype(np.float64)
+        norms.append(Stats(100, mean + shift, var * 100))
+    return tuple(norms)
+
+
+def test_batch_norms_moved_to_a_voice_normalise_by_its_statistics_blended_with_the_training_ones():
+    import copy
+
+    from moodplayer.classifier import SPEAKER_NORM_WEIGHT, view_logits
+
+    net = _tiny_net_with_trained_norms(0)
+    rng = np.random.default_rng(0)
+    clips = [[rng.normal(size=(n, 4)).astype(np.float32) for n in (60, 52)], [rng.normal(size=(75, 4)).astype(np.float32)]]
+    plain = view_logits(net, clips, [None, None])
+    np.testing.assert_allclose(view_logits(net, clips, [None, None], _voice(net, 0.0)), plain, atol=1e-5)
+    moved = copy.deepcopy(net)
+    for block in moved.front:
+        block[1].running_mean += SPEAKER_NORM_WEIGHT * 1.0
+    adapted = view_logits(net, clips, [None, None], _voice(net, 1.0))
+    np.testing.assert_allclose(adapted, view_logits(moved, clips, [None, None]), atol=1e-5)
+    assert not np.allclose(adapted, plain, atol=1e-3)
+
+
+def test_a_voice_is_heard_block_by_block_and_clip_by_clip_as_all_at_once():
+    import torch
+
+    from moodplayer.classifier import heard_norms, merge_norms
+    from moodplayer.features import Stats, normalise
+    from moodplayer.model import batch_norm_inputs, pad_batch
+
+    net = _tiny_net_with_trained_norms(1)
+    rng = np.random.default_rng(1)
+    clips = [[rng.normal(i, 1 + i, size=(n, 4)).astype(np.float32) for n in (64, 50, 41)] for i in range(3)]
+    profile = Stats.of(np.concatenate([clip[0] for clip in clips]))
+    views = [normalise(v, profile if i == 0 else None) for clip in clips for i, v in enumerate(clip)]
+    at_once = heard_norms(net, clips, [profile] * 3)
+
+    with torch.inference_mode():  # the first block's batch norm hears each view's convolution, alone
+        first = np.concatenate([net.front[0][0](torch.from_numpy(v.T[None]))[0].T.numpy() for v in views])
+    np.testing.assert_allclose(at_once[0].mean, first.mean(axis=0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(at_once[0].var, first.var(axis=0), rtol=1e-4)
+    unmoved = Stats.of(batch_norm_inputs(net, *pad_batch(views))[1])
+    assert at_once[1].count == unmoved.count and not np.allclose(at_once[1].mean, unmoved.mean, atol=1e-3)
+
+    one_by_one = None
+    for clip in clips:
+        one_by_one = merge_norms(one_by_one, heard_norms(net, [clip], [profile], one_by_one))
+    np.testing.assert_allclose(one_by_one[0].mean, at_once[0].mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(one_by_one[0].var, at_once[0].var, rtol=1e-5)
+    assert [s.count for s in one_by_one] == [s.count for s in at_once]

@@ -285,3 +285,28 @@ def test_evaluate_baseline_runs_the_classic_recipe_on_speaker_folds(tmp_path, ra
     assert [f["test_speakers"] for f in baseline["folds"]] == [["ravdess-01"], ["ravdess-02"], ["ravdess-03"]]
     assert all(f["n"] == 30 and 0 <= f["accuracy"] <= 1 for f in baseline["folds"])
     assert baseline["accuracy_mean"] == pytest.approx(np.mean([f["accuracy"] for f in baseline["folds"]]), abs=1e-4)
+
+
+def test_scoring_with_voices_batch_norms_judges_each_speaker_by_their_own_in_the_clips_order():
+    import torch
+
+    from moodplayer.classifier import heard_norms, view_logits
+    from moodplayer.model import EmotionNet, ModelConfig
+    from moodplayer.train import predict_logits
+
+    torch.manual_seed(0)
+    net = EmotionNet(ModelConfig(n_inputs=4, channels=8, hidden=8)).eval()
+    rng = np.random.default_rng(0)
+
+    def example(speaker: str, i: int) -> Example:
+        views = tuple(rng.normal(ord(speaker[-1]) % 3, 1, size=(40 + 7 * i, 4)).astype(np.float32) for _ in range(2))
+        return Example(views, tuple(Stats.of(v) for v in views), 0, speaker, f"{i}.wav")
+
+    examples = [example(speaker, i) for i in range(5) for speaker in ("a", "b", "c")]  # speakers interleaved
+    profiles = {s: Stats.combine([ex.stats[0] for ex in examples if ex.speaker == s]) for s in "abc"}
+    norms = {s: heard_norms(net, [ex.views for ex in examples if ex.speaker == s], [profiles[s]] * 5) for s in "ab"}
+    got = predict_logits(net, examples, profiles, batch_size=4, norms=norms)
+    for ex, logits in zip(examples, got):
+        alone = view_logits(net, [ex.views], [profiles[ex.speaker]], norms.get(ex.speaker))[0]
+        np.testing.assert_allclose(logits, alone, atol=1e-5)
+    assert not np.allclose(got[0], predict_logits(net, examples[:1], profiles)[0], atol=1e-4)  # "a" was moved
