@@ -5,8 +5,8 @@
 Prints the median and 90th percentile (warm) of the classifier's own timings
 on a real 3 s RAVDESS excerpt (or a synthetic voiced signal when the data is
 absent), the same with a voice profile (enrolled and heard speech, the
-model's enrolment shift applied on every clip as ``listen`` does), and the
-model's file size and parameter count.
+model's enrolment shift applied on every clip as ``listen`` does, batch norms
+moved to the voice), and the model's file size and parameter count.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def main() -> None:
         model.append(t["model"])
         totals.append(t["features"] + t["model"])
         start = time.perf_counter()
-        classifier.predict(samples, profiles.stats_for(voice, classifier))
+        classifier.predict(samples, *profiles.judged_by(voice, classifier))
         with_profile.append((time.perf_counter() - start) * 1000)
     path = args.model or default_model_path()
     q90 = lambda xs: float(np.percentile(xs, 90))  # noqa: E731
@@ -74,7 +74,8 @@ def main() -> None:
     print(f"  features      {statistics.median(features):6.2f} / {q90(features):6.2f} ms")
     print(f"  forward       {statistics.median(model):6.2f} / {q90(model):6.2f} ms")
     print(f"  total         {statistics.median(totals):6.2f} / {q90(totals):6.2f} ms")
-    used = "used" if profiles.stats_for(voice, classifier) is not None else "not used: the model was not trained for profiles"
+    stats, norms = profiles.judged_by(voice, classifier)
+    used = "not used: the model was not trained for profiles" if stats is None else "used" + (", batch norms moved" if norms else "")
     added = statistics.median(with_profile) - statistics.median(totals)
     print(f"  with profile  {statistics.median(with_profile):6.2f} / {q90(with_profile):6.2f} ms ({used}; {added:+.2f} ms)")
 
@@ -84,8 +85,11 @@ def a_voice_profile(classifier, samples):
     from moodplayer import profile as profiles
 
     voice = profiles.new_profile("bench", classifier.features)
-    for enrolment in (True, True, True, False, False):
-        voice.add(samples, classifier.features, enrolment=enrolment)
+    for _ in range(3):
+        voice.add(samples, classifier.features, enrolment=True)
+    profiles.gather_norms(voice, [samples] * 3, classifier)
+    for _ in range(2):
+        profiles.hear(voice, samples, classifier)
     return voice
 
 

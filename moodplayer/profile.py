@@ -10,6 +10,11 @@ two are merged. The classifier normalises a clip with the profile instead of
 with the clip's own statistics once the profile holds :data:`MIN_SECONDS` of
 speech.
 
+It also holds the statistics of what the model's batch norms hear in this
+voice (``norms``, see :func:`classifier.heard_norms`), which move the model's
+own idea of an average voice to this one (AdaBN). They belong to one model's
+weights: for another model they are gathered again from the enrolment clips.
+
 Profiles live in ``<home>/profiles/<name>.json`` (written atomically, with a
 checksum); a damaged file is set aside with a warning and the cold-start path
 is used.
@@ -24,13 +29,16 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from moodplayer import audio, paths
+from moodplayer.classifier import merge_norms
 from moodplayer.errors import MoodplayerError
 from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, frame_features
 
+#: A file may hold a ``norms`` entry (the batch-norm statistics); one written before them lacks it.
 FORMAT = "moodplayer-voice-profile/2"
 #: The first format kept one set of statistics; read as heard in ``listen`` (no shift applied).
 OLD_FORMAT = "moodplayer-voice-profile/1"
@@ -55,6 +63,9 @@ class VoiceProfile:
     clips: int = 0
     created: str = ""
     updated: str = ""
+    norms: tuple[Stats, ...] | None = None  # what the model's batch norms hear in this voice
+    norms_model: str = ""  # the weights that heard them (Classifier.model_id)
+    norms_seconds: float = 0.0  # the speech they were gathered over
 
     @property
     def usable(self) -> bool:
@@ -64,6 +75,10 @@ class VoiceProfile:
     def stats(self) -> Stats:
         """All the speech in the profile, as recorded (for display)."""
         return self.enrolled.merge(self.heard)
+
+    def norms_for(self, model_id: str) -> tuple[Stats, ...] | None:
+        """The batch-norm statistics, if the model ``model_id`` heard enough of this voice for them."""
+        return self.norms if self.norms_model == model_id and self.norms_seconds >= MIN_SECONDS else None
 
     def normaliser(self, shift: EnrolmentShift | None) -> Stats:
         """The statistics to normalise with: the enrolment moved by the model's ``shift``, merged with what was heard."""
@@ -82,6 +97,35 @@ class VoiceProfile:
         self.updated = _now()
 
 
+def hear(profile: VoiceProfile, speech: np.ndarray, classifier) -> None:
+    """Fold a clip heard by ``listen`` into the profile: its features' statistics and, once the
+    profile normalises clips, what the model's batch norms hear in it."""
+    profile.add(speech, classifier.features)
+    stats = stats_for(profile, classifier)
+    if stats is None:
+        return
+    earlier, seconds = None, speech.size / audio.SAMPLE_RATE
+    if profile.norms_model == classifier.model_id:
+        earlier, seconds = profile.norms, seconds + profile.norms_seconds
+    heard = classifier.norms_of([classifier.features_of(speech)], stats, earlier)
+    _keep_norms(profile, merge_norms(earlier, heard), classifier.model_id, seconds)
+
+
+def gather_norms(profile: VoiceProfile, clips: Sequence[np.ndarray], classifier) -> None:
+    """Set the profile's batch-norm statistics to those of its enrolment ``clips`` (speech only),
+    as the model hears them through the profile (at enrolment, or for a model other than the
+    one that heard them)."""
+    stats = stats_for(profile, classifier)
+    if stats is None or not clips:
+        return
+    heard = classifier.norms_of([classifier.features_of(clip) for clip in clips], stats)
+    _keep_norms(profile, heard, classifier.model_id, sum(clip.size for clip in clips) / audio.SAMPLE_RATE)
+
+
+def _keep_norms(profile: VoiceProfile, norms: tuple[Stats, ...], model_id: str, seconds: float) -> None:
+    profile.norms, profile.norms_model, profile.norms_seconds = norms, model_id, round(seconds, 3)
+
+
 def active_name(explicit: str | None = None) -> str:
     """The profile to use: the one asked for, ``$MOODPLAYER_PROFILE``, or ``default``."""
     name = explicit or os.environ.get("MOODPLAYER_PROFILE") or DEFAULT_NAME
@@ -90,9 +134,25 @@ def active_name(explicit: str | None = None) -> str:
     return name
 
 
-def choose(name: str | None, enabled: bool, config: FeatureConfig) -> VoiceProfile | None:
-    """The profile a command should use (``None``: cold start, or ``--no-profile``)."""
-    return load_profile(active_name(name), config) if enabled else None
+def choose(name: str | None, enabled: bool, classifier) -> VoiceProfile | None:
+    """The profile a command should use (``None``: cold start, or ``--no-profile``), its batch-norm
+    statistics gathered again from the enrolment clips if another model heard them."""
+    if not enabled:
+        return None
+    profile = load_profile(active_name(name), classifier.features)
+    if profile is not None and profile.norms_model != classifier.model_id and stats_for(profile, classifier) is not None:
+        clips = [audio.load_audio(clip) for clip in sorted(clips_dir(profile.name).glob("*.flac"))]
+        gather_norms(profile, clips, classifier)
+        if profile.norms_model == classifier.model_id:
+            save_profile(profile)
+    return profile
+
+
+def judged_by(profile: VoiceProfile | None, classifier) -> tuple[Stats | None, tuple[Stats, ...] | None]:
+    """What a clip of this voice is judged with: the profile's statistics (:func:`stats_for`) and
+    its batch-norm statistics, when this model heard enough of the voice for them."""
+    stats = stats_for(profile, classifier)
+    return stats, None if stats is None else profile.norms_for(classifier.model_id)
 
 
 def stats_for(profile: VoiceProfile | None, classifier) -> Stats | None:
@@ -236,6 +296,15 @@ def _payload(profile: VoiceProfile) -> dict:
         "updated": profile.updated,
         "enrolled": _stats_payload(profile.enrolled),
         "heard": _stats_payload(profile.heard),
+        **({"norms": _norms_payload(profile)} if profile.norms else {}),
+    }
+
+
+def _norms_payload(profile: VoiceProfile) -> dict:
+    return {
+        "model": profile.norms_model,
+        "seconds": profile.norms_seconds,
+        "layers": [_stats_payload(stats) for stats in profile.norms],
     }
 
 
@@ -271,6 +340,7 @@ def _decode(data: bytes) -> VoiceProfile:
         enrolled = Stats.empty(heard.mean.size)
     else:
         enrolled, heard = _stats_of(document["enrolled"]), _stats_of(document["heard"])
+    norms = document.get("norms")
     return VoiceProfile(
         name=document["name"],
         feature_key=document["feature_key"],
@@ -280,6 +350,9 @@ def _decode(data: bytes) -> VoiceProfile:
         clips=int(document["clips"]),
         created=document["created"],
         updated=document["updated"],
+        norms=tuple(_stats_of(layer) for layer in norms["layers"]) if norms else None,
+        norms_model=norms["model"] if norms else "",
+        norms_seconds=float(norms["seconds"]) if norms else 0.0,
     )
 
 

@@ -135,6 +135,52 @@ def test_a_profile_made_for_other_features_is_rebuilt_from_its_clips(voice):
     assert rebuilt.feature_key == CONFIG.key() and rebuilt.stats.mean.size == CONFIG.dims
 
 
+@pytest.fixture(scope="module")
+def shipped():
+    from moodplayer.classifier import Classifier
+
+    return Classifier.load()
+
+
+def test_listening_gathers_batch_norms_once_the_profile_normalises_and_uses_them_after_enough_speech(voice, shipped):
+    speech = speech_only(voice)
+    profile = profiles.new_profile("alice", CONFIG)
+    while not profile.usable:
+        assert profile.norms is None
+        profiles.hear(profile, speech, shipped)
+    assert profile.norms_model == shipped.model_id and profile.norms_seconds == pytest.approx(speech.size / SAMPLE_RATE)
+    assert profiles.judged_by(profile, shipped)[1] is None  # too little speech heard through the model yet
+    while profile.norms_seconds < profiles.MIN_SECONDS:
+        profiles.hear(profile, speech, shipped)
+    stats, norms = profiles.judged_by(profile, shipped)
+    assert stats is not None and norms is profile.norms
+    profiles.save_profile(profile)
+    loaded = profiles.load_profile("alice", CONFIG)
+    assert loaded.norms_seconds == profile.norms_seconds and loaded.norms_model == shipped.model_id
+    for before, after in zip(profile.norms, loaded.norms):
+        assert after.count == before.count and np.allclose(after.mean, before.mean) and np.allclose(after.var, before.var)
+    moved, cold = shipped.predict(voice, stats, norms), shipped.predict(voice, stats)
+    assert moved.probabilities != cold.probabilities
+
+
+def test_batch_norms_another_model_heard_are_gathered_again_from_the_enrolment_clips(voice, shipped):
+    speech = speech_only(voice)
+    for name, keep_clips in (("kept", True), ("lost", False)):
+        profile = profiles.new_profile(name, CONFIG)
+        for number in range(1, 4):
+            profile.add(speech, CONFIG, enrolment=True)
+            if keep_clips:
+                profiles.save_clip(name, speech, number)
+        profiles.gather_norms(profile, [speech] * 3, shipped)
+        profile.norms_model = "an earlier model"
+        profiles.save_profile(profile)
+    kept = profiles.choose("kept", True, shipped)
+    assert kept.norms_model == shipped.model_id and kept.norms_seconds == pytest.approx(profile.seconds)
+    assert profiles.load_profile("kept", CONFIG).norms_model == shipped.model_id  # and saved
+    lost = profiles.choose("lost", True, shipped)
+    assert lost.norms_model == "an earlier model" and profiles.judged_by(lost, shipped)[1] is None
+
+
 def profile_of_actor(ravdess, actor: str) -> profiles.VoiceProfile:
     """A profile from an actor's neutral and calm clips (no emotion labels needed)."""
     profile = profiles.new_profile("default", CONFIG)
@@ -181,6 +227,7 @@ def test_voice_show_places_the_voice_among_the_training_speakers(ravdess, tmp_pa
     assert shown.returncode == 0, shown.stderr
     pitch_hz = json.loads(shown.stdout)["pitch_hz"]
     assert 150 < pitch_hz < 300  # actor 20 is a woman
+    assert json.loads(shown.stdout)["adapts_model"] is False  # built without the model: no batch-norm statistics
     assert (tmp_path / "voice.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = run_cli("voice", "show").stdout
     assert f"typical pitch {pitch_hz:.0f} Hz; the model's 20 training speakers:" in text
@@ -226,8 +273,11 @@ def test_enroll_through_the_virtual_microphone(vmic, tmp_path):
     assert profile.enrolled.count > 0 and profile.heard.count == 0  # the model's enrolment shift applies to all of it
     assert "voice profile 'default': 4 sentences" in result.stdout
     assert len(list(profiles.clips_dir("default").glob("enrol-*.flac"))) == 4
+    from moodplayer.classifier import Classifier  # what the model's batch norms hear was gathered too
+
+    assert profile.norms_model == Classifier.load().model_id and profile.norms_seconds == pytest.approx(profile.seconds)
     shown = json.loads(run_cli("voice", "show", "--json").stdout)
-    assert shown["clips"] == 4 and shown["in_use"] is True
+    assert shown["clips"] == 4 and shown["in_use"] is True and shown["adapts_model"] is True
 
 
 def test_listen_hears_through_the_microphone_what_detect_reads_from_the_file(vmic, ravdess):

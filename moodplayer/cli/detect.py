@@ -33,14 +33,14 @@ def detect(
     from moodplayer.ui import prediction_panel
 
     classifier = Classifier.load(model)
-    voice = profiles.choose(profile, not no_profile, classifier.features)
+    voice = profiles.choose(profile, not no_profile, classifier)
     used = profiles.describe(voice, classifier)
     if used["profile"] and not as_json:
         err.print(f"using voice profile '{used['profile']}' ({used['profile_seconds']:.1f} s of speech)")
     failures = 0
     for path in files:
         try:
-            result = classifier.predict_file(path, profiles.stats_for(voice, classifier))
+            result = classifier.predict_file(path, *profiles.judged_by(voice, classifier))
         except AudioError as exc:
             fail(str(exc))
             failures += 1

@@ -158,7 +158,7 @@ class Session:
         ended = self.recording_ended = time.perf_counter()
         if loading is not None:
             self._classifier, self.voice = loading.result()
-        prediction = self._classifier.predict(samples, profiles.stats_for(self.voice, self._classifier))
+        prediction = self._classifier.predict(samples, *profiles.judged_by(self.voice, self._classifier))
         self.timings["to_emotion"] = (time.perf_counter() - ended) * 1000
         self.samples = samples
         self.profile_used = profiles.describe(self.voice, self._classifier)
@@ -242,7 +242,7 @@ class Session:
 
         classifier = Classifier.load(self.model_path)
         classifier.warm_up()
-        voice = profiles.choose(self.profile_name, self.use_profile, classifier.features)
+        voice = profiles.choose(self.profile_name, self.use_profile, classifier)
         load_vlc()  # import libvlc while the user speaks, not after
         return classifier, voice
 
@@ -251,10 +251,9 @@ class Session:
         from moodplayer import profile as profiles
         from moodplayer.audio import speech_only
 
-        config = self._classifier.features
         if self.voice is None:
-            self.voice = profiles.new_profile(profiles.active_name(self.profile_name), config)
-        self.voice.add(speech_only(samples), config)
+            self.voice = profiles.new_profile(profiles.active_name(self.profile_name), self._classifier.features)
+        profiles.hear(self.voice, speech_only(samples), self._classifier)
         profiles.save_profile(self.voice)
 
     def _capture(self, source: Optional[Path]):

@@ -243,9 +243,13 @@ def evaluate(
         if any(features[i] is not None for i in chosen)
     }
     profiles = enrolled_profiles(profiles, adapt, classifier.enrolment_shift)
+    norms = {
+        name: classifier.norms_of([features[i] for i in enrol[name] if features[i] is not None], stats)
+        for name, stats in profiles.items()
+    }
     predicted = [
         "no-speech" if features[i] is None
-        else classifier.labels[int(classifier.classify(features[i], profiles.get(clips[i].speaker)).argmax())]
+        else classifier.labels[int(classifier.classify(features[i], profiles.get(clips[i].speaker), norms.get(clips[i].speaker)).argmax())]
         for i in order
     ]
     result = {

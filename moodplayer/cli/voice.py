@@ -41,12 +41,14 @@ def enroll(
     """
     from moodplayer import profile as profiles
     from moodplayer.audio import speech_only
+    from moodplayer.classifier import Classifier
     from moodplayer.cli.listen import device_arg
     from moodplayer.console import err, out
     from moodplayer.record import record_voice
 
     name = profiles.active_name(profile)
-    config = model_features()
+    classifier = Classifier.load()  # the profile is the model's: its features, what its batch norms hear
+    config = classifier.features
     fresh = profiles.new_profile(name, config)
     clips = []
     for number, sentence in enumerate(SENTENCES[:sentences], start=1):
@@ -55,6 +57,7 @@ def enroll(
         speech = speech_only(samples)
         fresh.add(speech, config, enrolment=True)
         clips.append(speech)
+    profiles.gather_norms(fresh, clips, classifier)
     profiles.reset_profile(name)
     for number, speech in enumerate(clips, start=1):
         profiles.save_clip(name, speech, number)
@@ -107,6 +110,7 @@ def show(
         "updated": found.updated,
         "in_use": found.usable,
         "needs_seconds": profiles.MIN_SECONDS,
+        "adapts_model": found.usable and found.norms_for(metadata["weights_sha256"]) is not None,
     }
     if config.pitch and found.stats.count:
         summary["pitch_hz"] = round(float(np.exp(found.stats.mean[config.n_mels])), 1)
@@ -116,6 +120,8 @@ def show(
         print(json.dumps(summary), flush=True)
         return
     state = "in use" if found.usable else f"not used until it holds {profiles.MIN_SECONDS:.0f} s of speech"
+    if summary["adapts_model"]:
+        state += ", the model's batch norms moved to this voice"
     out.print(
         f"voice profile '{found.name}': {found.clips} clips, {found.seconds:.1f} s of speech, "
         f"since {found.created[:10]}, updated {found.updated[:16].replace('T', ' ')}; {state}"
@@ -158,13 +164,6 @@ def model_metadata() -> dict:
     from moodplayer.versions import active_model_path
 
     return read_metadata(active_model_path())
-
-
-def model_features():
-    """The feature settings of the model in force."""
-    from moodplayer.features import FeatureConfig
-
-    return FeatureConfig.from_dict(model_metadata()["features"])
 
 
 def draw_spectrum(found, target: Path, n_mels: int, voices: dict) -> None:
