@@ -8,7 +8,9 @@ the other actors) and prints one table: per fold and mean ± std
 of accuracy and UAR, with the wall-clock time of each. Each fold's net is also
 scored with voice profiles (issue #8): ``neutral:4`` (each held-out speaker's
 first four neutral clips enrol and are not scored) and ``history:20`` (20 of
-the speaker's clips, labels unused), side by side with the cold start.
+the speaker's clips, labels unused), side by side with the cold start, each
+also as ``…/stats`` (the profile's feature statistics alone, the nets' batch
+norms not moved to the voice: what that adds, on the same nets).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--adapt", nargs="+", default=["none", "neutral:4", "history:20"])
+    parser.add_argument("--adapt", nargs="+", default=["none", "neutral:4", "neutral:4/stats", "history:20", "history:20/stats"])
     args = parser.parse_args()
 
     import torch
@@ -60,12 +62,12 @@ def main() -> None:
     pm = lambda cv, m: f"{cv[m + '_mean']:.1%}±{cv[m + '_std']:.1%}"  # noqa: E731
     print(f"{'mean':<32}{pm(ours, 'accuracy'):>14}{pm(ours, 'uar'):>14}{pm(classic, 'accuracy'):>14}{pm(classic, 'uar'):>14}")
     print(f"\nvoice profiles, same nets (mean ± std over {args.folds} folds)")
-    print(f"{'adapt':<14}{'accuracy':>14}{'UAR':>14}{'Δ accuracy':>12}   per fold")
+    print(f"{'adapt':<18}{'accuracy':>14}{'UAR':>14}{'Δ accuracy':>12}   per fold")
     for mode in modes:
         figures = ours["adapt"][mode]
         gain = figures["accuracy_mean"] - ours["adapt"]["none"]["accuracy_mean"]
         per_fold = " ".join(f"{f['adapt'][mode]['accuracy']:.1%}" for f in ours["folds"])
-        print(f"{mode:<14}{pm(figures, 'accuracy'):>14}{pm(figures, 'uar'):>14}{gain * 100:>+11.1f}   {per_fold}")
+        print(f"{mode:<18}{pm(figures, 'accuracy'):>14}{pm(figures, 'uar'):>14}{gain * 100:>+11.1f}   {per_fold}")
     print(f"time: features {features_s:.0f} s, LSTM folds {ours_s:.0f} s ({args.jobs} jobs), baseline {classic_s:.0f} s")
 
 

@@ -549,13 +549,15 @@ def adapt_plan(items: Sequence[tuple[str, str, str]], mode: str, seed: int = 0) 
     start), every clip scored. ``neutral:N``: each speaker's first N neutral
     clips by name are the enrolment and are not scored. ``history:N``: N of the
     speaker's clips drawn with a fixed seed, labels unused, stand for N past
-    listens; every clip is scored.
+    listens; every clip is scored. Either, followed by ``/stats``: the same
+    clips, the profile's feature statistics only (see :func:`moves_batch_norms`).
     """
-    kind, _, count = mode.partition(":")
-    if kind == "none" and not count:
+    profile, _, variant = mode.partition("/")
+    kind, _, count = profile.partition(":")
+    if kind == "none" and not count and not variant:
         return {}, list(range(len(items)))
-    if kind not in ("neutral", "history") or not count.isdigit() or int(count) < 1:
-        raise MoodplayerError(f"--adapt {mode!r} is not one of none, neutral:N, history:N (N ≥ 1)")
+    if kind not in ("neutral", "history") or not count.isdigit() or int(count) < 1 or variant not in ("", "stats"):
+        raise MoodplayerError(f"--adapt {mode!r} is not one of none, neutral:N, history:N (N ≥ 1), each optionally /stats")
     rng = np.random.default_rng(seed)
     enrol, scored = {}, []
     for name in sorted({speaker for speaker, _, _ in items}):
@@ -569,6 +571,13 @@ def adapt_plan(items: Sequence[tuple[str, str, str]], mode: str, seed: int = 0) 
         if chosen:
             enrol[name] = chosen
     return enrol, sorted(scored)
+
+
+def moves_batch_norms(mode: str) -> bool:
+    """Whether an ``--adapt`` mode's profiles move the model's batch norms to each voice, as the
+    product's do; ``…/stats`` modes use the profile's feature statistics alone, to measure what
+    moving them adds."""
+    return not mode.endswith("/stats")
 
 
 def enrolment_shift(examples: Sequence[Example]) -> EnrolmentShift | None:
@@ -630,7 +639,9 @@ def score(net, examples: Sequence[Example], mode: str = "none", seed: int = 0, s
     enrol, order = adapt_plan([(ex.speaker, EMOTIONS[ex.label], ex.name) for ex in examples], mode, seed)
     profiles = {name: Stats.combine([examples[i].stats[0] for i in chosen]) for name, chosen in enrol.items()}
     profiles = enrolled_profiles(profiles, mode, shift)
-    norms = {name: voice_norms(net, [examples[i] for i in enrol[name]], stats) for name, stats in profiles.items()}
+    norms = {}
+    if moves_batch_norms(mode):
+        norms = {name: voice_norms(net, [examples[i] for i in enrol[name]], stats) for name, stats in profiles.items()}
     scored = [examples[i] for i in order]
     predicted = predict_logits(net, scored, profiles, norms=norms).argmax(axis=1)
     return scores([EMOTIONS[ex.label] for ex in scored], [EMOTIONS[p] for p in predicted])

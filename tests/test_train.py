@@ -184,13 +184,13 @@ def test_tiny_training_run_writes_a_loadable_model(tmp_path, ravdess):
 
 def test_cross_validation_scores_each_held_out_speaker_with_every_adapt_mode(tmp_path, ravdess):
     out = tmp_path / "cv.safetensors"
-    args = ("--folds", "3", "--epochs", "2", "--ensemble", "2", "--jobs", "2", "--adapt", "history:5", "--baseline")
+    args = ("--folds", "3", "--epochs", "2", "--ensemble", "2", "--jobs", "2", "--adapt", "history:5", "--adapt", "history:5/stats", "--baseline")
     result = run_cli("train", str(tiny_corpus(tmp_path, ravdess)), "--out", str(out), *args)
     assert result.returncode == 0, result.stderr
     cv = json.loads(out.with_suffix(".json").read_text())["cross_validation"]
     assert [fold["test_speakers"] for fold in cv["folds"]] == [["ravdess-01"], ["ravdess-02"], ["ravdess-03"]]
     for fold in cv["folds"]:
-        assert fold["n"] == 15 and set(fold["adapt"]) == {"none", "history:5"} and len(fold["kept_epoch"]) == 2
+        assert fold["n"] == 15 and set(fold["adapt"]) == {"none", "history:5", "history:5/stats"} and len(fold["kept_epoch"]) == 2
         assert fold["validation_speakers"] == [] and fold["temperature"] is None  # every other speaker trains
     assert cv["accuracy_mean"] == pytest.approx(np.mean([fold["accuracy"] for fold in cv["folds"]]), abs=1e-4)
     assert "3-fold by speaker, adapt history:5" in result.stdout
@@ -235,8 +235,8 @@ def test_adapt_plans_enrol_the_right_clips():
     assert adapt_plan(items, "neutral:1") == ({"a": [2]}, [0, 1, 3])
     enrol, scored = adapt_plan(items, "history:2", seed=1)
     assert scored == [0, 1, 2, 3] and len(enrol["a"]) == 2 and enrol["b"] == [3]
-    assert adapt_plan(items, "history:2", seed=1) == (enrol, scored)
-    for bad in ("neutral", "history:0", "sometimes:3", "none:2"):
+    assert adapt_plan(items, "history:2", seed=1) == (enrol, scored) == adapt_plan(items, "history:2/stats", seed=1)
+    for bad in ("neutral", "history:0", "sometimes:3", "none:2", "none/stats", "history:2/everything"):
         with pytest.raises(MoodplayerError, match="--adapt"):
             adapt_plan(items, bad)
 

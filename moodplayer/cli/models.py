@@ -36,7 +36,7 @@ def train(
     ensemble: Optional[int] = typer.Option(None, "--ensemble", min=1, max=8, help="Nets to train from successive seeds and average (default: the recipe's)."),
     folds: int = typer.Option(1, "--folds", help="Speaker folds to cross-validate first (1 = none)."),
     jobs: int = typer.Option(2, "--jobs", help="Nets trained at once (folds, ensemble members, tuning trials), one CPU core each."),
-    adapt: List[str] = typer.Option(["none"], "--adapt", help="With --folds: also score held-out speakers with voice profiles (neutral:N, history:N); repeatable."),
+    adapt: List[str] = typer.Option(["none"], "--adapt", help="With --folds: also score held-out speakers with voice profiles (neutral:N, history:N; add /stats for the feature statistics alone, batch norms unmoved); repeatable."),
     baseline: bool = typer.Option(False, "--baseline", help="With --folds: also cross-validate the classic 180-feature MLP on the same folds."),
     speaker_pattern: Optional[str] = typer.Option(None, "--speaker-pattern", help="Regex on file names whose first group is the speaker (folder-per-label trees)."),
     tune: int = typer.Option(0, "--tune", help="First try N recipes (Optuna; trial 0 is the default), each scored on the validation speakers; train with the best."),
@@ -207,7 +207,7 @@ def evaluate(
     speaker_pattern: Optional[str] = typer.Option(None, "--speaker-pattern", help="Regex on file names whose first group is the speaker (folder-per-label trees)."),
     baseline: bool = typer.Option(False, "--baseline", help="Also cross-validate the classic 180-feature MLP on DATA_DIR's speakers."),
     folds: int = typer.Option(5, "--folds", help="Speaker folds for --baseline."),
-    adapt: str = typer.Option("none", "--adapt", help="Voice profiles per speaker: none, neutral:N (first N neutral clips enrol, not scored) or history:N (N clips drawn at random)."),
+    adapt: str = typer.Option("none", "--adapt", help="Voice profiles per speaker: none, neutral:N (first N neutral clips enrol, not scored) or history:N (N clips drawn at random); add /stats for the profile's feature statistics alone (batch norms unmoved)."),
     seed: int = typer.Option(0, "--seed", help="Seed for history:N draws and the baseline."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw the confusion matrix into this PNG file."),
 ) -> None:
@@ -226,7 +226,7 @@ def evaluate(
     from moodplayer.errors import AudioError
     from moodplayer.features import Stats
     from moodplayer.paths import default_model_path
-    from moodplayer.train import adapt_plan, enrolled_profiles, scores
+    from moodplayer.train import adapt_plan, enrolled_profiles, moves_batch_norms, scores
 
     classifier = Classifier.load(model)
     clips = discover(data_dir, speaker_pattern)
@@ -246,6 +246,7 @@ def evaluate(
     norms = {
         name: classifier.norms_of([features[i] for i in enrol[name] if features[i] is not None], stats)
         for name, stats in profiles.items()
+        if moves_batch_norms(adapt)
     }
     predicted = [
         "no-speech" if features[i] is None
