@@ -322,7 +322,7 @@ def predict_logits(
             chunk = [examples[i] for i in indices[start : start + batch_size]]
             views = [ex.views if every_view else ex.views[:1] for ex in chunk]
             stats = [profiles.get(ex.speaker) if profiles else None for ex in chunk]
-            logits[indices[start : start + batch_size]] = view_logits(net, views, stats, norms[speaker] if speaker else None)
+            logits[indices[start : start + batch_size]] = view_logits(net, views, stats, norms[speaker] if speaker is not None else None)
     return logits
 
 
@@ -634,7 +634,9 @@ def score(net, examples: Sequence[Example], mode: str = "none", seed: int = 0, s
     """Scores of a net on some speakers' clips under an ``--adapt`` mode.
 
     ``neutral:N`` enrolments are moved by ``shift`` (learnt from the net's
-    training speakers), as the product moves a ``voice enroll`` profile.
+    training speakers), as the product moves a ``voice enroll`` profile, and
+    the net's batch norms are moved to each speaker's enrolment (not in
+    ``…/stats`` modes), as a profile moves them.
     """
     enrol, order = adapt_plan([(ex.speaker, EMOTIONS[ex.label], ex.name) for ex in examples], mode, seed)
     profiles = {name: Stats.combine([examples[i].stats[0] for i in chosen]) for name, chosen in enrol.items()}

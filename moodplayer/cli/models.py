@@ -246,8 +246,7 @@ def evaluate(
     norms = {
         name: classifier.norms_of([features[i] for i in enrol[name] if features[i] is not None], stats)
         for name, stats in profiles.items()
-        if moves_batch_norms(adapt)
-    }
+    } if moves_batch_norms(adapt) else {}
     predicted = [
         "no-speech" if features[i] is None
         else classifier.labels[int(classifier.classify(features[i], profiles.get(clips[i].speaker), norms.get(clips[i].speaker)).argmax())]
