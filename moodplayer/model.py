@@ -194,12 +194,16 @@ class EmotionNet(nn.Module):
         """The convolutional front-end: (batch, frames / 4, channels), and the clips' lengths there.
 
         ``norms``: for the first ``len(norms)`` blocks, what their batch norms
-        normalise by instead of the running statistics; ``heard``: collects what
-        each block's batch norm normalises (both: see :class:`ConvBlock`).
+        normalise by instead of the running statistics (see :class:`ConvBlock`);
+        ``heard``: collects what each block's batch norm normalises, as
+        (frames, channels) at the clips' real frames only.
         """
         h = x.transpose(1, 2)
         for k, block in enumerate(self.front):
-            h = block(h, norms[k] if k < len(norms) else None, heard) * _mask(lengths, h.shape[2]).unsqueeze(1)
+            mask = _mask(lengths, h.shape[2])
+            h = block(h, norms[k] if k < len(norms) else None, heard) * mask.unsqueeze(1)
+            if heard is not None:
+                heard[-1] = heard[-1].transpose(1, 2)[mask]
             h = nn.functional.max_pool1d(h, 2, ceil_mode=True)  # ReLU output ≥ 0: zeros never win
             lengths = (lengths + 1) // 2
         return h.transpose(1, 2), lengths
@@ -266,11 +270,7 @@ def batch_norm_inputs(net: EmotionNet, x: torch.Tensor, lengths: torch.Tensor, n
     heard: list[torch.Tensor] = []
     with torch.inference_mode():
         net.front_pass(x, lengths, norms, heard)
-    frames = []
-    for h in heard:
-        frames.append(h.transpose(1, 2)[_mask(lengths, h.shape[2])].numpy())
-        lengths = (lengths + 1) // 2  # each front block halves the frame rate
-    return frames
+    return [frames.numpy() for frames in heard]
 
 
 def speaker_norm(net: EmotionNet, block: int, mean: np.ndarray, var: np.ndarray, weight: float) -> Norm:
