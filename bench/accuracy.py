@@ -43,7 +43,7 @@ def main() -> None:
     recipe = Recipe()
     clips = discover(args.data)
     start = time.perf_counter()
-    examples = make_examples(clips, FeatureConfig(), recipe.speeds, recipe.degraded_copies)
+    examples = make_examples(clips, FeatureConfig(), recipe.speeds, recipe.degraded_copies, recipe.speed_views)
     features_s = time.perf_counter() - start
     progress = lambda i, r: print(f"  fold {i}: {r['accuracy']:.1%} ({r['seconds']:.0f} s)", file=sys.stderr)  # noqa: E731
     start = time.perf_counter()

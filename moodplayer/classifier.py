@@ -2,8 +2,9 @@
 
 This is the one path from samples to an emotion that ``detect``, ``listen``
 and ``evaluate`` share, so what is measured is what users get: trim to the
-speech, frame features (as recorded and at a few speeds), normalise,
-forward, average the views' logits, temperature-scaled softmax.
+speech, frame features (as recorded, and at a few speeds for models that
+ask for it), normalise, forward, average the views' logits,
+temperature-scaled softmax.
 """
 
 from __future__ import annotations
@@ -64,17 +65,18 @@ def view_logits(
 ) -> np.ndarray:
     """Logits of clips, each the mean over the clip's views, as one (clips, classes) array.
 
-    A clip's views are its raw features as recorded, then at the speeds the
-    model was also trained on (test-time augmentation: a voice heard a little
-    higher and lower is judged more steadily). Each view is normalised at cold
-    start (features.cold_start, the way each member of the model was trained
-    to), except that a voice profile, when there is one, normalises the view as
-    recorded (the speed views' spectra are not the ones the profile describes).
-    So a profile costs nothing extra, and on the actor folds this scored above
-    either the profile alone or the cold-start views alone (README). All views
-    of all clips go through each member as one batch; the members' logits are
-    averaged, and the log of the model's training class prior is taken off
-    (see ModelConfig.class_prior).
+    A clip's views are its raw features as recorded and, for models trained
+    to hear them (train.Recipe.speed_views; today's recipe does not), at the
+    speeds the model was also trained on (test-time augmentation). Each view
+    is normalised at cold start (features.cold_start, the way each member of
+    the model was trained to). A voice profile, when there is one, adds the
+    view as recorded normalised by the profile (the speed views' spectra are
+    not the ones the profile describes): the clip is judged against this voice
+    and against itself, and a profile that misplaces the voice (an enrolment
+    of neutral sentences only) cannot pull every clip with it (measured: README).
+    All views of all clips go through each member as one batch; the members'
+    logits are averaged, and the log of the model's training class prior is
+    taken off (see ModelConfig.class_prior).
 
     ``norms``: when all the clips are one voice's, that voice's batch-norm
     statistics (see :func:`heard_norms`). Batch norm then centres and scales
@@ -97,8 +99,8 @@ def view_logits(
         with torch.inference_mode():
             logits.append(member(*batches[key], _voice_norms(member, number, norms) if norms else ()).numpy())
     logits = np.mean(logits, axis=0) - log_prior(net).astype(np.float32)
-    ends = np.cumsum([len(views) for views in clips])
-    return np.stack([logits[end - len(views) : end].mean(axis=0) for views, end in zip(clips, ends)])
+    counts = [len(views) + (profile is not None) for views, profile in zip(clips, profiles)]
+    return np.stack([part.mean(axis=0) for part in np.split(logits, np.cumsum(counts)[:-1])])
 
 
 def heard_norms(
@@ -134,12 +136,14 @@ def merge_norms(earlier: VoiceNorms | None, later: VoiceNorms) -> VoiceNorms:
 
 
 def _normalised_views(clips, profiles, typical: np.ndarray | None) -> list[np.ndarray]:
-    """Every view of every clip, normalised for a member with ``typical`` spread (see :func:`view_logits`)."""
-    return [
-        normalise(view, profile if i == 0 else None, typical)
-        for views, profile in zip(clips, profiles)
-        for i, view in enumerate(views)
-    ]
+    """Every view of every clip at cold start for a member with ``typical`` spread, each clip followed
+    by its view as recorded normalised by its profile when it has one (see :func:`view_logits`)."""
+    heard = []
+    for views, profile in zip(clips, profiles):
+        heard.extend(normalise(view, None, typical) for view in views)
+        if profile is not None:
+            heard.append(normalise(views[0], profile))
+    return heard
 
 
 def _voice_norms(member, number: int, norms: VoiceNorms) -> list:

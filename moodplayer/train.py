@@ -50,6 +50,11 @@ class Recipe:
     mixup: float = 0.0  # Beta(a, a) mixing of pairs of clips and their labels; 0 = off
     speaker_norm: float = 0.5  # share of clips normalised by some of their speaker's clips, not their own
     speeds: tuple[float, ...] = (0.9, 1.1)  # speed-perturbed copies of each clip to draw from
+    # Whether the model also hears each clip at ``speeds`` when it classifies it (test-time
+    # augmentation, classifier.view_logits). With four nets averaged it no longer pays: on two sets
+    # of fold nets the speed views were worth 0.3-0.4 points at cold start, for three times the
+    # features and twice the forward pass (README).
+    speed_views: bool = False
     # Degraded copies of each clip to draw from in training only (train.degraded_features): rooms,
     # fans and cheap microphones, which RAVDESS's studio has none of.
     degraded_copies: int = 1
@@ -58,6 +63,10 @@ class Recipe:
     # be scored, and every speaker more helps (measured: see README).
     validation_fraction: float = 0.1
     ensemble: int = 4  # nets trained from seeds seed, seed+1, …; the model averages their logits
+    # Training's forward passes in bfloat16 (torch.autocast) where the CPU computes it natively
+    # (AVX512-BF16): an epoch in 55-65 % of the time (README); weights, optimiser and inference
+    # stay float32.
+    bfloat16: bool = True
     # Per member, cycled: whether a clip heard without a profile is scaled by the training clips'
     # typical spread or by its own (features.cold_start). Members that hear clips differently err on
     # different clips, and their average gains more than seeds alone give (measured: see README).
@@ -80,12 +89,12 @@ class Example:
     label: int
     speaker: str
     name: str  # the file name: enrolment takes a speaker's first neutral clips by name
-    degraded: int = 0  # how many of the versions, at the end, are degraded copies for training only
+    n_views: int = 1  # the leading versions the product hears the clip as: as recorded, then any test-time speeds
 
     @property
     def views(self) -> tuple[np.ndarray, ...]:
-        """The versions the product hears a clip as (classifier.view_logits): all but the degraded copies."""
-        return self.versions[: len(self.versions) - self.degraded]
+        """The versions the product hears a clip as (classifier.view_logits); the rest are for training only."""
+        return self.versions[: self.n_views]
 
     def normalised(
         self, profile: Stats | None = None, version: int = 0, typical_var: np.ndarray | None = None
@@ -172,11 +181,16 @@ def degraded_features(clip: Clip, config: FeatureConfig, copy: int) -> np.ndarra
 
 
 def make_examples(
-    clips: Sequence[Clip], config: FeatureConfig, speeds: Sequence[float] = (), degraded_copies: int = 0
+    clips: Sequence[Clip],
+    config: FeatureConfig,
+    speeds: Sequence[float] = (),
+    degraded_copies: int = 0,
+    speed_views: bool = True,
 ) -> list[Example]:
     """Examples of the clips whose label is one of the eight; clips without speech are skipped.
 
-    ``speeds`` adds speed-perturbed versions and ``degraded_copies`` degraded ones that training draws from.
+    ``speeds`` adds speed-perturbed versions and ``degraded_copies`` degraded ones that training draws
+    from; ``speed_views``: whether the model also hears a clip at ``speeds`` (its views, see Example).
     """
     examples = []
     for clip in clips:
@@ -189,7 +203,8 @@ def make_examples(
         degraded = _heard_copies(clip, config, degraded_copies)
         stats = tuple(Stats.of(r) for r in (*raw, *degraded))
         label = EMOTIONS.index(clip.label)
-        examples.append(Example((*raw, *degraded), stats, label, clip.speaker, clip.path.name, len(degraded)))
+        views = len(raw) if speed_views else 1
+        examples.append(Example((*raw, *degraded), stats, label, clip.speaker, clip.path.name, views))
     return examples
 
 
@@ -364,6 +379,7 @@ def fit(
     if recipe.patience and not valid:
         raise MoodplayerError("early stopping (patience) needs validation speakers")
     valid_labels = np.array([ex.label for ex in valid])
+    low_precision = recipe.bfloat16 and native_bfloat16()
     kept = (-1.0, 0, None)  # (validation UAR, epoch, weights when not the current ones)
     for epoch in range(1, recipe.epochs + 1):
         net.train()
@@ -372,7 +388,8 @@ def fit(
         for batch in similar_length_batches([len(v) for v in views], recipe.batch_size, rng):
             x, lengths = pad_batch([views[j] for j in batch])
             y = torch.tensor([train[j].label for j in batch])
-            loss = _loss(net, loss_fn, x, lengths, y, recipe.mixup, rng)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=low_precision):
+                loss = _loss(net, loss_fn, x, lengths, y, recipe.mixup, rng)
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(net.parameters(), 5.0)
@@ -392,7 +409,21 @@ def fit(
         net.load_state_dict(kept[2])
     net.eval()
     val_uar = None if math.isnan(kept[0]) else round(kept[0], 4)
-    return net, {"kept_epoch": kept[1], "validation_uar": val_uar, "epochs_run": epoch, "seed": seed}
+    return net, {
+        "kept_epoch": kept[1],
+        "validation_uar": val_uar,
+        "epochs_run": epoch,
+        "seed": seed,
+        "bfloat16": low_precision,
+    }
+
+
+def native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16, torch's own check), where autocast
+    to it pays; elsewhere a recipe's ``bfloat16`` leaves training in float32."""
+    import torch
+
+    return torch.cpu._is_avx512_bf16_supported()
 
 
 #: How far (in frames) lengths are jittered before batching clips of similar length: enough that
@@ -501,6 +532,7 @@ def assemble(nets: list, runs: list[dict], valid_set: Sequence[Example], valid_n
     info = runs[0] if len(runs) == 1 else {
         "kept_epoch": [run["kept_epoch"] for run in runs],
         "epochs_run": [run["epochs_run"] for run in runs],
+        "bfloat16": all(run["bfloat16"] for run in runs),
     }
     if not valid_set:
         return model, {**info, "validation_uar": None, "validation_speakers": [], "temperature": None}

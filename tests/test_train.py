@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -117,6 +118,37 @@ def test_degraded_copies_are_trained_on_but_never_heard_at_test_time(ravdess):
     assert all(np.array_equal(a.versions[3], b.versions[3]) for a, b in zip(degraded, again))
 
 
+def test_speed_copies_are_heard_at_test_time_only_when_the_recipe_says_so(ravdess):
+    from moodplayer.classifier import view_logits
+    from moodplayer.train import predict_logits
+
+    clips = discover(ravdess / "Actor_01")[:2]
+    heard = make_examples(clips, FeatureConfig(), (0.9, 1.1))
+    trained_only = make_examples(clips, FeatureConfig(), (0.9, 1.1), speed_views=False)
+    for a, b in zip(heard, trained_only):
+        assert len(a.views) == 3 and len(b.views) == 1 and len(b.versions) == 3
+        assert all(np.array_equal(x, y) for x, y in zip(a.versions, b.versions))
+    net = Classifier.load().net
+    as_recorded = np.concatenate([view_logits(net, [ex.versions[:1]], [None]) for ex in heard])
+    np.testing.assert_allclose(predict_logits(net, trained_only), as_recorded, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(predict_logits(net, heard), as_recorded, atol=1e-3)
+
+
+def test_training_runs_its_forward_passes_in_bfloat16_where_the_cpu_computes_it(ravdess):
+    import torch
+
+    from moodplayer.train import fit, native_bfloat16
+
+    examples = make_examples(discover(ravdess / "Actor_01")[:16], FeatureConfig())
+    recipe = replace(Recipe(), epochs=1, batch_size=8, ensemble=1)
+    low, low_run = fit(examples, [], recipe)
+    full, full_run = fit(examples, [], replace(recipe, bfloat16=False))
+    assert low_run["bfloat16"] == native_bfloat16() and not full_run["bfloat16"]
+    assert all(p.dtype == torch.float32 for p in low.parameters())  # weights and inference stay float32
+    same = all(torch.equal(a, b) for a, b in zip(low.parameters(), full.parameters()))
+    assert same != native_bfloat16()
+
+
 def test_a_clip_whose_degraded_copy_is_heard_as_silence_is_kept_without_it(ravdess):
     """At 5 dB SNR some copies are refused as "no speech"; the clip itself must still be scored."""
     from moodplayer.train import degraded_features
@@ -130,7 +162,7 @@ def test_a_clip_whose_degraded_copy_is_heard_as_silence_is_kept_without_it(ravde
 
     clip = next(clip for clip in discover(ravdess / "Actor_01") if unheard(clip))
     (example,) = make_examples([clip], FeatureConfig(), (0.9, 1.1), degraded_copies=1)
-    assert example.degraded == 0 and len(example.views) == len(example.versions) == 3
+    assert len(example.views) == len(example.versions) == 3
 
 
 def test_a_degraded_copy_heard_as_silence_is_cached_as_such(ravdess, monkeypatch):
@@ -169,8 +201,10 @@ def test_tiny_training_run_writes_a_loadable_model(tmp_path, ravdess):
     assert len(meta["training"]["kept_epoch"]) == 2
     assert meta["split"] == {"train": ["ravdess-01", "ravdess-02"], "validation": ["ravdess-03"]}
     assert meta["recipe"]["epochs"] == 2 and meta["recipe"]["seed"] == 3
+    assert meta["test_time_speeds"] == [] and meta["recipe"]["speeds"] == [0.9, 1.1]  # trained on, not heard at
     assert meta["data"]["clips"] == 45
     classifier = Classifier.load(out)
+    assert classifier.speeds == ()
     prediction = classifier.predict_file(data / "Actor_01" / "03-01-01-01-01-01-01.flac")
     assert prediction.emotion in EMOTIONS
     assert meta["model"]["typical_spread"] == [False, True]  # the members normalise cold-start clips differently

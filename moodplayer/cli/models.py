@@ -78,7 +78,7 @@ def train(
     recipe = replace(Recipe(), **{name: value for name, value in chosen.items() if value is not None})
     clips = discover(data_dir, speaker_pattern)
     with err.status(f"features of {len(clips)} clips (cached after the first run)…"):
-        examples = make_examples(clips, config, recipe.speeds, recipe.degraded_copies)
+        examples = make_examples(clips, config, recipe.speeds, recipe.degraded_copies, recipe.speed_views)
     if not examples:
         raise MoodplayerError(f"no clip in {data_dir} has one of the eight emotions and audible speech")
     err.print(f"{len(examples)} clips, {len(speakers(examples))} speakers")
@@ -173,7 +173,7 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuni
         # Read by Classifier.accepts_profiles: only such a model is given voice profiles.
         "speaker_normalisation": recipe.speaker_norm > 0,
         # Read by Classifier.speeds: a clip is also heard at these speeds (classifier.view_logits).
-        "test_time_speeds": list(recipe.speeds),
+        "test_time_speeds": list(recipe.speeds) if recipe.speed_views else [],
         "model": net.config.to_dict(),
         "parameters": count_parameters(net),
         "recipe": {**recipe.to_dict(), "seed": seed},

@@ -259,9 +259,11 @@ def train_personal(force: bool = False, seed: int = 0, recipe=None) -> str:
     torch.set_num_threads(1)  # as `train`: this small net gains nothing from more
     parent, path = versions.resolve_active()
     base, metadata = load_model(path)
-    # The user's clips also at the speeds the model hears every clip at, so each of its views learns the voice.
-    speeds = metadata.get("test_time_speeds", ())
-    examples = make_examples(store.clips(), FeatureConfig.from_dict(metadata["features"]), speeds)
+    # The user's clips also at the speeds the model was trained at (fine-tuning draws from them as training
+    # did), and heard as the model hears every clip: at those speeds too only if it has speed views.
+    views = metadata.get("test_time_speeds", ())
+    speeds = metadata.get("recipe", {}).get("speeds", views)
+    examples = make_examples(store.clips(), FeatureConfig.from_dict(metadata["features"]), speeds, speed_views=bool(views))
     net, report = personal.adapt(base, metadata, examples, recipe or personal.TuneRecipe(), seed, _say)
     out.print(
         f"accuracy on your own clips ({report['folds']}-fold, {report['n']} clips): "
