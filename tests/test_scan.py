@@ -145,7 +145,7 @@ def test_a_v1_library_is_upgraded_in_place_keeping_everything():
         assert "valence" in lib.db["tracks"].columns_dict
 
 
-MANY = 40
+MANY = 100  # enough that the workers are still busy when the first batch lands, even on a loaded machine
 
 
 @pytest.fixture
