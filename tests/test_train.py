@@ -334,7 +334,7 @@ def test_scoring_with_voices_batch_norms_judges_each_speaker_by_their_own_in_the
 
     def example(speaker: str, i: int) -> Example:
         views = tuple(rng.normal(ord(speaker[-1]) % 3, 1, size=(40 + 7 * i, 4)).astype(np.float32) for _ in range(2))
-        return Example(views, tuple(Stats.of(v) for v in views), 0, speaker, f"{i}.wav")
+        return Example(views, tuple(Stats.of(v) for v in views), 0, speaker, f"{i}.wav", n_views=len(views))
 
     examples = [example(speaker, i) for i in range(5) for speaker in ("a", "b", "c")]  # speakers interleaved
     profiles = {s: Stats.combine([ex.stats[0] for ex in examples if ex.speaker == s]) for s in "abc"}
