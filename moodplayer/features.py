@@ -354,11 +354,24 @@ class Stats:
     @classmethod
     def combine(cls, parts: Sequence["Stats"]) -> "Stats":
         """The statistics of all the parts' frames together (Chan et al.'s pairwise formula, vectorised)."""
-        counts = np.array([p.count for p in parts], dtype=np.float64)
-        means = np.stack([p.mean for p in parts])
+        return cls.combine_stacked(*cls.stack(parts))
+
+    @staticmethod
+    def stack(parts: Sequence["Stats"]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The parts' counts, means and m2s, a row each, for :meth:`combine_stacked`."""
+        return (
+            np.array([p.count for p in parts], dtype=np.float64),
+            np.stack([p.mean for p in parts]),
+            np.stack([p.m2 for p in parts]),
+        )
+
+    @classmethod
+    def combine_stacked(cls, counts: np.ndarray, means: np.ndarray, m2s: np.ndarray) -> "Stats":
+        """:meth:`combine` of :meth:`stack`-ed parts: training combines random subsets of a speaker's
+        clips, picking rows of one stack (stacking anew for each took a fifth of its augmentation)."""
         total = counts.sum()
         mean = (counts[:, None] * means).sum(axis=0) / total
-        m2 = np.stack([p.m2 for p in parts]).sum(axis=0) + (counts[:, None] * (means - mean) ** 2).sum(axis=0)
+        m2 = m2s.sum(axis=0) + (counts[:, None] * (means - mean) ** 2).sum(axis=0)
         return cls(int(total), mean, m2)
 
     def merge(self, other: "Stats") -> "Stats":

@@ -204,7 +204,7 @@ class EmotionNet(nn.Module):
             h = block(h, norms[k] if k < len(norms) else None, heard) * mask.unsqueeze(1)
             if heard is not None:
                 heard[-1] = heard[-1].transpose(1, 2)[mask]
-            h = nn.functional.max_pool1d(h, 2, ceil_mode=True)  # ReLU output ≥ 0: zeros never win
+            h = _halve_frames(h)
             lengths = (lengths + 1) // 2
         return h.transpose(1, 2), lengths
 
@@ -295,6 +295,20 @@ def pad_batch(feats: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     for i, f in enumerate(feats):
         batch[i, : f.shape[0]] = f
     return torch.from_numpy(batch), lengths
+
+
+def _halve_frames(h: torch.Tensor) -> torch.Tensor:
+    """The larger of each pair of frames of (batch, channels, frames) ``h``, an odd last frame
+    alone: ``max_pool1d(h, 2, ceil_mode=True)``, the same values and, ties to the first frame, the
+    same gradients, bit for bit, for ``h`` ≥ 0 (a ReLU's output: a zero appended never wins).
+
+    Training's max_pool1d keeps an index per output and is slow on CPU in bfloat16:
+    it took a fifth of an epoch's time (torch profiler), and an epoch runs about 9 %
+    faster with this (README)."""
+    if h.shape[2] % 2:
+        h = nn.functional.pad(h, (0, 1))
+    first, second = h[..., 0::2], h[..., 1::2]
+    return torch.where(first >= second, first, second)
 
 
 def _mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:

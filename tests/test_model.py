@@ -21,6 +21,7 @@ from moodplayer.model import (
     save_model,
     sidecar_path,
     typical_var,
+    _halve_frames,
 )
 from moodplayer.errors import ModelError
 from tests.conftest import run_cli
@@ -69,6 +70,23 @@ def test_padded_bilstm_equals_torch_s_packed_one_and_loads_its_weights():
         got = ours(x, lengths)
     for i, n in enumerate(lengths.tolist()):
         assert torch.allclose(got[i, :n], expected[i, :n], atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("frames", [12, 13])
+def test_halving_frames_is_max_pooling_bit_for_bit_in_values_and_gradients(dtype, frames):
+    torch.manual_seed(3)
+    h = torch.relu(torch.randint(-2, 3, (4, 5, frames)).to(dtype))  # few levels: many ties, many zeros
+    weights = torch.randn(4, 5, (frames + 1) // 2).to(dtype)
+    grads = []
+    for pool in (_halve_frames, lambda x: torch.nn.functional.max_pool1d(x, 2, ceil_mode=True)):
+        x = h.clone().requires_grad_()
+        out = pool(x)
+        (out * weights).sum().backward()
+        grads.append((out.detach(), x.grad))
+    (ours, our_grad), (expected, expected_grad) = grads
+    assert ours.dtype == dtype and torch.equal(ours, expected)
+    assert torch.equal(our_grad, expected_grad)
 
 
 def test_default_net_is_small():
