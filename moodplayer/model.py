@@ -93,13 +93,30 @@ class ConvBlock(nn.Sequential):
 
     def forward(self, h: torch.Tensor, norm: Norm | None = None, heard: list | None = None) -> torch.Tensor:
         conv, batch_norm, relu = self
-        h = conv(h)
+        h = _conv_frames(conv, h)
         if heard is not None:
             heard.append(h)
         if norm is None:
             return relu(batch_norm(h))
         mean, var = norm
         return relu(nn.functional.batch_norm(h, mean, var, batch_norm.weight, batch_norm.bias, eps=batch_norm.eps))
+
+
+def _conv_frames(conv: nn.Conv1d, h: torch.Tensor) -> torch.Tensor:
+    """``conv(h)`` for (batch, channels, frames) ``h``, returned contiguous.
+
+    Under training's bfloat16 autocast it runs as a 2-D convolution of height 1,
+    so that an ``h`` stored frames-major (the features: a transposed view of
+    (batch, frames, bands)) reaches oneDNN as the channels-last input its bfloat16
+    kernels want; ``conv1d`` would copy it to channels-first and oneDNN back again,
+    in both passes. That trains the same weights to the bit, an epoch about 5 %
+    faster (README). In float32 (inference) ``conv1d``'s own path is the faster one
+    (0.6-1.2 ms a clip in bench/latency.py), and is kept. The output is made contiguous
+    for batch norm, whose channels-last kernel sums in another order."""
+    if not torch.is_autocast_enabled("cpu"):
+        return conv(h)
+    weight = conv.weight.unsqueeze(2)
+    return nn.functional.conv2d(h.unsqueeze(2), weight, conv.bias, padding=(0, conv.padding[0])).squeeze(2).contiguous()
 
 
 class BiLSTM(nn.Module):

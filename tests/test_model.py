@@ -21,6 +21,7 @@ from moodplayer.model import (
     save_model,
     sidecar_path,
     typical_var,
+    _conv_frames,
     _halve_frames,
 )
 from moodplayer.errors import ModelError
@@ -87,6 +88,22 @@ def test_halving_frames_is_max_pooling_bit_for_bit_in_values_and_gradients(dtype
     (ours, our_grad), (expected, expected_grad) = grads
     assert ours.dtype == dtype and torch.equal(ours, expected)
     assert torch.equal(our_grad, expected_grad)
+
+
+def test_training_s_frames_major_convolution_is_the_conv_itself_in_values_and_weight_gradients():
+    torch.manual_seed(4)
+    conv = torch.nn.Conv1d(7, 5, 3, padding=1, bias=False)
+    x = torch.randn(3, 20, 7)  # (batch, frames, bands): the features' layout
+    results = []
+    for convolve in (_conv_frames, lambda c, h: c(h)):
+        conv.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = convolve(conv, x.transpose(1, 2))
+        out.float().square().sum().backward()
+        results.append((out.detach().float(), conv.weight.grad.clone()))
+    (ours, our_grad), (expected, expected_grad) = results
+    assert ours.shape == (3, 5, 20) and torch.allclose(ours, expected, atol=1e-2)
+    assert torch.allclose(our_grad, expected_grad, rtol=2e-2, atol=1e-2)
 
 
 def test_default_net_is_small():
