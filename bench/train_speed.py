@@ -7,9 +7,10 @@ natively) on the first actor fold's training speakers (RAVDESS actors 05-20),
 once alone and then two at a time in forked processes of one thread each, as
 ``train --folds`` runs them, and prints seconds per epoch after a warm-up epoch
 (in which oneDNN compiles a kernel for each batch shape, 0.1-3 s each; a 5-fold
-run's workers compile them once for all their nets). A 5-fold run trains 5 × ensemble nets of
-``epochs`` each, two at a time: the last line turns the two-at-once figure
-into the minutes of training that makes, the goal being 15 min in all.
+run's workers compile them once for all their nets). A 5-fold run trains five
+ensembles of the recipe's nets and epochs, two nets at a time: the last line
+turns the two-at-once figure into the minutes of training that makes (the goal
+is 15 min for the whole run).
 """
 
 from __future__ import annotations
