@@ -87,7 +87,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    examples = make_examples(discover(args.data), FeatureConfig(), Recipe().speeds, speed_views=Recipe().speed_views)
+    base_recipe = Recipe()
+    examples = make_examples(discover(args.data), FeatureConfig(), base_recipe.speeds, speed_views=base_recipe.speed_views)
     held_out = [f"ravdess-{u:02d}" for u in args.users]
     actors = [f"ravdess-{i:02d}" for i in range(1, 21) if f"ravdess-{i:02d}" not in held_out]
     base, metadata = base_model(examples, args.data, actors, args.base_epochs, args.seed)

@@ -86,8 +86,9 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Draw the voice's average spectrum, against the training speakers', to this PNG."),
 ) -> None:
-    """How much speech the profile holds, since when, whether it is in use yet, and where the
-    voice sits among the speakers the model was trained on."""
+    """How much speech a profile holds and where the voice sits among the model's training speakers.
+
+    Also since when it has been gathered and whether it is in use yet."""
     import numpy as np
 
     from moodplayer import profile as profiles
