@@ -53,7 +53,7 @@ class Prediction:
 SPEAKER_NORM_WEIGHT = 0.5
 
 #: Per member of a model and front block of each (member-major), the statistics of what that
-#: block's batch norm hears in one voice (see :func:`heard_norms`).
+#: block's batch norm hears in one voice's clips normalised by its profile (see :func:`heard_norms`).
 VoiceNorms = tuple[Stats, ...]
 
 
@@ -79,10 +79,15 @@ def view_logits(
     taken off (see ModelConfig.class_prior).
 
     ``norms``: when all the clips are one voice's, that voice's batch-norm
-    statistics (see :func:`heard_norms`). Batch norm then centres and scales
-    what the convolutions hear by a blend of the voice's statistics and the
-    training speakers' (AdaBN), as a profile does for the features: the net's
-    idea of an average voice moves to this speaker's.
+    statistics (see :func:`heard_norms`). For the view normalised by the
+    profile, batch norm then centres and scales what the convolutions hear by a
+    blend of the voice's statistics and the training speakers' (AdaBN), as the
+    profile does for the features: the net's idea of an average voice moves to
+    this speaker's. The views at cold start keep the training speakers'
+    statistics: they are the clip judged against itself, exactly as without a
+    profile, so a profile that misplaces the voice moves only half the verdict
+    (moving them too, by what they hear in the voice, scored 1.1-1.4 points
+    lower on ``neutral:4`` enrolments; README).
     """
     import torch
 
@@ -95,19 +100,19 @@ def view_logits(
         typical = typical_var(member)
         key = None if typical is None else typical.tobytes()
         if key not in batches:
-            batches[key] = pad_batch(_normalised_views(clips, profiles, typical))
+            views, profiled = _normalised_views(clips, profiles, typical)
+            batches[key] = pad_batch(views)
+        moved = _voice_norms(member, number, norms, torch.tensor(profiled)) if norms else ()
         with torch.inference_mode():
-            logits.append(member(*batches[key], _voice_norms(member, number, norms) if norms else ()).numpy())
+            logits.append(member(*batches[key], moved).numpy())
     logits = np.mean(logits, axis=0) - log_prior(net).astype(np.float32)
     counts = [len(views) + (profile is not None) for views, profile in zip(clips, profiles)]
     return np.stack([part.mean(axis=0) for part in np.split(logits, np.cumsum(counts)[:-1])])
 
 
-def heard_norms(
-    net, clips: Sequence[Sequence[np.ndarray]], profiles: Sequence[Stats | None], earlier: VoiceNorms | None = None
-) -> VoiceNorms:
-    """What each front block's batch norm hears in these clips of one voice, normalised as
-    :func:`view_logits` normalises them, as statistics per member and block (member-major).
+def heard_norms(net, clips: Sequence[Sequence[np.ndarray]], profile: Stats, earlier: VoiceNorms | None = None) -> VoiceNorms:
+    """What each front block's batch norm hears in these clips of one voice, normalised by its
+    ``profile`` as :func:`view_logits` normalises them, as statistics per member and block (member-major).
 
     Block by block, as AdaBN adapts: a block hears what the blocks before it
     pass on once they are moved to this voice, by the ``earlier`` clips' norms
@@ -115,12 +120,12 @@ def heard_norms(
     first block's norms are exactly those of all the clips at once and a later
     block's are close to them (each clip was heard with the voice as known then).
     """
-    from moodplayer.model import batch_norm_inputs, members_of, pad_batch, speaker_norm, typical_var
+    from moodplayer.model import batch_norm_inputs, members_of, pad_batch, speaker_norm
 
     net.eval()
     heard: list[Stats] = []
-    for number, member in enumerate(members_of(net)):
-        x, lengths = pad_batch(_normalised_views(clips, profiles, typical_var(member)))
+    x, lengths = pad_batch([normalise(views[0], profile) for views in clips])
+    for member in members_of(net):
         moved = []  # the voice's norms of the blocks heard so far
         for k in range(len(member.front)):
             stats = Stats.of(batch_norm_inputs(member, x, lengths, moved)[k])
@@ -135,27 +140,36 @@ def merge_norms(earlier: VoiceNorms | None, later: VoiceNorms) -> VoiceNorms:
     return later if earlier is None else tuple(a.merge(b) for a, b in zip(earlier, later))
 
 
-def _normalised_views(clips, profiles, typical: np.ndarray | None) -> list[np.ndarray]:
+def _normalised_views(clips, profiles, typical: np.ndarray | None) -> tuple[list[np.ndarray], list[bool]]:
     """Every view of every clip at cold start for a member with ``typical`` spread, each clip followed
-    by its view as recorded normalised by its profile when it has one (see :func:`view_logits`)."""
-    heard = []
+    by its view as recorded normalised by its profile when it has one (see :func:`view_logits`); and
+    whether each is that profiled view."""
+    heard, profiled = [], []
     for views, profile in zip(clips, profiles):
         heard.extend(normalise(view, None, typical) for view in views)
+        profiled.extend([False] * len(views))
         if profile is not None:
             heard.append(normalise(views[0], profile))
-    return heard
+            profiled.append(True)
+    return heard, profiled
 
 
-def _voice_norms(member, number: int, norms: VoiceNorms) -> list:
-    """Per front block of member ``number``, the voice's batch-norm mean and variance blended with
-    the training speakers' (see :func:`view_logits`)."""
+def _voice_norms(member, number: int, norms: VoiceNorms, profiled) -> list:
+    """Per front block of member ``number``, each view's batch-norm mean and variance: for the
+    ``profiled`` ones (a boolean per view) the voice's statistics blended with the training
+    speakers', for the rest the training speakers' alone (see :func:`view_logits`)."""
+    import torch
+
     from moodplayer.model import speaker_norm
 
     blocks = len(member.front)
-    return [
-        speaker_norm(member, k, norms[number * blocks + k].mean, norms[number * blocks + k].var, SPEAKER_NORM_WEIGHT)
-        for k in range(blocks)
-    ]
+    moved = []
+    for k in range(blocks):
+        batch_norm = member.front[k][1]
+        voice = speaker_norm(member, k, norms[number * blocks + k].mean, norms[number * blocks + k].var, SPEAKER_NORM_WEIGHT)
+        trained = (batch_norm.running_mean, batch_norm.running_var)
+        moved.append(tuple(torch.where(profiled[:, None], ours, theirs) for ours, theirs in zip(voice, trained)))
+    return moved
 
 
 def synthetic_vowel(rate: int, seconds: float = 2.0) -> np.ndarray:
@@ -241,7 +255,7 @@ class Classifier:
     def norms_of(self, clips: Sequence[Sequence[np.ndarray]], profile: Stats, earlier: VoiceNorms | None = None) -> VoiceNorms:
         """What the model's batch norms hear in some clips' views (:meth:`features_of`) of a voice
         normalised by its ``profile``, after the voice's ``earlier`` clips (see :func:`heard_norms`)."""
-        return heard_norms(self.net, clips, [profile] * len(clips), earlier)
+        return heard_norms(self.net, clips, profile, earlier)
 
     def predict(self, samples: np.ndarray, profile: Stats | None = None, norms: VoiceNorms | None = None) -> Prediction:
         """The emotion in 16 kHz mono float32 audio; :class:`NoSpeechError` if nobody speaks.

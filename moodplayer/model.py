@@ -71,7 +71,7 @@ class ModelConfig:
         )
 
 
-#: The per-channel mean and variance a batch-norm layer normalises by.
+#: The mean and variance a batch-norm layer normalises by: per channel, or per clip and channel.
 Norm = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -79,7 +79,8 @@ class ConvBlock(nn.Sequential):
     """Conv over time → batch norm → ReLU (the caller masks padding, then halves the frame rate).
 
     ``norm``: the mean and variance to normalise by instead of the layer's
-    running statistics (a speaker's, see :func:`speaker_norm`).
+    running statistics (a speaker's, see :func:`speaker_norm`): per channel, or
+    per clip of the batch and channel.
     ``heard``: a list that the conv's output, what batch norm normalises, is
     appended to (see :func:`batch_norm_inputs`).
     """
@@ -99,7 +100,8 @@ class ConvBlock(nn.Sequential):
         if norm is None:
             return relu(batch_norm(h))
         mean, var = norm
-        return relu(nn.functional.batch_norm(h, mean, var, batch_norm.weight, batch_norm.bias, eps=batch_norm.eps))
+        scale = batch_norm.weight * torch.rsqrt(var + batch_norm.eps)
+        return relu(h * scale.unsqueeze(-1) + (batch_norm.bias - mean * scale).unsqueeze(-1))
 
 
 def _conv_frames(conv: nn.Conv1d, h: torch.Tensor) -> torch.Tensor:

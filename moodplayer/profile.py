@@ -38,8 +38,11 @@ from moodplayer.classifier import merge_norms
 from moodplayer.errors import MoodplayerError
 from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, frame_features
 
-#: A file may hold a ``norms`` entry (the batch-norm statistics); one written before them lacks it.
-FORMAT = "moodplayer-voice-profile/2"
+#: A file may hold a ``norms`` entry: the batch-norm statistics per member, pass and block
+#: (classifier.VoiceNorms); one written before them lacks it.
+FORMAT = "moodplayer-voice-profile/3"
+#: Its batch-norm statistics pooled both passes; read without them (they are gathered again).
+POOLED_NORMS_FORMAT = "moodplayer-voice-profile/2"
 #: The first format kept one set of statistics; read as heard in ``listen`` (no shift applied).
 OLD_FORMAT = "moodplayer-voice-profile/1"
 DEFAULT_NAME = "default"
@@ -331,7 +334,7 @@ def _decode(data: bytes) -> VoiceProfile:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError("not JSON") from exc
     checksum = document.pop("sha256", None)
-    if document.get("format") not in (FORMAT, OLD_FORMAT):
+    if document.get("format") not in (FORMAT, POOLED_NORMS_FORMAT, OLD_FORMAT):
         raise ValueError("unknown format")
     if checksum != _checksum(document):
         raise ValueError("checksum mismatch")
@@ -340,7 +343,7 @@ def _decode(data: bytes) -> VoiceProfile:
         enrolled = Stats.empty(heard.mean.size)
     else:
         enrolled, heard = _stats_of(document["enrolled"]), _stats_of(document["heard"])
-    norms = document.get("norms")
+    norms = document.get("norms") if document["format"] == FORMAT else None
     return VoiceProfile(
         name=document["name"],
         feature_key=document["feature_key"],

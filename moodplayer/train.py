@@ -662,7 +662,7 @@ def voice_norms(net, clips: Sequence[Example], profile: Stats):
     ``voice enroll`` gathers them (classifier.heard_norms), for AdaBN at scoring time."""
     from moodplayer.classifier import heard_norms
 
-    return heard_norms(net, [ex.views for ex in clips], [profile] * len(clips))
+    return heard_norms(net, [ex.views for ex in clips], profile)
 
 
 def score(net, examples: Sequence[Example], mode: str = "none", seed: int = 0, shift: EnrolmentShift | None = None) -> dict:

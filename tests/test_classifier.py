@@ -236,21 +236,26 @@ def _voice(net, shift: float):
     return tuple(norms)
 
 
-def test_batch_norms_moved_to_a_voice_normalise_by_its_statistics_blended_with_the_training_ones():
+def test_batch_norms_moved_to_a_voice_normalise_its_profiled_view_by_its_statistics_blended_with_the_training_ones():
     import copy
 
     from moodplayer.classifier import SPEAKER_NORM_WEIGHT, view_logits
+    from moodplayer.features import Stats
 
     net = _tiny_net_with_trained_norms(0)
     rng = np.random.default_rng(0)
     clips = [[rng.normal(size=(n, 4)).astype(np.float32) for n in (60, 52)], [rng.normal(size=(75, 4)).astype(np.float32)]]
-    plain = view_logits(net, clips, [None, None])
-    np.testing.assert_allclose(view_logits(net, clips, [None, None], _voice(net, 0.0)), plain, atol=1e-5)
+    profile = Stats.of(np.concatenate([clip[0] for clip in clips]) + 0.5)
+    plain = view_logits(net, clips, [profile, profile])
+    np.testing.assert_allclose(view_logits(net, clips, [profile, profile], _voice(net, 0.0)), plain, atol=1e-5)
     moved = copy.deepcopy(net)
     for block in moved.front:
         block[1].running_mean += SPEAKER_NORM_WEIGHT * 1.0
-    adapted = view_logits(net, clips, [None, None], _voice(net, 1.0))
-    np.testing.assert_allclose(adapted, view_logits(moved, clips, [None, None]), atol=1e-5)
+    adapted = view_logits(net, clips, [profile, profile], _voice(net, 1.0))
+    for clip, logits in zip(clips, adapted):  # the views at cold start as trained, the profiled one moved
+        cold = view_logits(net, [clip], [None])[0] * len(clip)
+        profiled = view_logits(moved, [clip[:1]], [profile])[0] * 2 - view_logits(moved, [clip[:1]], [None])[0]
+        np.testing.assert_allclose(logits, (cold + profiled) / (len(clip) + 1), atol=1e-5)
     assert not np.allclose(adapted, plain, atol=1e-3)
 
 
@@ -258,15 +263,15 @@ def test_a_voice_is_heard_block_by_block_and_clip_by_clip_as_all_at_once():
     import torch
 
     from moodplayer.classifier import heard_norms, merge_norms
-    from moodplayer.features import Stats
+    from moodplayer.features import Stats, normalise
     from moodplayer.model import batch_norm_inputs, pad_batch
 
     net = _tiny_net_with_trained_norms(1)
     rng = np.random.default_rng(1)
     clips = [[rng.normal(i, 1 + i, size=(n, 4)).astype(np.float32) for n in (64, 50, 41)] for i in range(3)]
     profile = Stats.of(np.concatenate([clip[0] for clip in clips]))
-    views = [v for clip in clips for v in heard_as(clip, profile)]
-    at_once = heard_norms(net, clips, [profile] * 3)
+    views = [normalise(clip[0], profile) for clip in clips]  # the views a profile normalises
+    at_once = heard_norms(net, clips, profile)
 
     with torch.inference_mode():  # the first block's batch norm hears each view's convolution, alone
         first = np.concatenate([net.front[0][0](torch.from_numpy(v.T[None]))[0].T.numpy() for v in views])
@@ -277,7 +282,7 @@ def test_a_voice_is_heard_block_by_block_and_clip_by_clip_as_all_at_once():
 
     one_by_one = None
     for clip in clips:
-        one_by_one = merge_norms(one_by_one, heard_norms(net, [clip], [profile], one_by_one))
+        one_by_one = merge_norms(one_by_one, heard_norms(net, [clip], profile, one_by_one))
     np.testing.assert_allclose(one_by_one[0].mean, at_once[0].mean, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(one_by_one[0].var, at_once[0].var, rtol=1e-5)
     assert [s.count for s in one_by_one] == [s.count for s in at_once]

@@ -338,7 +338,7 @@ def test_scoring_with_voices_batch_norms_judges_each_speaker_by_their_own_in_the
 
     examples = [example(speaker, i) for i in range(5) for speaker in ("a", "b", "c")]  # speakers interleaved
     profiles = {s: Stats.combine([ex.stats[0] for ex in examples if ex.speaker == s]) for s in "abc"}
-    norms = {s: heard_norms(net, [ex.views for ex in examples if ex.speaker == s], [profiles[s]] * 5) for s in "ab"}
+    norms = {s: heard_norms(net, [ex.views for ex in examples if ex.speaker == s], profiles[s]) for s in "ab"}
     got = predict_logits(net, examples, profiles, batch_size=4, norms=norms)
     for ex, logits in zip(examples, got):
         alone = view_logits(net, [ex.views], [profiles[ex.speaker]], norms.get(ex.speaker))[0]

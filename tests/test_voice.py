@@ -91,6 +91,22 @@ def test_a_first_format_profile_is_read_as_listening_history(voice):
     np.testing.assert_allclose(loaded.heard.mean, profile.heard.mean)
 
 
+def test_a_second_format_profile_keeps_its_statistics_and_gathers_its_batch_norms_again(voice, shipped):
+    speech = speech_only(voice)
+    profile = profiles.new_profile("pooled", CONFIG)
+    for number in range(1, 4):
+        profile.add(speech, CONFIG, enrolment=True)
+        profiles.save_clip("pooled", speech, number)
+    profiles.gather_norms(profile, [speech] * 3, shipped)
+    document = {**json.loads(profiles._encode(profile)), "format": profiles.POOLED_NORMS_FORMAT}
+    document.pop("sha256")
+    profiles.profile_path("pooled").write_text(json.dumps({**document, "sha256": profiles._checksum(document)}))
+    loaded = profiles.load_profile("pooled", CONFIG)
+    assert loaded.norms is None and loaded.enrolled.count == profile.enrolled.count  # pooled both views: dropped
+    chosen = profiles.choose("pooled", True, shipped)
+    assert chosen.norms_model == shipped.model_id and len(chosen.norms) == len(profile.norms)
+
+
 @pytest.mark.parametrize("name", ["../etc/passwd", "a b", ""])
 def test_profile_names_must_be_safe_file_names(name, monkeypatch):
     monkeypatch.setenv("MOODPLAYER_PROFILE", name)
