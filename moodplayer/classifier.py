@@ -84,10 +84,10 @@ def view_logits(
     blend of the voice's statistics and the training speakers' (AdaBN), as the
     profile does for the features: the net's idea of an average voice moves to
     this speaker's. The views at cold start keep the training speakers'
-    statistics: they are the clip judged against itself, exactly as without a
+    statistics: they are the clip judged against itself, as without a
     profile, so a profile that misplaces the voice moves only half the verdict
-    (moving them too, by what they hear in the voice, scored 1.1-1.4 points
-    lower on ``neutral:4`` enrolments; README).
+    (moving them too, by what they hear in the voice, scored 0.9 and 1.4
+    points lower on ``neutral:4`` enrolments, on two sets of fold nets; README).
     """
     import torch
 
