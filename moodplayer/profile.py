@@ -38,10 +38,11 @@ from moodplayer.classifier import merge_norms
 from moodplayer.errors import MoodplayerError
 from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, frame_features
 
-#: A file may hold a ``norms`` entry: the batch-norm statistics per member, pass and block
-#: (classifier.VoiceNorms); one written before them lacks it.
+#: A file may hold a ``norms`` entry: the batch-norm statistics of the clips heard through the
+#: profile, per member and block (classifier.VoiceNorms); one written before them lacks it.
 FORMAT = "moodplayer-voice-profile/3"
-#: Its batch-norm statistics pooled both passes; read without them (they are gathered again).
+#: Its batch-norm statistics pooled each clip's hearings at cold start and through the profile;
+#: read without them (they are gathered again).
 POOLED_NORMS_FORMAT = "moodplayer-voice-profile/2"
 #: The first format kept one set of statistics; read as heard in ``listen`` (no shift applied).
 OLD_FORMAT = "moodplayer-voice-profile/1"
