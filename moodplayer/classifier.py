@@ -101,10 +101,11 @@ def view_logits(
         key = None if typical is None else typical.tobytes()
         if key not in batches:
             views, profiled = _normalised_views(clips, profiles, typical)
-            batches[key] = pad_batch(views)
-        moved = _voice_norms(member, number, norms, torch.tensor(profiled)) if norms else ()
+            batches[key] = (pad_batch(views), torch.tensor(profiled))
+        (x, lengths), profiled = batches[key]
+        moved = _voice_norms(member, number, norms, profiled) if norms else ()
         with torch.inference_mode():
-            logits.append(member(*batches[key], moved).numpy())
+            logits.append(member(x, lengths, moved).numpy())
     logits = np.mean(logits, axis=0) - log_prior(net).astype(np.float32)
     counts = [len(views) + (profile is not None) for views, profile in zip(clips, profiles)]
     return np.stack([part.mean(axis=0) for part in np.split(logits, np.cumsum(counts)[:-1])])
@@ -165,8 +166,8 @@ def _voice_norms(member, number: int, norms: VoiceNorms, profiled) -> list:
     blocks = len(member.front)
     moved = []
     for k in range(blocks):
-        batch_norm = member.front[k][1]
-        voice = speaker_norm(member, k, norms[number * blocks + k].mean, norms[number * blocks + k].var, SPEAKER_NORM_WEIGHT)
+        stats, batch_norm = norms[number * blocks + k], member.front[k][1]
+        voice = speaker_norm(member, k, stats.mean, stats.var, SPEAKER_NORM_WEIGHT)
         trained = (batch_norm.running_mean, batch_norm.running_var)
         moved.append(tuple(torch.where(profiled[:, None], ours, theirs) for ours, theirs in zip(voice, trained)))
     return moved
