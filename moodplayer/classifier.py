@@ -35,6 +35,9 @@ class Prediction:
     valence: float
     arousal: float
     timings_ms: dict[str, float] = field(default_factory=dict)
+    #: The clip's features (:meth:`Classifier.features_of`), so a voice profile can learn from
+    #: the clip without computing them again (``listen``); not part of the verdict.
+    views: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict:
         return {
@@ -238,8 +241,10 @@ class Classifier:
         probs = np.exp(logits - logits.max())
         return (probs / probs.sum()).astype(np.float64)
 
-    def prediction(self, probs: np.ndarray, timings_ms: dict[str, float] | None = None) -> Prediction:
-        """A :class:`Prediction` from class probabilities."""
+    def prediction(
+        self, probs: np.ndarray, timings_ms: dict[str, float] | None = None, views: Sequence[np.ndarray] = ()
+    ) -> Prediction:
+        """A :class:`Prediction` from class probabilities (of the clip heard as ``views``)."""
         probabilities = {label: float(p) for label, p in zip(self.labels, probs)}
         best = int(np.argmax(probs))
         valence, arousal = emotions.valence_arousal(probabilities)
@@ -251,6 +256,7 @@ class Classifier:
             valence=valence,
             arousal=arousal,
             timings_ms=timings_ms or {},
+            views=tuple(views),
         )
 
     def norms_of(self, clips: Sequence[Sequence[np.ndarray]], profile: Stats, earlier: VoiceNorms | None = None) -> VoiceNorms:
@@ -269,7 +275,8 @@ class Classifier:
         mid = time.perf_counter()
         probs = self.classify(views, profile, norms)
         end = time.perf_counter()
-        return self.prediction(probs, {"load": 0.0, "features": (mid - start) * 1000, "model": (end - mid) * 1000})
+        timings = {"load": 0.0, "features": (mid - start) * 1000, "model": (end - mid) * 1000}
+        return self.prediction(probs, timings, views)
 
     def predict_file(self, path: str | Path, profile: Stats | None = None, norms: VoiceNorms | None = None) -> Prediction:
         """Load an audio file and classify it; ``timings_ms['load']`` is the decoding time."""

@@ -89,9 +89,10 @@ class VoiceProfile:
         enrolled = shift.apply(self.enrolled) if shift is not None and self.enrolled.count else self.enrolled
         return enrolled.merge(self.heard)
 
-    def add(self, speech: np.ndarray, config: FeatureConfig, enrolment: bool = False) -> None:
-        """Fold one clip of (silence-trimmed) speech into the running statistics."""
-        clip = Stats.of(frame_features(speech, config))
+    def add(self, speech: np.ndarray, config: FeatureConfig, enrolment: bool = False, frames: np.ndarray | None = None) -> None:
+        """Fold one clip of (silence-trimmed) speech into the running statistics; ``frames``: its
+        features (``frame_features(speech, config)``) when they are already known."""
+        clip = Stats.of(frame_features(speech, config) if frames is None else frames)
         if enrolment:
             self.enrolled = self.enrolled.merge(clip)
         else:
@@ -101,17 +102,21 @@ class VoiceProfile:
         self.updated = _now()
 
 
-def hear(profile: VoiceProfile, speech: np.ndarray, classifier) -> None:
+def hear(profile: VoiceProfile, speech: np.ndarray, classifier, views: Sequence[np.ndarray] = ()) -> None:
     """Fold a clip heard by ``listen`` into the profile: its features' statistics and, once the
-    profile normalises clips, what the model's batch norms hear in it."""
-    profile.add(speech, classifier.features)
+    profile normalises clips, what the model's batch norms hear in it.
+
+    ``views``: the features the classifier judged the clip by (Prediction.views); given, they are
+    not computed again (``listen`` learns from every clip, right after showing its verdict)."""
+    views = tuple(views) or classifier.features_of(speech)
+    profile.add(speech, classifier.features, frames=views[0])
     stats = stats_for(profile, classifier)
     if stats is None:
         return
     earlier, seconds = None, speech.size / audio.SAMPLE_RATE
     if profile.norms_model == classifier.model_id:
         earlier, seconds = profile.norms, seconds + profile.norms_seconds
-    heard = classifier.norms_of([classifier.features_of(speech)], stats, earlier)
+    heard = classifier.norms_of([views], stats, earlier)
     _keep_norms(profile, merge_norms(earlier, heard), classifier.model_id, seconds)
 
 

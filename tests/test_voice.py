@@ -179,6 +179,25 @@ def test_listening_gathers_batch_norms_once_the_profile_normalises_and_uses_them
     assert moved.probabilities != cold.probabilities
 
 
+def test_listening_learns_from_the_features_the_clip_was_judged_by_without_computing_them_again(voice, shipped, monkeypatch):
+    prediction = shipped.predict(voice)
+    speech = speech_only(voice)
+    expected = profiles.new_profile("expected", CONFIG)
+    expected.add(speech, CONFIG)
+
+    def computed_again(*_):
+        raise AssertionError("features computed again")
+
+    monkeypatch.setattr(shipped, "features_of", computed_again)
+    monkeypatch.setattr(profiles, "frame_features", computed_again)
+    learnt = profiles.new_profile("learnt", CONFIG)
+    profiles.hear(learnt, speech, shipped, prediction.views)
+    assert np.array_equal(learnt.heard.mean, expected.heard.mean) and learnt.seconds == expected.seconds
+    while learnt.norms_seconds < profiles.MIN_SECONDS:  # the batch norms' statistics too, once the profile is usable
+        profiles.hear(learnt, speech, shipped, prediction.views)
+    assert profiles.judged_by(learnt, shipped)[1] is learnt.norms
+
+
 def test_batch_norms_another_model_heard_are_gathered_again_from_the_enrolment_clips(voice, shipped):
     speech = speech_only(voice)
     for name, keep_clips in (("kept", True), ("lost", False)):

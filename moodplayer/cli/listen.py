@@ -162,13 +162,13 @@ class Session:
         self.timings["to_emotion"] = (time.perf_counter() - ended) * 1000
         self.samples = samples
         self.profile_used = profiles.describe(self.voice, self._classifier)
-        if source is None and self.use_profile:
-            self._learn_voice(samples)
         if not self.as_json:
             from moodplayer.console import out
             from moodplayer.ui import prediction_panel
 
             out.print(prediction_panel(prediction, title=label))
+        if source is None and self.use_profile:
+            self._learn_voice(samples, prediction.views)
         return prediction
 
     def settle(self, prediction) -> str:
@@ -246,14 +246,15 @@ class Session:
         load_vlc()  # import libvlc while the user speaks, not after
         return classifier, voice
 
-    def _learn_voice(self, samples) -> None:
-        """Fold a microphone clip into the voice profile (after judging it, so it never judges itself)."""
+    def _learn_voice(self, samples, views) -> None:
+        """Fold a microphone clip into the voice profile (after judging it, so it never judges itself),
+        from the features it was judged by (``views``)."""
         from moodplayer import profile as profiles
         from moodplayer.audio import speech_only
 
         if self.voice is None:
             self.voice = profiles.new_profile(profiles.active_name(self.profile_name), self._classifier.features)
-        profiles.hear(self.voice, speech_only(samples), self._classifier)
+        profiles.hear(self.voice, speech_only(samples), self._classifier, views)
         profiles.save_profile(self.voice)
 
     def _capture(self, source: Optional[Path]):
