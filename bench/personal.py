@@ -9,8 +9,9 @@ it). Each actor named by --users then plays the user: half their
 clips (stratified by emotion) are the personal samples the model is adapted
 to with personal.fine_tune (rehearsing the base corpus), the other half
 measure it. The remaining --users actors, which neither model ever heard,
-measure what the adaptation costs everyone else. Every clip is also heard at
-the training speeds, as `train --personal` tunes on them and `listen` classifies.
+measure what the adaptation costs everyone else. Clips are heard as the
+recipe's model hears them (its test-time speed views, if any), as `train
+--personal` tunes on them and `listen` classifies.
 
 Prints, per user and on average: accuracy on the user's held-out half before
 and after, accuracy on the other held-out actors before and after, and the
