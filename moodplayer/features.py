@@ -288,7 +288,7 @@ def smooth3(columns: np.ndarray) -> np.ndarray:
 
     Frame-level descriptors read off one 25-40 ms window jitter from frame to
     frame; unsmoothed, these columns did not help the model on the actor
-    folds (61.6 % against 64.2 % smoothed; see the README).
+    folds (61.6 % against 64.2 % smoothed; see docs/experiments.md).
     """
     padded = np.pad(columns, ((1, 1), (0, 0)), mode="edge")
     return (padded[:-2] + padded[1:-1] + padded[2:]) / 3
@@ -437,7 +437,7 @@ def cold_start(clip: Stats, typical_var: np.ndarray | None) -> Stats:
     are logarithms) and says how much the voice moves, a wide pitch range or a
     loud outburst against a flat murmur: scaling each clip to unit variance threw
     that away (a linear probe on clip summaries: 49.4 % with each clip's own
-    variance, 54.9 % with the typical one; README).
+    variance, 54.9 % with the typical one; docs/experiments.md).
     """
     if typical_var is None:
         return clip

@@ -112,7 +112,7 @@ def _conv_frames(conv: nn.Conv1d, h: torch.Tensor) -> torch.Tensor:
     (batch, frames, bands)) reaches oneDNN as the channels-last input its bfloat16
     kernels want; ``conv1d`` would copy it to channels-first and oneDNN back again,
     in both passes. That trains the same weights to the bit, an epoch about 5 %
-    faster (README). In float32 (inference) ``conv1d``'s own path is the faster one
+    faster (docs/experiments.md). In float32 (inference) ``conv1d``'s own path is the faster one
     (0.6-1.2 ms a clip in bench/latency.py), and is kept. The output is made contiguous
     for batch norm, whose channels-last kernel sums in another order."""
     if not torch.is_autocast_enabled("cpu"):
@@ -235,7 +235,7 @@ class Ensemble(nn.Module):
     several points with its seed; the average of a few is steadier and
     better, for a forward pass that stays a few milliseconds. Members may
     normalise a cold-start clip differently (``config.typical_spread``): they
-    then err on different clips, and their average gains more (README). So
+    then err on different clips, and their average gains more (docs/experiments.md). So
     the ensemble has no ``forward`` of one input for all: classifier.view_logits
     feeds each member the clip normalised its way and averages their logits.
     """
@@ -323,7 +323,7 @@ def _halve_frames(h: torch.Tensor) -> torch.Tensor:
 
     Training's max_pool1d keeps an index per output and is slow on CPU in bfloat16:
     forward and backward, it took a fifth of an epoch's time (torch profiler); with
-    this and AdamW's foreach path an epoch ran 6 % faster (README)."""
+    this and AdamW's foreach path an epoch ran 6 % faster (docs/experiments.md)."""
     if h.shape[2] % 2:
         h = nn.functional.pad(h, (0, 1))
     first, second = h[..., 0::2], h[..., 1::2]

@@ -53,23 +53,23 @@ class Recipe:
     # Whether the model also hears each clip at ``speeds`` when it classifies it (test-time
     # augmentation, classifier.view_logits). With four nets averaged it no longer pays: on two sets
     # of fold nets the speed views were worth 0.3-0.4 points at cold start, for three times the
-    # features and twice the forward pass (README).
+    # features and twice the forward pass (docs/experiments.md).
     speed_views: bool = False
     # Degraded copies of each clip to draw from in training only (train.degraded_features): rooms,
     # fans and cheap microphones, which RAVDESS's studio has none of.
     degraded_copies: int = 1
     # Of the final model's speakers, at least one, held out to calibrate its confidence (and to stop
     # early, with patience). Cross-validation's fold models hold out none: they need no calibration to
-    # be scored, and every speaker more helps (measured: see README).
+    # be scored, and every speaker more helps (measured: see docs/experiments.md).
     validation_fraction: float = 0.1
     ensemble: int = 4  # nets trained from seeds seed, seed+1, …; the model averages their logits
     # Training's forward passes in bfloat16 (torch.autocast) where the CPU computes it natively
-    # (AVX512-BF16): an epoch in 55-65 % of the time (README); weights, optimiser and inference
+    # (AVX512-BF16): an epoch in 55-65 % of the time (docs/experiments.md); weights, optimiser and inference
     # stay float32.
     bfloat16: bool = True
     # Per member, cycled: whether a clip heard without a profile is scaled by the training clips'
     # typical spread or by its own (features.cold_start). Members that hear clips differently err on
-    # different clips, and their average gains more than seeds alone give (measured: see README).
+    # different clips, and their average gains more than seeds alone give (measured: see docs/experiments.md).
     typical_spread: tuple[bool, ...] = (False, True)
 
     def to_dict(self) -> dict:
