@@ -51,8 +51,8 @@ class Prediction:
         }
 
 
-#: How far a voice's own batch-norm statistics replace the training speakers' (AdaBN; docs/experiments.md:
-#: half and half scored above either alone on the actor folds' enrolments).
+#: How far a voice's own batch-norm statistics replace the training speakers' (AdaBN; half and
+#: half scored above either alone on the actor folds' enrolments: docs/experiments.md).
 SPEAKER_NORM_WEIGHT = 0.5
 
 #: Per member of a model and front block of each (member-major), the statistics of what that

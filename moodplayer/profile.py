@@ -89,7 +89,9 @@ class VoiceProfile:
         enrolled = shift.apply(self.enrolled) if shift is not None and self.enrolled.count else self.enrolled
         return enrolled.merge(self.heard)
 
-    def add(self, speech: np.ndarray, config: FeatureConfig, enrolment: bool = False, frames: np.ndarray | None = None) -> None:
+    def add(
+        self, speech: np.ndarray, config: FeatureConfig, enrolment: bool = False, frames: np.ndarray | None = None
+    ) -> None:
         """Fold one clip of (silence-trimmed) speech into the running statistics; ``frames``: its
         features (``frame_features(speech, config)``) when they are already known."""
         clip = Stats.of(frame_features(speech, config) if frames is None else frames)

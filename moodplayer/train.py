@@ -64,12 +64,12 @@ class Recipe:
     validation_fraction: float = 0.1
     ensemble: int = 4  # nets trained from seeds seed, seed+1, …; the model averages their logits
     # Training's forward passes in bfloat16 (torch.autocast) where the CPU computes it natively
-    # (AVX512-BF16): an epoch in 55-65 % of the time (docs/experiments.md); weights, optimiser and inference
-    # stay float32.
+    # (AVX512-BF16): an epoch in 55-65 % of the time (docs/experiments.md); weights, optimiser and
+    # inference stay float32.
     bfloat16: bool = True
     # Per member, cycled: whether a clip heard without a profile is scaled by the training clips'
     # typical spread or by its own (features.cold_start). Members that hear clips differently err on
-    # different clips, and their average gains more than seeds alone give (measured: see docs/experiments.md).
+    # different clips, and their average gains more than seeds alone give (docs/experiments.md).
     typical_spread: tuple[bool, ...] = (False, True)
 
     def to_dict(self) -> dict:
