@@ -47,12 +47,9 @@ def babble_maker(data: Path) -> Callable[[int], np.ndarray]:
 
 def telephone(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The narrow band of a phone line: 300-3400 Hz, sampled at 8 kHz, back to 16 kHz."""
-    from scipy.signal import butter, sosfilt
+    from moodplayer.audio import band_limited, to_sample_rate
 
-    from moodplayer.audio import to_sample_rate
-
-    band = sosfilt(butter(4, [300, 3400], btype="bandpass", fs=SAMPLE_RATE, output="sos"), samples)
-    return to_sample_rate(to_sample_rate(band.astype(np.float32), SAMPLE_RATE, 8000), 8000, SAMPLE_RATE)
+    return to_sample_rate(to_sample_rate(band_limited(samples, 300, 3400), SAMPLE_RATE, 8000), 8000, SAMPLE_RATE)
 
 
 def mp3(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:

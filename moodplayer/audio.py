@@ -181,6 +181,15 @@ def with_noise(samples: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndar
     return (samples + gain * noise).astype(np.float32)
 
 
+def band_limited(samples: np.ndarray, low_hz: float, high_hz: float) -> np.ndarray:
+    """The clip through a channel that passes only ``low_hz``-``high_hz`` (4th-order Butterworth
+    band-pass): a phone line passes 300-3400 Hz, a headset's wideband link 50-7000 Hz."""
+    from scipy.signal import butter, sosfilt
+
+    band = butter(4, [low_hz, high_hz], btype="bandpass", fs=SAMPLE_RATE, output="sos")
+    return sosfilt(band, samples).astype(np.float32)
+
+
 def in_room(samples: np.ndarray, rt60: float, rng: np.random.Generator) -> np.ndarray:
     """The clip as heard across a room whose sound dies away by 60 dB in ``rt60`` seconds.
 

@@ -141,6 +141,15 @@ def test_coloured_noise_falls_3_db_per_octave_for_each_unit_of_its_exponent(expo
     assert density_db(500) - density_db(1000) == pytest.approx(3.01 * exponent, abs=0.5)
 
 
+def test_a_narrow_channel_passes_its_band_and_stops_the_rest():
+    t = np.arange(audio.SAMPLE_RATE) / audio.SAMPLE_RATE
+    tones = {hz: np.sin(2 * np.pi * hz * t).astype(np.float32) for hz in (100, 1000, 6000)}
+    heard = {hz: audio.band_limited(tone, 300, 3400)[audio.SAMPLE_RATE // 10 :] for hz, tone in tones.items()}
+    level_db = {hz: 20 * np.log10(np.sqrt(np.mean(np.square(x, dtype=np.float64))) / np.sqrt(0.5)) for hz, x in heard.items()}
+    assert level_db[1000] == pytest.approx(0, abs=0.5)
+    assert level_db[100] < -30 and level_db[6000] < -30
+
+
 def test_a_room_keeps_the_peak_and_dies_away_by_60_db_in_its_rt60():
     click = np.zeros(audio.SAMPLE_RATE, np.float32)
     click[0] = 0.5
