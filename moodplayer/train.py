@@ -56,7 +56,7 @@ class Recipe:
     # features and twice the forward pass (docs/experiments.md).
     speed_views: bool = False
     # Degraded copies of each clip to draw from in training only (train.degraded_features): rooms,
-    # fans and cheap microphones, which RAVDESS's studio has none of.
+    # fans, cheap microphones and phone lines, which RAVDESS's studio has none of.
     degraded_copies: int = 1
     # Of the final model's speakers, at least one, held out to calibrate its confidence (and to stop
     # early, with patience). Cross-validation's fold models hold out none: they need no calibration to
@@ -157,8 +157,8 @@ def degraded_features(clip: Clip, config: FeatureConfig, copy: int) -> np.ndarra
     Half the copies are heard across a room (RT60 0.2-1.0 s), every copy in
     coloured noise, white hiss to brown rumble, 5-25 dB below the speech, and half
     of them then through a narrow channel, a phone line or a headset's link (a
-    band-pass from 100-400 Hz to 3-7 kHz: RAVDESS's studio passes 50 Hz-8 kHz, and a
-    model trained on it alone lost 21 points on the telephone band). The draws
+    band-pass from 100-400 Hz to 3-7 kHz: RAVDESS's studio passes 50 Hz-8 kHz, and the
+    model trained without the channel lost 21 points on the telephone band). The draws
     come from a generator seeded by the file name and ``copy``, so every run hears
     the same copies. :class:`NoSpeechError` if no speech is found in the copy any
     more; that answer is cached too (as zero frames), so no run computes it twice.
