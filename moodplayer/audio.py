@@ -188,18 +188,3 @@ def band_limited(samples: np.ndarray, low_hz: float, high_hz: float) -> np.ndarr
 
     band = butter(4, [low_hz, high_hz], btype="bandpass", fs=SAMPLE_RATE, output="sos")
     return sosfilt(band, samples).astype(np.float32)
-
-
-def in_room(samples: np.ndarray, rt60: float, rng: np.random.Generator) -> np.ndarray:
-    """The clip as heard across a room whose sound dies away by 60 dB in ``rt60`` seconds.
-
-    The room's response is exponentially decaying noise after the direct sound, the
-    classic statistical model of late reverberation; the result keeps the clip's peak.
-    """
-    from scipy.signal import fftconvolve
-
-    t = np.arange(int(rt60 * SAMPLE_RATE)) / SAMPLE_RATE
-    response = rng.standard_normal(t.size) * 10 ** (-3 * t / rt60)
-    response[0] = 1.0
-    wet = fftconvolve(samples, response)[: samples.size]
-    return (wet * np.max(np.abs(samples)) / (np.max(np.abs(wet)) + 1e-9)).astype(np.float32)

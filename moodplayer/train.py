@@ -57,7 +57,7 @@ class Recipe:
     speed_views: bool = False
     # Degraded copies of each clip to draw from in training only (train.degraded_features): rooms,
     # fans, cheap microphones and phone lines, which RAVDESS's studio has none of.
-    degraded_copies: int = 1
+    degraded_copies: int = 2
     # Of the final model's speakers, at least one, held out to calibrate its confidence (and to stop
     # early, with patience). Cross-validation's fold models hold out none: they need no calibration to
     # be scored, and every speaker more helps (measured: see docs/experiments.md).
@@ -90,6 +90,7 @@ class Example:
     speaker: str
     name: str  # the file name: enrolment takes a speaker's first neutral clips by name
     n_views: int = 1  # the leading versions the product hears the clip as: as recorded, then any test-time speeds
+    n_recorded: int = 1  # the leading versions that are the recording itself, as recorded or at a speed
 
     @property
     def views(self) -> tuple[np.ndarray, ...]:
@@ -148,13 +149,14 @@ def clip_features(clip: Clip, config: FeatureConfig, speed: float = 1.0) -> np.n
 
 
 #: Bumped whenever the way training copies are degraded changes (it keys their cache).
-DEGRADATION_VERSION = 2
+DEGRADATION_VERSION = 3
 
 
 def degraded_features(clip: Clip, config: FeatureConfig, copy: int) -> np.ndarray:
     """Raw features of degraded copy ``copy`` of a clip, cached.
 
-    Half the copies are heard across a room (RT60 0.2-1.0 s), every copy in
+    Half the copies are heard in a room (:meth:`rooms.Room.draw`: RT60 0.2-1.0 s, the
+    microphone 0.3-3 m from the talker), every copy in
     coloured noise, white hiss to brown rumble, 5-25 dB below the speech, and half
     of them then through a narrow channel, a phone line or a headset's link (a
     band-pass from 100-400 Hz to 3-7 kHz: RAVDESS's studio passes 50 Hz-8 kHz, and the
@@ -163,14 +165,15 @@ def degraded_features(clip: Clip, config: FeatureConfig, copy: int) -> np.ndarra
     the same copies. :class:`NoSpeechError` if no speech is found in the copy any
     more; that answer is cached too (as zero frames), so no run computes it twice.
     """
-    from moodplayer.audio import band_limited, coloured_noise, in_room, load_audio, with_noise
+    from moodplayer.audio import band_limited, coloured_noise, load_audio, with_noise
+    from moodplayer.rooms import Room, in_room
 
     def compute() -> np.ndarray:
         samples = load_audio(clip.path, config.sample_rate)
         seed = int(hashlib.sha256(f"{clip.path.name}|{copy}".encode()).hexdigest()[:8], 16)
         rng = np.random.default_rng(seed)
         if rng.random() < 0.5:
-            samples = in_room(samples, rng.uniform(0.2, 1.0), rng)
+            samples = in_room(samples, Room.draw(rng), rng)
         exponent, snr_db = rng.uniform(0.0, 2.0), rng.uniform(5.0, 25.0)
         samples = with_noise(samples, coloured_noise(samples.size, exponent, rng), snr_db)
         if rng.random() < 0.5:
@@ -210,7 +213,7 @@ def make_examples(
         stats = tuple(Stats.of(r) for r in (*raw, *degraded))
         label = EMOTIONS.index(clip.label)
         views = len(raw) if speed_views else 1
-        examples.append(Example((*raw, *degraded), stats, label, clip.speaker, clip.path.name, views))
+        examples.append(Example((*raw, *degraded), stats, label, clip.speaker, clip.path.name, views, len(raw)))
     return examples
 
 
@@ -266,6 +269,10 @@ class _Augmenter:
     version, as a voice profile would; otherwise at cold start, by its own mean and
     ``typical_var`` or its own variance (features.cold_start). Trained on both,
     the net works at cold start and improves as a user's profile fills up.
+    Degraded copies are always drawn at cold start: each is in a room and noise
+    of its own, while a user's profile is gathered where the user speaks, and
+    statistics pooled over unrelated rooms taught the nets to trust a profile less
+    (``history:20`` 1.3 points lower; docs/experiments.md, seventeenth session).
     """
 
     def __init__(
@@ -274,7 +281,7 @@ class _Augmenter:
         self.recipe, self.rng, self.typical_var = recipe, rng, typical_var
         parts: dict[tuple[str, int], list[Stats]] = {}
         for ex in examples:
-            for v, stats in enumerate(ex.stats):
+            for v, stats in enumerate(ex.stats[: ex.n_recorded]):
                 parts.setdefault((ex.speaker, v), []).append(stats)
         self.pools = {key: Stats.stack(pool) for key, pool in parts.items()}  # (speaker, version) → its clips' stats
 
@@ -282,7 +289,7 @@ class _Augmenter:
         recipe, rng = self.recipe, self.rng
         v = int(rng.integers(0, len(ex.versions)))
         profile = None
-        if rng.random() < recipe.speaker_norm:
+        if rng.random() < recipe.speaker_norm and v < ex.n_recorded:
             pool = self.pools[(ex.speaker, v)]
             size = len(pool[0])
             chosen = rng.choice(size, size=int(rng.integers(1, size + 1)), replace=False)

@@ -148,18 +148,3 @@ def test_a_narrow_channel_passes_its_band_and_stops_the_rest():
     level_db = {hz: 20 * np.log10(np.sqrt(np.mean(np.square(x, dtype=np.float64))) / np.sqrt(0.5)) for hz, x in heard.items()}
     assert level_db[1000] == pytest.approx(0, abs=0.5)
     assert level_db[100] < -30 and level_db[6000] < -30
-
-
-def test_a_room_keeps_the_peak_and_dies_away_by_60_db_in_its_rt60():
-    click = np.zeros(audio.SAMPLE_RATE, np.float32)
-    click[0] = 0.5
-    heard = audio.in_room(click, 0.5, np.random.default_rng(2))
-    assert np.max(np.abs(heard)) == pytest.approx(0.5)
-    window = int(0.05 * audio.SAMPLE_RATE)
-
-    def level_db(at: float) -> float:
-        start = int(at * audio.SAMPLE_RATE)
-        return 10 * np.log10(np.mean(np.square(heard[start : start + window], dtype=np.float64)))
-
-    assert level_db(0.05) - level_db(0.30) == pytest.approx(60 * 0.25 / 0.5, abs=3)
-    assert np.max(np.abs(heard[int(0.5 * audio.SAMPLE_RATE) :])) < 1e-9  # the room's response ends there

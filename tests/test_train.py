@@ -118,6 +118,24 @@ def test_degraded_copies_are_trained_on_but_never_heard_at_test_time(ravdess):
     assert all(np.array_equal(a.versions[3], b.versions[3]) for a, b in zip(degraded, again))
 
 
+def test_degraded_copies_are_drawn_at_cold_start_and_recordings_through_their_speakers_clips(ravdess):
+    """A profile is gathered where its user speaks; copies each in a room of their own are not pooled into one."""
+    from moodplayer.train import _Augmenter
+
+    examples = make_examples(discover(ravdess / "Actor_01")[:4], FeatureConfig(), (0.9, 1.1), degraded_copies=2)
+    recipe = replace(Recipe(), speaker_norm=1.0, freq_masks=0, time_masks=0, crop_frames=100_000)
+    typical = typical_variance(examples)
+    augment = _Augmenter(examples, recipe, np.random.default_rng(0), typical)
+    clip = examples[0]
+    assert clip.n_recorded == 3 and len(clip.versions) == 5
+    cold = [clip.normalised(None, v, typical) for v in range(5)]
+    at_cold_start = set()
+    for _ in range(60):
+        drawn = augment(clip)
+        at_cold_start |= {v for v, x in enumerate(cold) if x.shape == drawn.shape and np.allclose(x, drawn)}
+    assert at_cold_start == {3, 4}  # the copies, each time they were drawn; the recordings never
+
+
 def test_speed_copies_are_heard_at_test_time_only_when_the_recipe_says_so(ravdess):
     from moodplayer.classifier import view_logits
     from moodplayer.train import predict_logits
