@@ -108,11 +108,6 @@ def room_response(room: Room, rng: np.random.Generator) -> np.ndarray:
     return response
 
 
-def direct_to_reverberant_db(response: np.ndarray) -> float:
-    """How far the direct sound (sample 0) stands above everything that follows, in dB."""
-    return float(10 * np.log10(response[0] ** 2 / np.sum(np.square(response[1:]))))
-
-
 def in_room(samples: np.ndarray, room: Room, rng: np.random.Generator) -> np.ndarray:
     """The clip as the room's microphone hears it; the result keeps the clip's peak."""
     return reverberate(samples, room_response(room, rng))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from moodplayer.audio import SAMPLE_RATE
-from moodplayer.rooms import SPEED_OF_SOUND, Room, direct_to_reverberant_db, in_room, room_response
+from moodplayer.rooms import SPEED_OF_SOUND, Room, in_room, room_response
 
 LOUNGE = (6.0, 4.5, 2.7)
 
@@ -14,6 +14,11 @@ LOUNGE = (6.0, 4.5, 2.7)
 def level_db(signal: np.ndarray, at: float, seconds: float = 0.05) -> float:
     start = int(at * SAMPLE_RATE)
     return float(10 * np.log10(np.mean(np.square(signal[start : start + int(seconds * SAMPLE_RATE)], dtype=np.float64))))
+
+
+def direct_to_reverberant_db(response: np.ndarray) -> float:
+    """How far the direct sound (sample 0) stands above everything that follows, in dB."""
+    return float(10 * np.log10(response[0] ** 2 / np.sum(np.square(response[1:]))))
 
 
 def test_a_click_keeps_its_peak_and_dies_away_by_60_db_in_the_rooms_rt60():
