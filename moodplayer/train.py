@@ -527,6 +527,26 @@ def scores(true: Sequence[str], predicted: Sequence[str]) -> dict:
     }
 
 
+def closed_set(true: Sequence[str], probabilities: Sequence[np.ndarray | None], labels: Sequence[str]) -> dict | None:
+    """Accuracy and UAR with each verdict chosen among the model's emotions that the corpus holds.
+
+    The open-set figures (:func:`scores`) count a verdict of an emotion the corpus lacks as an
+    error, as they must: CREMA-D has no calm or surprised clips, and a user may well sound calm.
+    Papers that test across corpora score the emotions both share, so this figure sits beside
+    the open-set one for comparing with them. A clip with no speech (``None``) and a label the
+    model lacks stay errors. ``None`` when the corpus holds all of the model's emotions, or none.
+    """
+    held = [label for label in labels if label in set(true)]
+    if len(held) in (0, len(labels)):
+        return None
+    allowed = np.array([label in held for label in labels])
+    predicted = [
+        "no-speech" if p is None else labels[int(np.argmax(np.where(allowed, p, -np.inf)))] for p in probabilities
+    ]
+    result = scores(true, predicted)
+    return {"emotions": held, "accuracy": result["accuracy"], "uar": result["uar"]}
+
+
 # --- protocols ---------------------------------------------------------------------------
 
 

@@ -97,6 +97,27 @@ def test_evaluate_json_reports_every_figure(tmp_path, classifier, ravdess):
     matrix = np.array(report["confusion"]["matrix"])
     assert report["confusion"]["labels"][:8] == list(EMOTIONS)
     assert matrix.sum() == 40 and np.trace(matrix) / 40 == pytest.approx(report["accuracy"], abs=1e-4)
+    assert "closed_set" not in report  # every emotion is there: the open set is the closed one
+
+
+def test_evaluate_on_a_corpus_without_some_emotions_also_scores_among_those_it_holds(tmp_path, classifier, ravdess):
+    held = {"neutral", "happy", "sad", "angry", "fearful", "disgust"}  # CREMA-D's six
+    for actor in _unseen_actor_dirs(classifier, ravdess):
+        (tmp_path / "data" / actor.name).mkdir(parents=True)
+        for clip in sorted(actor.glob("*.flac"))[::2]:
+            if EMOTIONS[int(clip.name.split("-")[2]) - 1] in held:
+                (tmp_path / "data" / actor.name / clip.name).symlink_to(clip)
+    result = run_cli("evaluate", str(tmp_path / "data"), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["closed_set"]["emotions"] == [e for e in EMOTIONS if e in held]
+    assert report["closed_set"]["accuracy"] >= report["accuracy"]
+    matrix = np.array(report["confusion"]["matrix"])
+    heard_as_missing = matrix[:, [EMOTIONS.index("calm"), EMOTIONS.index("surprised")]].sum()
+    wrong_among_held = report["n"] * (1 - report["accuracy"]) - heard_as_missing
+    assert report["closed_set"]["accuracy"] <= 1 - wrong_among_held / report["n"] + 1e-4
+    table = run_cli("evaluate", str(tmp_path / "data"))
+    assert "among the 6 emotions the data holds" in table.stdout
 
 
 def test_evaluate_on_a_bad_folder_is_one_line(tmp_path):

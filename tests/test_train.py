@@ -20,6 +20,7 @@ from moodplayer.paths import cache_dir
 from moodplayer.train import (
     Example,
     Recipe,
+    closed_set,
     enrolment_shift,
     make_examples,
     scores,
@@ -82,6 +83,31 @@ def test_scores_count_foreign_labels_as_errors():
     assert result["uar"] == pytest.approx((0.5 + 1.0 + 0.0) / 3, abs=1e-4)
     assert result["confusion"]["labels"] == list(EMOTIONS) + ["boredom"]
     assert uar(np.array([0, 0, 1]), np.array([0, 1, 1])) == 0.75
+
+
+def test_the_closed_set_chooses_among_the_emotions_the_corpus_holds():
+    def leaning(*weights: tuple[str, float]) -> np.ndarray:
+        p = np.full(len(EMOTIONS), 0.01)
+        for label, w in weights:
+            p[EMOTIONS.index(label)] = w
+        return p / p.sum()
+
+    true = ["neutral", "neutral", "sad", "angry", "boredom", "sad"]
+    probabilities = [
+        leaning(("calm", 0.6), ("neutral", 0.3)),  # calm is not in the corpus: neutral, right
+        leaning(("surprised", 0.6), ("sad", 0.3)),  # sad among the held ones: still wrong
+        leaning(("sad", 0.9)),
+        leaning(("calm", 0.5), ("angry", 0.2), ("sad", 0.1)),
+        leaning(("happy", 0.9)),  # a label the model lacks stays an error
+        None,  # no speech stays an error
+    ]
+    result = closed_set(true, probabilities, EMOTIONS)
+    assert result["emotions"] == ["neutral", "sad", "angry"]
+    assert result["accuracy"] == pytest.approx(3 / 6, abs=1e-4)
+    assert result["uar"] == pytest.approx((0.5 + 0.5 + 1.0 + 0.0) / 4, abs=1e-4)
+    open_set = scores(true, [EMOTIONS[int(np.argmax(p))] if p is not None else "no-speech" for p in probabilities])
+    assert open_set["accuracy"] == pytest.approx(1 / 6, abs=1e-4)
+    assert closed_set(list(EMOTIONS), [leaning(("calm", 0.9))] * 8, EMOTIONS) is None  # every emotion held
 
 
 def test_feature_cache_is_reused_and_keyed_by_file(ravdess):

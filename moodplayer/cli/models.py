@@ -214,7 +214,9 @@ def evaluate(
     """Score a model on DATA_DIR: accuracy, UAR, per-class precision/recall, confusion.
 
     Every clip goes through the same path as `detect`; a clip with no audible
-    speech counts as an error ("no-speech"). Score only speakers the model was
+    speech counts as an error ("no-speech"), and so does a verdict of an emotion
+    the data lacks; where the data lacks some, each clip is also scored among the
+    emotions it holds ("closed_set" in --json). Score only speakers the model was
     not trained on (its metadata lists them) for a figure that means anything.
     With --baseline, the classic recipe (means of 40 MFCC + 12 chroma + 128 mel,
     scaled, MLP of 300) is cross-validated on DATA_DIR with speaker folds and
@@ -226,7 +228,7 @@ def evaluate(
     from moodplayer.errors import AudioError
     from moodplayer.features import Stats
     from moodplayer.paths import default_model_path
-    from moodplayer.train import adapt_plan, enrolled_profiles, moves_batch_norms, scores
+    from moodplayer.train import adapt_plan, closed_set, enrolled_profiles, moves_batch_norms, scores
 
     classifier = Classifier.load(model)
     clips = discover(data_dir, speaker_pattern)
@@ -247,18 +249,23 @@ def evaluate(
         name: classifier.norms_of([features[i] for i in enrol[name] if features[i] is not None], stats)
         for name, stats in profiles.items()
     } if moves_batch_norms(adapt) else {}
-    predicted = [
-        "no-speech" if features[i] is None
-        else classifier.labels[int(classifier.classify(features[i], profiles.get(clips[i].speaker), norms.get(clips[i].speaker)).argmax())]
+    probabilities = [
+        None if features[i] is None
+        else classifier.classify(features[i], profiles.get(clips[i].speaker), norms.get(clips[i].speaker))
         for i in order
     ]
+    truth = [clips[i].label for i in order]
+    predicted = ["no-speech" if p is None else classifier.labels[int(p.argmax())] for p in probabilities]
     result = {
         "data": str(data_dir),
         "model": str(model or default_model_path()),
         "adapt": adapt,
-        **scores([clips[i].label for i in order], predicted),
+        **scores(truth, predicted),
     }
     result["speakers"] = len({c.speaker for c in clips})
+    among_held = closed_set(truth, probabilities, classifier.labels)
+    if among_held:
+        result["closed_set"] = among_held
     if baseline:
         from moodplayer.console import err
         from moodplayer.train import baseline_cross_validate
@@ -284,6 +291,12 @@ def _print_scores(result: dict) -> None:
     out.print(
         f"{result['n']} clips, {result['speakers']} speakers: accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%}"
     )
+    if "closed_set" in result:
+        held = result["closed_set"]
+        out.print(
+            f"among the {len(held['emotions'])} emotions the data holds: "
+            f"accuracy {held['accuracy']:.1%}, UAR {held['uar']:.1%}"
+        )
     per_class = Table("emotion", "precision", "recall", "n", title="per class")
     for label, row in result["per_class"].items():
         per_class.add_row(label, f"{row['precision']:.1%}", f"{row['recall']:.1%}", str(row["n"]))
