@@ -86,7 +86,7 @@ def test_scores_count_foreign_labels_as_errors():
 
 
 def test_the_closed_set_chooses_among_the_emotions_the_corpus_holds():
-    def leaning(*weights: tuple[str, float]) -> np.ndarray:
+    def peaked(*weights: tuple[str, float]) -> np.ndarray:
         p = np.full(len(EMOTIONS), 0.01)
         for label, w in weights:
             p[EMOTIONS.index(label)] = w
@@ -94,11 +94,11 @@ def test_the_closed_set_chooses_among_the_emotions_the_corpus_holds():
 
     true = ["neutral", "neutral", "sad", "angry", "boredom", "sad"]
     probabilities = [
-        leaning(("calm", 0.6), ("neutral", 0.3)),  # calm is not in the corpus: neutral, right
-        leaning(("surprised", 0.6), ("sad", 0.3)),  # sad among the held ones: still wrong
-        leaning(("sad", 0.9)),
-        leaning(("calm", 0.5), ("angry", 0.2), ("sad", 0.1)),
-        leaning(("happy", 0.9)),  # a label the model lacks stays an error
+        peaked(("calm", 0.6), ("neutral", 0.3)),  # calm is not in the corpus: neutral, right
+        peaked(("surprised", 0.6), ("sad", 0.3)),  # sad among the held ones: still wrong
+        peaked(("sad", 0.9)),
+        peaked(("calm", 0.5), ("angry", 0.2), ("sad", 0.1)),
+        peaked(("happy", 0.9)),  # a label the model lacks stays an error
         None,  # no speech stays an error
     ]
     result = closed_set(true, probabilities, EMOTIONS)
@@ -107,7 +107,7 @@ def test_the_closed_set_chooses_among_the_emotions_the_corpus_holds():
     assert result["uar"] == pytest.approx((0.5 + 0.5 + 1.0 + 0.0) / 4, abs=1e-4)
     open_set = scores(true, [EMOTIONS[int(np.argmax(p))] if p is not None else "no-speech" for p in probabilities])
     assert open_set["accuracy"] == pytest.approx(1 / 6, abs=1e-4)
-    assert closed_set(list(EMOTIONS), [leaning(("calm", 0.9))] * 8, EMOTIONS) is None  # every emotion held
+    assert closed_set(list(EMOTIONS), [peaked(("calm", 0.9))] * 8, EMOTIONS) is None  # every emotion held
 
 
 def test_feature_cache_is_reused_and_keyed_by_file(ravdess):
