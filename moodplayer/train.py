@@ -536,7 +536,8 @@ def closed_set(true: Sequence[str], probabilities: Sequence[np.ndarray | None], 
     the open-set one for comparing with them. A clip with no speech (``None``) and a label the
     model lacks stay errors. ``None`` when the corpus holds all of the model's emotions, or none.
     """
-    held = [label for label in labels if label in set(true)]
+    present = set(true)
+    held = [label for label in labels if label in present]
     if len(held) in (0, len(labels)):
         return None
     allowed = np.array([label in held for label in labels])
