@@ -1,19 +1,26 @@
 # The two commands of the README:
 #   make demo   set everything up on a fresh machine and run voice -> emotion -> music
-#   make test   set up (with the test extras) and run the whole test suite
+#   make test   set up (with the test extras), check the code (make lint) and run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # The CPU build of torch; pip finds it before a bare requirement could pull a CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test setup setup-test clean
+.PHONY: demo test lint setup setup-test clean
 
 demo: setup
 	$(BIN)/moodplayer demo
 
-test: setup-test
+test: setup-test lint
 	$(BIN)/python -m pytest
+
+# Style, formatting, the import rules of CONTRIBUTING (import-linter) and types (mypy, the core).
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check moodplayer tests bench setup.py
+	$(BIN)/ruff format --check --quiet moodplayer tests bench setup.py
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 setup: $(VENV)/.installed
 	@bash scripts/install-system-deps.sh

@@ -30,14 +30,16 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--adapt", nargs="+", default=["none", "neutral:4", "neutral:4/stats", "history:20", "history:20/stats"])
+    parser.add_argument(
+        "--adapt", nargs="+", default=["none", "neutral:4", "neutral:4/stats", "history:20", "history:20/stats"]
+    )
     args = parser.parse_args()
 
     import torch
 
-    from moodplayer.datasets import discover
-    from moodplayer.features import FeatureConfig
-    from moodplayer.train import Recipe, baseline_cross_validate, cross_validate, make_examples
+    from moodplayer.voice.datasets import discover
+    from moodplayer.voice.features import FeatureConfig
+    from moodplayer.voice.train import Recipe, baseline_cross_validate, cross_validate, make_examples
 
     torch.set_num_threads(1)
     recipe = Recipe()
@@ -58,9 +60,14 @@ def main() -> None:
     print(f"{'fold':<6}{'test speakers':<26}{'LSTM acc':>10}{'LSTM UAR':>10}{'180-MLP acc':>13}{'180-MLP UAR':>13}")
     for a, b in zip(ours["folds"], classic["folds"]):
         names = f"{a['test_speakers'][0]}..{a['test_speakers'][-1]}"
-        print(f"{a['fold']:<6}{names:<26}{a['accuracy']:>10.1%}{a['uar']:>10.1%}{b['accuracy']:>13.1%}{b['uar']:>13.1%}")
+        print(
+            f"{a['fold']:<6}{names:<26}{a['accuracy']:>10.1%}{a['uar']:>10.1%}{b['accuracy']:>13.1%}{b['uar']:>13.1%}"
+        )
     pm = lambda cv, m: f"{cv[m + '_mean']:.1%}±{cv[m + '_std']:.1%}"  # noqa: E731
-    print(f"{'mean':<32}{pm(ours, 'accuracy'):>14}{pm(ours, 'uar'):>14}{pm(classic, 'accuracy'):>14}{pm(classic, 'uar'):>14}")
+    print(
+        f"{'mean':<32}{pm(ours, 'accuracy'):>14}{pm(ours, 'uar'):>14}"
+        f"{pm(classic, 'accuracy'):>14}{pm(classic, 'uar'):>14}"
+    )
     print(f"\nvoice profiles, same nets (mean ± std over {args.folds} folds)")
     print(f"{'adapt':<18}{'accuracy':>14}{'UAR':>14}{'Δ accuracy':>12}   per fold")
     for mode in modes:
@@ -68,7 +75,9 @@ def main() -> None:
         gain = figures["accuracy_mean"] - ours["adapt"]["none"]["accuracy_mean"]
         per_fold = " ".join(f"{f['adapt'][mode]['accuracy']:.1%}" for f in ours["folds"])
         print(f"{mode:<18}{pm(figures, 'accuracy'):>14}{pm(figures, 'uar'):>14}{gain * 100:>+11.1f}   {per_fold}")
-    print(f"time: features {features_s:.0f} s, LSTM folds {ours_s:.0f} s ({args.jobs} jobs), baseline {classic_s:.0f} s")
+    print(
+        f"time: features {features_s:.0f} s, LSTM folds {ours_s:.0f} s ({args.jobs} jobs), baseline {classic_s:.0f} s"
+    )
 
 
 if __name__ == "__main__":

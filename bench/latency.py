@@ -26,7 +26,7 @@ CLIP = REPO.parent / "shared/data/ravdess-16k/Actor_01/03-01-05-02-01-01-01.flac
 
 def three_seconds() -> np.ndarray:
     """A 3 s clip of speech, starting where the speech starts."""
-    from moodplayer.audio import SAMPLE_RATE, find_speech, load_audio
+    from moodplayer.voice.audio import SAMPLE_RATE, find_speech, load_audio
 
     if CLIP.exists():
         samples = load_audio(CLIP)
@@ -46,10 +46,10 @@ def main() -> None:
 
     import torch
 
-    from moodplayer import profile as profiles
-    from moodplayer.classifier import Classifier
-    from moodplayer.model import count_parameters
     from moodplayer.paths import default_model_path
+    from moodplayer.voice import profiles
+    from moodplayer.voice.classifier import Classifier
+    from moodplayer.voice.model import count_parameters
 
     torch.set_num_threads(1)
     classifier = Classifier.load(args.model)
@@ -75,14 +75,21 @@ def main() -> None:
     print(f"  forward       {statistics.median(model):6.2f} / {q90(model):6.2f} ms")
     print(f"  total         {statistics.median(totals):6.2f} / {q90(totals):6.2f} ms")
     stats, norms = profiles.judged_by(voice, classifier)
-    used = "not used: the model was not trained for profiles" if stats is None else "used" + (", batch norms moved" if norms else "")
+    used = (
+        "not used: the model was not trained for profiles"
+        if stats is None
+        else "used" + (", batch norms moved" if norms else "")
+    )
     added = statistics.median(with_profile) - statistics.median(totals)
-    print(f"  with profile  {statistics.median(with_profile):6.2f} / {q90(with_profile):6.2f} ms ({used}; {added:+.2f} ms)")
+    print(
+        f"  with profile  {statistics.median(with_profile):6.2f} / {q90(with_profile):6.2f} ms "
+        f"({used}; {added:+.2f} ms)"
+    )
 
 
 def a_voice_profile(classifier, samples):
     """A usable profile with both enrolled and heard speech, as after `voice enroll` and some listens."""
-    from moodplayer import profile as profiles
+    from moodplayer.voice import profiles
 
     voice = profiles.new_profile("bench", classifier.features)
     for _ in range(3):

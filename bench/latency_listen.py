@@ -28,8 +28,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -39,18 +39,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from moodplayer.player import Player  # noqa: E402
-from moodplayer.record import record_voice  # noqa: E402
 from test_player import write_tone  # noqa: E402
 from test_voice import enroll_through_the_mic  # noqa: E402
 from vmic import VirtualMic, speech_clip  # noqa: E402
+
+from moodplayer.music.player import Player  # noqa: E402
+from moodplayer.voice.capture import record_voice  # noqa: E402
 
 
 def trailing_silence(clip: Path) -> float:
     """Seconds of quiet at the end of the clip, after its speech."""
     import soundfile as sf
 
-    from moodplayer.audio import find_speech
+    from moodplayer.voice.audio import find_speech
 
     samples, rate = sf.read(clip, dtype="float32")
     return (samples.size - find_speech(samples).end) / rate
@@ -65,7 +66,7 @@ def stop_latency(mic: VirtualMic, clip: Path) -> float:
         finished["at"] = time.monotonic()
 
     threading.Thread(target=play, daemon=True).start()
-    record_voice(15.0, show_meter=False)
+    record_voice(15.0)
     returned = time.monotonic()
     return returned - finished.get("at", returned) + trailing_silence(clip)
 
@@ -104,7 +105,9 @@ def enrolment(mic: VirtualMic, root: Path) -> tuple[float, float]:
     wall = time.monotonic() - started
     if result.returncode != 0:
         raise SystemExit(f"enrolment failed: {result.stderr.strip().splitlines()[-1]}")
-    shown = subprocess.run([sys.executable, "-m", "moodplayer", "voice", "show", "--json"], capture_output=True, text=True)
+    shown = subprocess.run(
+        [sys.executable, "-m", "moodplayer", "voice", "show", "--json"], capture_output=True, text=True
+    )
     return wall, json.loads(shown.stdout)["seconds"]
 
 

@@ -39,10 +39,10 @@ def base_model(examples, data: Path, actors: list[str], epochs: int, seed: int):
     """Train the base model on ``actors`` with `train`'s recipe (fewer epochs), or load it from the cache."""
     from dataclasses import replace
 
-    from moodplayer.features import FeatureConfig
-    from moodplayer.model import load_model, save_model
     from moodplayer.paths import cache_dir
-    from moodplayer.train import Recipe, train_split
+    from moodplayer.voice.features import FeatureConfig
+    from moodplayer.voice.model import load_model, save_model
+    from moodplayer.voice.train import Recipe, train_split
 
     recipe = replace(Recipe(), epochs=epochs)
     # The code that trains and runs the net is part of the key: a change there retrains the base.
@@ -56,7 +56,9 @@ def base_model(examples, data: Path, actors: list[str], epochs: int, seed: int):
     net, info = train_split(examples, actors, recipe, seed, None)
     print(f"base model trained in {time.perf_counter() - start:.0f} s (epoch kept {info['kept_epoch']})", flush=True)
     metadata = {
-        "labels": [], "features": FeatureConfig().to_dict(), "model": net.config.to_dict(),
+        "labels": [],
+        "features": FeatureConfig().to_dict(),
+        "model": net.config.to_dict(),
         "speaker_normalisation": recipe.speaker_norm > 0,
         "data": {"root": str(data)},
         "split": {"train": [s for s in actors if s not in info["validation_speakers"]]},
@@ -66,7 +68,7 @@ def base_model(examples, data: Path, actors: list[str], epochs: int, seed: int):
 
 
 def accuracy(net, examples, profiles: dict | None) -> float:
-    from moodplayer.train import predict_logits
+    from moodplayer.voice.train import predict_logits
 
     predicted = predict_logits(net, examples, profiles).argmax(axis=1)
     return float(np.mean(predicted == np.array([ex.label for ex in examples])))
@@ -75,10 +77,10 @@ def accuracy(net, examples, profiles: dict | None) -> float:
 def main() -> None:
     import torch
 
-    from moodplayer import personal
-    from moodplayer.datasets import discover
-    from moodplayer.features import FeatureConfig
-    from moodplayer.train import Recipe, make_examples
+    from moodplayer.voice import finetune as personal
+    from moodplayer.voice.datasets import discover
+    from moodplayer.voice.features import FeatureConfig
+    from moodplayer.voice.train import Recipe, make_examples
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
@@ -89,7 +91,9 @@ def main() -> None:
     torch.set_num_threads(1)
 
     base_recipe = Recipe()
-    examples = make_examples(discover(args.data), FeatureConfig(), base_recipe.speeds, speed_views=base_recipe.speed_views)
+    examples = make_examples(
+        discover(args.data), FeatureConfig(), base_recipe.speeds, speed_views=base_recipe.speed_views
+    )
     held_out = [f"ravdess-{u:02d}" for u in args.users]
     actors = [f"ravdess-{i:02d}" for i in range(1, 21) if f"ravdess-{i:02d}" not in held_out]
     base, metadata = base_model(examples, args.data, actors, args.base_epochs, args.seed)
@@ -103,11 +107,18 @@ def main() -> None:
         rehearsal = personal.rehearsal_examples(metadata, round(recipe.rehearsal * len(tune) * 2), args.seed)
         tuned = personal.fine_tune(base, tune, rehearsal, recipe, args.seed, personal.trained_for_profiles(metadata))
         own_profile = {user: personal.profile_of(tune)}  # the user's profile: their tuning clips
-        other_profiles = {s: personal.profile_of([ex for ex in others if ex.speaker == s]) for s in held_out if s != user}
-        for mode, (mine_p, others_p) in {"per clip": (None, None), "voice profile": (own_profile, other_profiles)}.items():
+        other_profiles = {
+            s: personal.profile_of([ex for ex in others if ex.speaker == s]) for s in held_out if s != user
+        }
+        for mode, (mine_p, others_p) in {
+            "per clip": (None, None),
+            "voice profile": (own_profile, other_profiles),
+        }.items():
             row = {
-                "user_before": accuracy(base, test, mine_p), "user_after": accuracy(tuned, test, mine_p),
-                "others_before": accuracy(base, others, others_p), "others_after": accuracy(tuned, others, others_p),
+                "user_before": accuracy(base, test, mine_p),
+                "user_after": accuracy(tuned, test, mine_p),
+                "others_before": accuracy(base, others, others_p),
+                "others_after": accuracy(tuned, others, others_p),
             }
             rows[mode].append(row)
             print(
@@ -128,7 +139,8 @@ def main() -> None:
     _, report = personal.adapt(base, metadata, fifty, recipe, args.seed)
     print(
         f"adapt on 50 clips ({report['folds']}-fold before/after {report['before']:.1%} → {report['after']:.1%}, "
-        f"then final tuning): {time.perf_counter() - start:.1f} s wall, {time.process_time() - cpu:.1f} s CPU, one thread"
+        f"then final tuning): {time.perf_counter() - start:.1f} s wall, "
+        f"{time.process_time() - cpu:.1f} s CPU, one thread"
     )
     print("command: python bench/personal.py " + " ".join(sys.argv[1:]))
 

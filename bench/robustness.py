@@ -17,25 +17,26 @@ Babble is the sum of six clips of speakers the scored ones are not (actors
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from moodplayer.audio import SAMPLE_RATE  # noqa: E402  (after the path insert above)
-from moodplayer.rooms import Room, in_room, reverberate  # noqa: E402
+from moodplayer.voice.audio import SAMPLE_RATE  # noqa: E402  (after the path insert above)
+from moodplayer.voice.rooms import Room, in_room, reverberate  # noqa: E402
 
 Degradation = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
 def babble_maker(data: Path) -> Callable[[int], np.ndarray]:
     """Several voices talking at once: six other speakers' clips, each at the same level, summed."""
-    from moodplayer.audio import load_audio
+    from moodplayer.voice.audio import load_audio
 
     voices = [load_audio(path) for path in sorted(data.glob("Actor_0[1-6]/*-01-01-01.flac"))[:6]]
     voices = [v / (np.sqrt(np.mean(np.square(v))) + 1e-9) for v in voices]
@@ -67,7 +68,7 @@ def diffuse_reverberation(samples: np.ndarray, rng: np.random.Generator) -> np.n
 
 def telephone(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The narrow band of a phone line: 300-3400 Hz, sampled at 8 kHz, back to 16 kHz."""
-    from moodplayer.audio import band_limited, to_sample_rate
+    from moodplayer.voice.audio import band_limited, to_sample_rate
 
     return to_sample_rate(to_sample_rate(band_limited(samples, 300, 3400), SAMPLE_RATE, 8000), 8000, SAMPLE_RATE)
 
@@ -84,12 +85,16 @@ def mp3(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return decoded
 
 
+def _in_room(x: np.ndarray, rng: np.random.Generator, room: Room) -> np.ndarray:
+    return in_room(x, room, rng)
+
+
 def conditions(data: Path) -> dict[str, Degradation]:
     """Each condition's name and what it does to a clip."""
-    from moodplayer.audio import coloured_noise, with_noise
+    from moodplayer.voice.audio import coloured_noise, with_noise
 
     babble = babble_maker(data)
-    rooms = {name: (lambda room: lambda x, rng: in_room(x, room, rng))(room) for name, room in ROOMS.items()}
+    rooms = {name: functools.partial(_in_room, room=room) for name, room in ROOMS.items()}
     return {
         "as recorded": lambda x, rng: x,
         "10 dB quieter": lambda x, rng: (x * 10 ** (-10 / 20)).astype(np.float32),
@@ -108,8 +113,8 @@ def conditions(data: Path) -> dict[str, Degradation]:
 
 def score(classifier, clips, degrade: Degradation, seed: int) -> dict:
     """Accuracy, UAR and refusals of the classifier on degraded clips (a refusal counts as wrong)."""
-    from moodplayer.audio import load_audio
     from moodplayer.errors import NoSpeechError
+    from moodplayer.voice.audio import load_audio
 
     rng = np.random.default_rng(seed)
     truth, guess, refused = [], [], 0
@@ -129,14 +134,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, nargs="?", default=REPO.parent / "shared/data/ravdess-16k")
     parser.add_argument("--model", type=Path, default=None)
-    parser.add_argument("--speakers", nargs="+", default=None, help="speaker IDs to score (default: the model's validation speakers)")
+    parser.add_argument(
+        "--speakers", nargs="+", default=None, help="speaker IDs to score (default: the model's validation speakers)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     import torch
 
-    from moodplayer.classifier import Classifier
-    from moodplayer.datasets import discover
+    from moodplayer.voice.classifier import Classifier
+    from moodplayer.voice.datasets import discover
 
     torch.set_num_threads(1)
     classifier = Classifier.load(args.model)

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from moodplayer import demo  # noqa: E402
-from moodplayer.scan import ScanJob, examine  # noqa: E402
+from moodplayer.music.scan import ScanJob, examine  # noqa: E402
 
 FORMATS = ("mp3", "ogg", "flac", "opus", "m4a")
 
@@ -49,8 +49,20 @@ def render(spec: dict, seconds: float, target: Path, number: int) -> None:
     with tempfile.NamedTemporaryFile(suffix=".wav") as wav:
         sf.write(wav.name, samples, demo.RATE)
         subprocess.run(
-            ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", wav.name, "-metadata", f"title={spec['title']} {number}",
-             "-metadata", "artist=Bench", str(target)],
+            [
+                "ffmpeg",
+                "-nostdin",
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                wav.name,
+                "-metadata",
+                f"title={spec['title']} {number}",
+                "-metadata",
+                "artist=Bench",
+                str(target),
+            ],
             check=True,
         )
 
@@ -78,8 +90,9 @@ def timed_scan(folder: Path, home: Path, jobs: int | None) -> tuple[float, dict]
     command = [sys.executable, "-m", "moodplayer", "library", "scan", str(folder), "--json"]
     command += ["--jobs", str(jobs)] if jobs else []
     start = time.perf_counter()
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
-                            env={**os.environ, "MOODPLAYER_HOME": str(home)})
+    result = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, env={**os.environ, "MOODPLAYER_HOME": str(home)}
+    )
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"scan failed: {result.stderr.strip()}")
@@ -110,15 +123,21 @@ def main() -> None:
         tracks = generate(root / "first", args.tracks, seconds=180.0)
         clips = generate(root / "clips", 20, seconds=5.0)
         link_library(clips, root / "library", args.library)
-        print(f"generated {args.tracks} three-minute tracks and a {args.library}-track library "
-              f"in {time.perf_counter() - started:.0f} s")
+        print(
+            f"generated {args.tracks} three-minute tracks and a {args.library}-track library "
+            f"in {time.perf_counter() - started:.0f} s"
+        )
 
         elapsed, report = timed_scan(root / "first", root / "home1", args.jobs)
-        print(f"first scan with analysis: {report['stored']} of {len(tracks)} tracks in {elapsed:.1f} s "
-              f"= {report['stored'] / elapsed:.1f} tracks/s (target >= 5 on 2 cores)")
+        print(
+            f"first scan with analysis: {report['stored']} of {len(tracks)} tracks in {elapsed:.1f} s "
+            f"= {report['stored'] / elapsed:.1f} tracks/s (target >= 5 on 2 cores)"
+        )
         cpu = cpu_per_track(tracks[:20])
-        print(f"CPU per track: {cpu * 1000:.0f} ms (mean of {min(20, len(tracks))}, formats mixed) "
-              f"= {2 / cpu:.1f} tracks/s on 2 free cores, before start-up")
+        print(
+            f"CPU per track: {cpu * 1000:.0f} ms (mean of {min(20, len(tracks))}, formats mixed) "
+            f"= {2 / cpu:.1f} tracks/s on 2 free cores, before start-up"
+        )
         print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
         elapsed, report = timed_scan(root / "library", root / "home2", args.jobs)
@@ -126,8 +145,10 @@ def main() -> None:
         elapsed, report = timed_scan(root / "library", root / "home2", args.jobs)
         assert report["unchanged"] == args.library and report["stored"] == 0, report
         print(f"re-scan of the unchanged {args.library}-track library: {elapsed:.2f} s (target <= 3 s)")
-    print(f"cores: {os.cpu_count()}, jobs: {args.jobs or 'all'}; command: python bench/scan.py "
-          f"--tracks {args.tracks} --library {args.library}" + (f" --jobs {args.jobs}" if args.jobs else ""))
+    print(
+        f"cores: {os.cpu_count()}, jobs: {args.jobs or 'all'}; command: python bench/scan.py "
+        f"--tracks {args.tracks} --library {args.library}" + (f" --jobs {args.jobs}" if args.jobs else "")
+    )
 
 
 if __name__ == "__main__":

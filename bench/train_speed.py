@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 def seconds_per_epoch(examples, speakers: list[str], recipe, nets: int, epochs: int) -> float:
     """Seconds an epoch takes each of ``nets`` nets trained at once on ``speakers``' clips."""
-    from moodplayer.train import train_models
+    from moodplayer.voice.train import train_models
 
     def net_seconds(run_epochs: int) -> float:
         run = replace(recipe, epochs=run_epochs, ensemble=nets)
@@ -43,12 +43,14 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     args = parser.parse_args()
 
-    from moodplayer.datasets import discover, speakers
-    from moodplayer.features import FeatureConfig
-    from moodplayer.train import Recipe, make_examples, native_bfloat16, speaker_folds
+    from moodplayer.voice.datasets import discover, speakers
+    from moodplayer.voice.features import FeatureConfig
+    from moodplayer.voice.train import Recipe, make_examples, native_bfloat16, speaker_folds
 
     recipe = Recipe()
-    examples = make_examples(discover(args.data), FeatureConfig(), recipe.speeds, recipe.degraded_copies, recipe.speed_views)
+    examples = make_examples(
+        discover(args.data), FeatureConfig(), recipe.speeds, recipe.degraded_copies, recipe.speed_views
+    )
     held_out = speaker_folds(speakers(examples), 5)[0]
     training = [name for name in speakers(examples) if name not in held_out]
     clips = sum(ex.speaker in training for ex in examples)
@@ -58,7 +60,10 @@ def main() -> None:
     print(f"one net alone        {alone:.2f} s/epoch")
     print(f"two nets at once     {busy:.2f} s/epoch each")
     nets = 5 * recipe.ensemble
-    print(f"5-fold run: {nets} nets × {recipe.epochs} epochs, two at once ≈ {nets * recipe.epochs * busy / 2 / 60:.1f} min of training")
+    print(
+        f"5-fold run: {nets} nets × {recipe.epochs} epochs, "
+        f"two at once ≈ {nets * recipe.epochs * busy / 2 / 60:.1f} min of training"
+    )
 
 
 if __name__ == "__main__":

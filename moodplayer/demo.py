@@ -18,7 +18,7 @@ import numpy as np
 
 from moodplayer import paths
 
-DEFINITIONS = paths.REPO_DIR / "playlists" / "demo.json"
+DEFINITIONS = paths.shipped_asset("playlists/demo.json")
 SAMPLE_VOICE = paths.BUNDLED_DATA_DIR / "sample-voice.flac"
 RATE = 22_050
 BARS = 8  # four chords, played twice

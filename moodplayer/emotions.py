@@ -11,7 +11,7 @@ matching (the probability-weighted mean of the points).
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 EMOTIONS: tuple[str, ...] = (
     "neutral",

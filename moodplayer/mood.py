@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from moodplayer.emotions import CIRCUMPLEX, EMOTIONS
 from moodplayer.errors import LibraryError
-from moodplayer.track import Track
+from moodplayer.music.track import Track
 
 STRATEGIES = ("match", "uplift")
 TRACKS_PER_UPLIFT_STEP = 2
@@ -64,5 +64,7 @@ def plan(lib, emotion: str, strategy: str = "match") -> PlayPlan:
                 result.playlists.append(name)
                 result.tracks.extend(tracks)
     if not result.tracks:
-        raise LibraryError(f"the playlists mapped to '{emotion}' hold no tracks; add some with: moodplayer playlist add")
+        raise LibraryError(
+            f"the playlists mapped to '{emotion}' hold no tracks; add some with: moodplayer playlist add"
+        )
     return result

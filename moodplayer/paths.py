@@ -32,12 +32,20 @@ def database_path() -> Path:
     return home() / "moodplayer.db"
 
 
+def shipped_asset(relative: str) -> Path:
+    """A file the repository ships (``models/…``, ``playlists/…``).
+
+    From the source tree when moodplayer runs from one (an editable install),
+    else the copy that a built wheel carries in the package's ``data/`` folder
+    (``setup.py`` puts it there).
+    """
+    in_tree = REPO_DIR / relative
+    return in_tree if in_tree.exists() else BUNDLED_DATA_DIR / Path(relative).name
+
+
 def default_model_path() -> Path:
-    """The model shipped in the repository's ``models/`` (or installed package data)."""
-    shipped = REPO_DIR / "models" / "emotion-lstm.safetensors"
-    if shipped.exists():
-        return shipped
-    return BUNDLED_DATA_DIR / "emotion-lstm.safetensors"
+    """The shipped emotion model: read, never written by a user command."""
+    return shipped_asset("models/emotion-lstm.safetensors")
 
 
 def cache_dir() -> Path:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from moodplayer import audio
 from moodplayer.demo import SAMPLE_VOICE
 from moodplayer.errors import AudioError, NoSpeechError
+from moodplayer.voice import audio
 
 FFMPEG_FORMATS = ["mp3", "ogg", "opus", "m4a", "wma", "aiff", "wv"]
 
@@ -145,6 +145,8 @@ def test_a_narrow_channel_passes_its_band_and_stops_the_rest():
     t = np.arange(audio.SAMPLE_RATE) / audio.SAMPLE_RATE
     tones = {hz: np.sin(2 * np.pi * hz * t).astype(np.float32) for hz in (100, 1000, 6000)}
     heard = {hz: audio.band_limited(tone, 300, 3400)[audio.SAMPLE_RATE // 10 :] for hz, tone in tones.items()}
-    level_db = {hz: 20 * np.log10(np.sqrt(np.mean(np.square(x, dtype=np.float64))) / np.sqrt(0.5)) for hz, x in heard.items()}
+    level_db = {
+        hz: 20 * np.log10(np.sqrt(np.mean(np.square(x, dtype=np.float64))) / np.sqrt(0.5)) for hz, x in heard.items()
+    }
     assert level_db[1000] == pytest.approx(0, abs=0.5)
     assert level_db[100] < -30 and level_db[6000] < -30

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from moodplayer.classifier import Classifier
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import ModelError, NoSpeechError
+from moodplayer.voice.classifier import Classifier
 from tests.conftest import run_cli
 
 
@@ -53,7 +53,7 @@ def test_silence_is_no_speech(classifier):
 
 
 def test_warm_up_runs_the_whole_path_and_changes_nothing(classifier, ravdess):
-    from moodplayer.classifier import synthetic_vowel
+    from moodplayer.voice.classifier import synthetic_vowel
 
     assert classifier.features_of(synthetic_vowel(16000))[0].shape[0] > 100  # heard as speech: features run too
     clip = ravdess / "Actor_01" / "03-01-05-02-01-01-01.flac"
@@ -129,7 +129,7 @@ def test_evaluate_on_a_bad_folder_is_one_line(tmp_path):
 def test_own_mel_filters_equal_librosa_s():
     import librosa
 
-    from moodplayer.features import FeatureConfig, _mel_basis
+    from moodplayer.voice.features import FeatureConfig, _mel_basis
 
     config = FeatureConfig()
     reference = librosa.filters.mel(
@@ -153,7 +153,7 @@ def test_evaluate_with_neutral_enrolment_leaves_the_enrolment_out(tmp_path, clas
 def heard_as(clip, profile=None, spread=None):
     """A clip's views as view_logits hears them: each at cold start, then with a profile the view as
     recorded normalised by it."""
-    from moodplayer.features import normalise
+    from moodplayer.voice.features import normalise
 
     return [normalise(v, None, spread) for v in clip] + ([normalise(clip[0], profile)] if profile else [])
 
@@ -161,9 +161,9 @@ def heard_as(clip, profile=None, spread=None):
 def test_views_and_members_are_averaged_each_member_normalising_its_way_and_a_profile_adds_the_view_as_recorded():
     import torch
 
-    from moodplayer.classifier import view_logits
-    from moodplayer.features import Stats, normalise
-    from moodplayer.model import EmotionNet, ModelConfig, ensemble_of
+    from moodplayer.voice.classifier import view_logits
+    from moodplayer.voice.features import Stats, normalise
+    from moodplayer.voice.model import EmotionNet, ModelConfig, ensemble_of
 
     torch.manual_seed(0)
     own = EmotionNet(ModelConfig(n_inputs=4, channels=8, hidden=8, typical_spread=(False,))).eval()
@@ -205,8 +205,8 @@ def test_the_log_of_the_training_prior_is_taken_off_the_logits():
 
     import torch
 
-    from moodplayer.classifier import view_logits
-    from moodplayer.model import EmotionNet, ModelConfig
+    from moodplayer.voice.classifier import view_logits
+    from moodplayer.voice.model import EmotionNet, ModelConfig
 
     torch.manual_seed(0)
     plain = EmotionNet(ModelConfig(n_inputs=4, n_classes=3, channels=8, hidden=8)).eval()
@@ -224,7 +224,8 @@ def test_classifying_a_clip_at_every_speed_does_not_import_librosa(ravdess):
 
     clip = ravdess / "Actor_01" / "03-01-05-02-01-01-01.flac"
     probe = (
-        "import sys; from moodplayer.audio import load_audio; from moodplayer.classifier import Classifier; "
+        "import sys; from moodplayer.voice.audio import load_audio; "
+        "from moodplayer.voice.classifier import Classifier; "
         "c = Classifier.load(); c.speeds = (0.9, 1.1); "  # as models trained with speed views hear clips
         f"c.predict(load_audio({str(clip)!r})); print('librosa' in sys.modules)"
     )
@@ -236,7 +237,7 @@ def _tiny_net_with_trained_norms(seed: int):
     """A small net whose batch norms hold statistics other than the 0/1 a new layer starts with."""
     import torch
 
-    from moodplayer.model import EmotionNet, ModelConfig
+    from moodplayer.voice.model import EmotionNet, ModelConfig
 
     torch.manual_seed(seed)
     net = EmotionNet(ModelConfig(n_inputs=4, channels=8, hidden=8)).eval()
@@ -248,7 +249,7 @@ def _tiny_net_with_trained_norms(seed: int):
 
 def _voice(net, shift: float):
     """Voice norms whose means sit ``shift`` above the net's training ones, with the same variances."""
-    from moodplayer.features import Stats
+    from moodplayer.voice.features import Stats
 
     norms = []
     for block in net.front:
@@ -260,12 +261,15 @@ def _voice(net, shift: float):
 def test_batch_norms_moved_to_a_voice_normalise_its_profiled_view_by_its_statistics_blended_with_the_training_ones():
     import copy
 
-    from moodplayer.classifier import SPEAKER_NORM_WEIGHT, view_logits
-    from moodplayer.features import Stats
+    from moodplayer.voice.classifier import SPEAKER_NORM_WEIGHT, view_logits
+    from moodplayer.voice.features import Stats
 
     net = _tiny_net_with_trained_norms(0)
     rng = np.random.default_rng(0)
-    clips = [[rng.normal(size=(n, 4)).astype(np.float32) for n in (60, 52)], [rng.normal(size=(75, 4)).astype(np.float32)]]
+    clips = [
+        [rng.normal(size=(n, 4)).astype(np.float32) for n in (60, 52)],
+        [rng.normal(size=(75, 4)).astype(np.float32)],
+    ]
     profile = Stats.of(np.concatenate([clip[0] for clip in clips]) + 0.5)
     plain = view_logits(net, clips, [profile, profile])
     np.testing.assert_allclose(view_logits(net, clips, [profile, profile], _voice(net, 0.0)), plain, atol=1e-5)
@@ -283,9 +287,9 @@ def test_batch_norms_moved_to_a_voice_normalise_its_profiled_view_by_its_statist
 def test_a_voice_is_heard_block_by_block_and_clip_by_clip_as_all_at_once():
     import torch
 
-    from moodplayer.classifier import heard_norms, merge_norms
-    from moodplayer.features import Stats, normalise
-    from moodplayer.model import batch_norm_inputs, pad_batch
+    from moodplayer.voice.classifier import heard_norms, merge_norms
+    from moodplayer.voice.features import Stats, normalise
+    from moodplayer.voice.model import batch_norm_inputs, pad_batch
 
     net = _tiny_net_with_trained_norms(1)
     rng = np.random.default_rng(1)

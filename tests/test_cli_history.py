@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from moodplayer.library import Library
+from moodplayer.music.library import Library
 from tests.conftest import run_cli
 
 
@@ -13,7 +13,9 @@ def log_detections(*emotions: str) -> list[int]:
     with Library.open() as lib:
         for i, emotion in enumerate(emotions):
             probabilities = {emotion: 0.7, "neutral": 0.3}
-            ids.append(lib.record_detection(emotion, probabilities, 0.1 * i, -0.1 * i, "match", f"demo-{emotion}", "test"))
+            ids.append(
+                lib.record_detection(emotion, probabilities, 0.1 * i, -0.1 * i, "match", f"demo-{emotion}", "test")
+            )
     return ids
 
 

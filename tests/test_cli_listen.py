@@ -14,7 +14,7 @@ import soundfile as sf
 
 from moodplayer.demo import SAMPLE_VOICE
 from moodplayer.emotions import EMOTIONS
-from moodplayer.library import Library
+from moodplayer.music.library import Library
 from tests.conftest import REPO, run_cli
 
 SILENT_VLC = {"MOODPLAYER_AOUT": "dummy"}
@@ -125,7 +125,10 @@ def test_ctrl_c_during_playback_exits_130_and_keeps_history(tmp_path, isolated_h
     short_playlist(tmp_path, seconds=20.0, count=1)
     proc = subprocess.Popen(
         [sys.executable, "-m", "moodplayer", "listen", "--file", str(SAMPLE_VOICE)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, **SILENT_VLC, "MOODPLAYER_HOME": str(isolated_home)},
     )
     deadline = time.time() + 60
@@ -161,7 +164,9 @@ def unsure_model(tmp_path):
 
 def test_when_unsure_a_set_mood_is_played_and_kept_as_feedback(tmp_path):
     model = unsure_model(tmp_path)
-    result = run_cli("listen", "--file", str(SAMPLE_VOICE), "--model", model, "--if-unsure", "calm", "--no-play", "--json")
+    result = run_cli(
+        "listen", "--file", str(SAMPLE_VOICE), "--model", model, "--if-unsure", "calm", "--no-play", "--json"
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["uncertain"] is True and data["playlists"] == ["demo-calm"]

@@ -104,7 +104,11 @@ def test_import_reports_missing_entries_and_export_round_trips(album, tmp_path):
     assert [t["missing"] for t in shown["tracks"]] == [False, True]
     ok("playlist", "export", "list", str(album / "out.m3u"))
     assert (album / "out.m3u").read_text().splitlines() == [
-        "#EXTM3U", "#EXTINF:2,Band - First", "a/01 first.ogg", "#EXTINF:-1,lost", "lost.mp3"
+        "#EXTM3U",
+        "#EXTINF:2,Band - First",
+        "a/01 first.ogg",
+        "#EXTINF:-1,lost",
+        "lost.mp3",
     ]
     again = run_cli("playlist", "import", str(album / "list.m3u8"))
     assert again.returncode == 1 and "already exists" in again.stderr
@@ -140,10 +144,21 @@ def test_scan_autoplaylists_and_missing_from_the_command_line(album):
     assert warning.startswith(f"warning: skipped {damaged}: not decodable audio (ffmpeg: ")  # one line, however long
 
 
-@pytest.mark.parametrize("command", [
-    [], ["playlist"], ["moods"], ["library"], ["playlist", "import"], ["playlist", "export"], ["playlist", "move"],
-    ["library", "scan"], ["library", "missing"], ["library", "autoplaylists"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["playlist"],
+        ["moods"],
+        ["library"],
+        ["playlist", "import"],
+        ["playlist", "export"],
+        ["playlist", "move"],
+        ["library", "scan"],
+        ["library", "missing"],
+        ["library", "autoplaylists"],
+    ],
+)
 def test_every_command_has_help(command):
     result = ok(*command, "--help")
     assert "Usage" in result.stdout

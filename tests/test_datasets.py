@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from moodplayer.datasets import discover, speakers
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
+from moodplayer.voice.datasets import discover, speakers
 
 
 def _write(path, seconds=0.2):

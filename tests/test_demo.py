@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 from moodplayer import demo, mood
-from moodplayer.audio import load_audio
 from moodplayer.emotions import EMOTIONS, valence_arousal
+from moodplayer.voice.audio import load_audio
 
 
 def test_every_emotion_gets_two_tagged_playable_tracks():
     files = demo.render_missing()
     assert sorted(files) == sorted(EMOTIONS)
-    for emotion, tracks in files.items():
+    for tracks in files.values():
         assert len(tracks) == 2
         for path in tracks:
             tags = mutagen.File(path)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moodplayer.audio import SAMPLE_RATE, load_audio, speech_only
-from moodplayer.features import (
+from moodplayer.voice.audio import SAMPLE_RATE, load_audio, speech_only
+from moodplayer.voice.features import (
     PITCH_FEATURES,
     SPECTRAL_SHAPE_FEATURES,
     VOICE_QUALITY_FEATURES,
@@ -60,7 +60,9 @@ def test_pitch_agrees_with_librosa_pyin_on_real_voices(ravdess, clip):
 
     speech = speech_only(load_audio(ravdess / clip))  # a calm man; a frightened woman
     ours = pitch(speech, log_mel(speech).shape[0])
-    f0, voiced, _ = librosa.pyin(speech, fmin=60, fmax=500, sr=SAMPLE_RATE, frame_length=1024, hop_length=CONFIG.hop_length)
+    f0, voiced, _ = librosa.pyin(
+        speech, fmin=60, fmax=500, sr=SAMPLE_RATE, frame_length=1024, hop_length=CONFIG.hop_length
+    )
     n = min(len(ours), len(f0))
     both = voiced[:n] & (ours[:n, 1] >= 0.5)
     semitones = 12 * np.abs(np.log2(np.exp(ours[:n, 0][both]) / f0[:n][both]))

@@ -12,7 +12,7 @@ import pytest
 
 from moodplayer import paths
 from moodplayer.errors import LibraryError
-from moodplayer.library import Library
+from moodplayer.music.library import Library
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,8 +23,19 @@ def make_audio(path: Path, seconds: float = 1.0, **tags: str) -> Path:
     meta = [arg for key, value in tags.items() for arg in ("-metadata", f"{key}={value}")]
     extra = ["-write_id3v2", "1"] if path.suffix in (".aiff", ".aif") else []
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-         *extra, *meta, str(path)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:duration={seconds}",
+            *extra,
+            *meta,
+            str(path),
+        ],
         check=True,
     )
     return path
@@ -150,14 +161,20 @@ def test_a_library_locked_by_another_process_is_a_one_line_error(tmp_path):
     path = tmp_path / "moodplayer.db"
     Library.open(path).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import sqlite3, sys, time
             conn = sqlite3.connect({str(path)!r}, isolation_level=None)
             conn.execute("BEGIN EXCLUSIVE")
             print("locked", flush=True)
             sys.stdin.readline()
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -196,7 +213,7 @@ def test_a_newer_schema_is_refused_not_downgraded(tmp_path):
 
 ADDER = """
 import sys
-from moodplayer.library import Library
+from moodplayer.music.library import Library
 with Library.open(sys.argv[1]) as lib:
     for n in range(int(sys.argv[3])):
         lib.add_tracks("shared", [f"https://{sys.argv[2]}.example/{n}"])
@@ -209,7 +226,9 @@ def test_two_processes_adding_to_one_playlist_lose_nothing(tmp_path):
         lib.create_playlist("shared")
     env = {"PYTHONPATH": str(REPO)}
     procs = [
-        subprocess.Popen([sys.executable, "-c", ADDER, str(path), who, "200"], env=env, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", ADDER, str(path), who, "200"], env=env, stderr=subprocess.PIPE, text=True
+        )
         for who in ("alice", "bob")
     ]
     for proc in procs:

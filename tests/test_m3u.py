@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from moodplayer.errors import LibraryError
-from moodplayer.library import Library
-from moodplayer.m3u import read_m3u, write_m3u
-from moodplayer.track import Track
+from moodplayer.music.library import Library
+from moodplayer.music.m3u import read_m3u, write_m3u
+from moodplayer.music.track import Track
 
 
 @pytest.fixture
@@ -35,7 +35,8 @@ def test_windows_media_player_style_bom_crlf_backslashes_and_extinf(music):
         music / "winamp.m3u8",
         "#EXTM3U\n#EXTINF:245,Artist A - Café del Mar\nArtist A\\01 Café del Mar.mp3\n"
         "#EXTINF:-1,Just A Title\n.\\b side.ogg\n",
-        bom=True, crlf=True,
+        bom=True,
+        crlf=True,
     )
     first, second = read_m3u(playlist)
     assert first.found and first.track.location == str(music / "Artist A" / "01 Café del Mar.mp3")
@@ -45,7 +46,9 @@ def test_windows_media_player_style_bom_crlf_backslashes_and_extinf(music):
 
 
 def test_a_windows_absolute_path_is_found_by_its_trailing_folders(music):
-    playlist = write(music / "old pc.m3u", "C:\\Users\\me\\Música\\Artist A\\02 Ünïcode.flac\nC:\\Elsewhere\\nope.mp3\n")
+    playlist = write(
+        music / "old pc.m3u", "C:\\Users\\me\\Música\\Artist A\\02 Ünïcode.flac\nC:\\Elsewhere\\nope.mp3\n"
+    )
     found, lost = read_m3u(playlist)
     assert found.found and found.track.location == str(music / "Artist A" / "02 Ünïcode.flac")
     assert not lost.found and lost.track.location == "C:\\Elsewhere\\nope.mp3"
@@ -56,7 +59,9 @@ def test_file_uris_with_percent_encoding_and_absolute_and_relative_paths(music, 
     uri = "file://" + str(target).replace(" ", "%20").replace("é", "%C3%A9")
     lists = tmp_path / "lists"
     lists.mkdir()
-    playlist = write(lists / "vlc.m3u8", f"#EXTM3U\n{uri}\n{music / 'b side.ogg'}\n../Música/Artist A/02 Ünïcode.flac\n")
+    playlist = write(
+        lists / "vlc.m3u8", f"#EXTM3U\n{uri}\n{music / 'b side.ogg'}\n../Música/Artist A/02 Ünïcode.flac\n"
+    )
     locations = [e.track.location for e in read_m3u(playlist)]
     assert locations == [str(target), str(music / "b side.ogg"), str(music / "Artist A" / "02 Ünïcode.flac")]
 
@@ -76,7 +81,10 @@ def test_utf16_m3u_with_its_byte_order_mark_is_decoded(music):
 
 def test_names_spelled_in_another_letter_case_find_the_file(music):
     """Windows and macOS ignore case, so their playlists may spell a name differently from the file."""
-    playlist = write(music / "case.m3u", "ARTIST a\\01 café DEL mar.MP3\nartist a/02 ÜNÏCODE.flac\nC:\\Music\\B SIDE.ogg\nartist a/nope.mp3\n")
+    playlist = write(
+        music / "case.m3u",
+        "ARTIST a\\01 café DEL mar.MP3\nartist a/02 ÜNÏCODE.flac\nC:\\Music\\B SIDE.ogg\nartist a/nope.mp3\n",
+    )
     first, second, third, lost = read_m3u(playlist)
     assert first.found and first.track.location == str(music / "Artist A" / "01 Café del Mar.mp3")
     assert second.found and second.track.location == str(music / "Artist A" / "02 Ünïcode.flac")
@@ -92,7 +100,10 @@ def test_a_name_written_decomposed_by_macos_finds_the_composed_file(music):
 
 
 def test_streams_and_extinf_attributes_are_kept(tmp_path):
-    playlist = write(tmp_path / "radio.m3u", '#EXTM3U\n#EXTINF:-1 tvg-id="x, y" group-title="News",Radio One\nhttps://radio.example/one\n')
+    playlist = write(
+        tmp_path / "radio.m3u",
+        '#EXTM3U\n#EXTINF:-1 tvg-id="x, y" group-title="News",Radio One\nhttps://radio.example/one\n',
+    )
     [entry] = read_m3u(playlist)
     assert entry.found and entry.track.location == "https://radio.example/one" and entry.track.title == "Radio One"
 
@@ -136,7 +147,9 @@ def test_import_keeps_missing_entries_in_order(music):
         lib.add_tracks("mixed", [e.track for e in read_m3u(playlist)])
         entries = lib.entries("mixed")
     assert [(Path(e.track.location).name, e.missing) for e in entries] == [
-        ("b side.ogg", False), ("gone.mp3", True), ("02 Ünïcode.flac", False)
+        ("b side.ogg", False),
+        ("gone.mp3", True),
+        ("02 Ünïcode.flac", False),
     ]
 
 

@@ -9,10 +9,13 @@ from dataclasses import replace
 import pytest
 import torch
 
-from moodplayer.model import (
+from moodplayer.errors import ModelError
+from moodplayer.voice.model import (
     BiLSTM,
     EmotionNet,
     ModelConfig,
+    _conv_frames,
+    _halve_frames,
     count_parameters,
     ensemble_of,
     load_model,
@@ -21,10 +24,7 @@ from moodplayer.model import (
     save_model,
     sidecar_path,
     typical_var,
-    _conv_frames,
-    _halve_frames,
 )
-from moodplayer.errors import ModelError
 from tests.conftest import run_cli
 
 METADATA = {"labels": ["a", "b"], "features": {}, "model": ModelConfig(n_classes=2, channels=16, hidden=16).to_dict()}
@@ -128,7 +128,10 @@ def test_an_ensemble_keeps_its_members_through_a_round_trip(tmp_path):
 
 def test_each_member_keeps_its_own_cold_start_through_a_round_trip_and_older_nets_have_none(tmp_path):
     config = ModelConfig.from_dict(METADATA["model"])
-    own, typical = EmotionNet(replace(config, typical_spread=(False,))), EmotionNet(replace(config, typical_spread=(True,)))
+    own, typical = (
+        EmotionNet(replace(config, typical_spread=(False,))),
+        EmotionNet(replace(config, typical_spread=(True,))),
+    )
     spread = torch.linspace(0.5, 2.0, config.n_inputs)
     typical.typical_var.copy_(spread)
     ensemble = ensemble_of([own, typical])
@@ -214,7 +217,7 @@ def test_weights_not_matching_metadata_raise_model_error(saved):
 
 
 def test_detect_with_damaged_model_exits_with_one_line(tmp_path, ravdess):
-    pytest.importorskip("moodplayer.ui")  # detect renders through the lead's ui module
+    pytest.importorskip("moodplayer.ui.views")  # detect renders through the lead's ui module
     model = tmp_path / "damaged.safetensors"
     model.write_bytes(b"not a model at all")
     model.with_suffix(".json").write_text("{}")

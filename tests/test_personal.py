@@ -7,14 +7,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from moodplayer import personal, versions
-from moodplayer import samples as store
-from moodplayer.audio import load_audio
-from moodplayer.datasets import discover
-from moodplayer.features import FeatureConfig
-from moodplayer.model import load_model, members_of, typical_var
 from moodplayer.paths import default_model_path
-from moodplayer.train import make_examples
+from moodplayer.voice import finetune as personal
+from moodplayer.voice import model_versions as versions
+from moodplayer.voice import sample_store as store
+from moodplayer.voice.audio import load_audio
+from moodplayer.voice.datasets import discover
+from moodplayer.voice.features import FeatureConfig
+from moodplayer.voice.model import load_model, members_of, typical_var
+from moodplayer.voice.train import make_examples
+
 
 def test_stratified_folds_partition_the_clips_and_spread_each_emotion():
     labels = [0] * 6 + [1] * 5 + [2] * 1
@@ -39,8 +41,18 @@ def test_without_the_base_corpus_on_disk_nothing_is_rehearsed(tmp_path):
     split = {"train": ["ravdess-01"]}
     (tmp_path / "empty").mkdir()
     assert personal.rehearsal_examples({"features": features, "split": split}, 10) == []
-    assert personal.rehearsal_examples({"features": features, "split": split, "data": {"root": str(tmp_path / "gone")}}, 10) == []
-    assert personal.rehearsal_examples({"features": features, "split": split, "data": {"root": str(tmp_path / "empty")}}, 10) == []
+    assert (
+        personal.rehearsal_examples(
+            {"features": features, "split": split, "data": {"root": str(tmp_path / "gone")}}, 10
+        )
+        == []
+    )
+    assert (
+        personal.rehearsal_examples(
+            {"features": features, "split": split, "data": {"root": str(tmp_path / "empty")}}, 10
+        )
+        == []
+    )
 
 
 @pytest.mark.slow

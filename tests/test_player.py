@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from vmic import vmic  # noqa: F401  (the fixture)
 
 from moodplayer.errors import PlaybackError
-from moodplayer.player import Player, choose_aout, libvlc_instance, load_vlc
-from moodplayer.track import Track
-from vmic import vmic  # noqa: F401  (the fixture)
+from moodplayer.music.player import Player, choose_aout, libvlc_instance, load_vlc
+from moodplayer.music.track import Track
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -100,7 +100,9 @@ def test_a_playlist_of_only_undecodable_files_is_an_error_once_tried(tmp_path):
         (tmp_path / name).write_bytes(b"this is not audio at all " * 200)
     player = Player([Track(str(tmp_path / "x.mp3")), Track(str(tmp_path / "y.ogg"))], aout="dummy", name="sad")
     player.play()
-    with pytest.raises(PlaybackError, match=r"^no playable tracks in sad \(x.mp3: not playable audio; y.ogg: not playable audio\)$"):
+    with pytest.raises(
+        PlaybackError, match=r"^no playable tracks in sad \(x.mp3: not playable audio; y.ogg: not playable audio\)$"
+    ):
         run_until(player, ended)
 
 
@@ -200,7 +202,7 @@ def test_no_libvlc_is_a_one_line_playback_error(tmp_path, lib_path):
     """python-vlc exits the process on a bad PYTHON_VLC_LIB_PATH and fails late on a wrong library."""
     track = write_tone(tmp_path / "a.ogg", 1.0)
     code = (
-        "from moodplayer.player import Player; from moodplayer.track import Track\n"
+        "from moodplayer.music.player import Player; from moodplayer.music.track import Track\n"
         "from moodplayer.errors import PlaybackError\n"
         f"try:\n    Player([Track({track.location!r})], aout='dummy')\n"
         "except PlaybackError as e:\n    print('PlaybackError:', e)\n"
@@ -238,15 +240,15 @@ def test_an_untagged_track_gets_its_title_from_the_file_tags(tones):
 
 def test_vlc_really_plays_sound_through_pulseaudio_at_the_volume_set(vmic, tmp_path):
     """libvlc's PulseAudio output into the virtual microphone's sink: the microphone hears the tone."""
-    from moodplayer.record import record_voice
+    from moodplayer.voice.capture import record_voice
 
     player = Player([write_tone(tmp_path / "tone.ogg", 8.0, 440.0, "Tone")], aout="pulse")
     player.play()
     run_until(player, lambda p: p.position > 0)
-    loud = record_voice(1.0, show_meter=False, stop_on_silence=False)
+    loud = record_voice(1.0, stop_on_silence=False)
     player.set_volume(20)
     time.sleep(0.5)  # let the new volume reach the sink
-    quiet = record_voice(1.0, show_meter=False, stop_on_silence=False)
+    quiet = record_voice(1.0, stop_on_silence=False)
     player.close()
     peak_hz = np.argmax(np.abs(np.fft.rfft(loud))) * 16_000 / loud.size
     assert abs(peak_hz - 440.0) < 5.0
@@ -259,7 +261,7 @@ def test_vlc_really_plays_sound_through_pulseaudio_at_the_volume_set(vmic, tmp_p
 
 
 def test_without_any_audio_output_it_plays_silently_and_says_so(tones, tmp_path, monkeypatch):
-    from moodplayer.player import audio_output_available
+    from moodplayer.music.player import audio_output_available
 
     for name in ("PULSE_SERVER", "MOODPLAYER_AOUT"):
         monkeypatch.delenv(name, raising=False)

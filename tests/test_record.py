@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 import sounddevice
 import soundfile as sf
-
-from moodplayer.audio import SAMPLE_RATE, find_speech
-from moodplayer.errors import DeviceError
-from moodplayer.record import TRAILING_SILENCE_SECONDS, _Meter, device_error, list_input_devices, record_voice
 from vmic import speech_clip, vmic  # noqa: F401  (the fixture)
+
+from moodplayer.errors import DeviceError
+from moodplayer.ui.meter import RecordingMeter
+from moodplayer.voice.audio import SAMPLE_RATE, find_speech
+from moodplayer.voice.capture import TRAILING_SILENCE_SECONDS, device_error, list_input_devices, record_voice
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,7 +51,7 @@ def test_records_the_speech_played_into_the_microphone_and_stops_after_it(vmic, 
     clip = speech_clip(tmp_path)
     reference = at_16k(clip)
     vmic.play(clip, delay=1.0)
-    recorded = record_voice(15.0, show_meter=False)
+    recorded = record_voice(15.0)
 
     assert recorded.dtype == np.float32 and recorded.ndim == 1
     assert aligned_correlation(recorded, reference) > 0.9
@@ -62,7 +63,7 @@ def test_records_the_speech_played_into_the_microphone_and_stops_after_it(vmic, 
 
 
 def test_silence_records_to_the_limit(vmic):
-    recorded = record_voice(1.0, show_meter=False)
+    recorded = record_voice(1.0)
     assert recorded.size == SAMPLE_RATE
     assert find_speech(recorded) is None
 
@@ -75,7 +76,7 @@ def test_lists_the_virtual_microphone_as_default_input(vmic):
 
 def test_an_unknown_device_name_is_a_device_error(vmic):
     with pytest.raises(DeviceError, match=r"^no audio input device 'no-such-mic'; see: moodplayer devices$"):
-        record_voice(1.0, device="no-such-mic", show_meter=False)
+        record_voice(1.0, device="no-such-mic")
 
 
 def has_sound_card() -> bool:
@@ -89,7 +90,7 @@ def test_no_input_device_is_a_one_line_device_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path / 'no-server'}")
     assert list_input_devices() == []
     with pytest.raises(DeviceError, match=r"^no audio input device found \(no microphone\?\)"):
-        record_voice(1.0, show_meter=False)
+        record_voice(1.0)
 
 
 def test_a_busy_device_is_said_plainly():
@@ -101,31 +102,36 @@ def test_a_busy_device_is_said_plainly():
 
 def test_meter_hints():
     quiet = np.full(2 * SAMPLE_RATE, 0.001, np.float32)
-    assert _Meter.hint(quiet, 2.0, 0.001).startswith("too quiet")
-    assert _Meter.hint(quiet, 1.0, 0.001) == ""  # too early to judge
-    assert _Meter.hint(quiet, 2.0, 1.0).startswith("clipping")
-    assert _Meter.hint(np.full(SAMPLE_RATE, 0.3, np.float32), 2.0, 0.3) == ""
+    assert RecordingMeter.hint(quiet, 2.0, 0.001).startswith("too quiet")
+    assert RecordingMeter.hint(quiet, 1.0, 0.001) == ""  # too early to judge
+    assert RecordingMeter.hint(quiet, 2.0, 1.0).startswith("clipping")
+    assert RecordingMeter.hint(np.full(SAMPLE_RATE, 0.3, np.float32), 2.0, 0.3) == ""
 
 
 RECORD_UNTIL_INTERRUPTED = """
 from moodplayer.cli import app, main
-from moodplayer.record import record_voice
+from moodplayer.voice.capture import record_voice
 
 @app.command("record-test")
 def record_test():
     print("recording", flush=True)
-    record_voice(30.0, show_meter=False)
+    record_voice(30.0)
 
 main(["record-test"])
 """
 
 
-@pytest.mark.parametrize(("signum", "code", "message"), [(signal.SIGINT, 130, "error: interrupted\n"), (signal.SIGTERM, 143, "")])
+@pytest.mark.parametrize(
+    ("signum", "code", "message"), [(signal.SIGINT, 130, "error: interrupted\n"), (signal.SIGTERM, 143, "")]
+)
 def test_ctrl_c_or_kill_while_recording_ends_cleanly(vmic, signum, code, message):
     env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-c", RECORD_UNTIL_INTERRUPTED],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout.readline() == "recording\n"
     time.sleep(1.0)
@@ -150,8 +156,9 @@ def test_devices_command_lists_the_virtual_microphone(vmic):
 
 @pytest.mark.skipif(has_sound_card(), reason="needs a machine without sound cards (as CI is)")
 def test_a_microphone_that_appears_after_portaudio_started_is_found(tmp_path, monkeypatch):
-    from moodplayer.record import portaudio
     from vmic import VirtualMic
+
+    from moodplayer.voice.capture import portaudio
 
     monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path / 'not-yet'}")
     assert len(portaudio(rescan=True).query_devices()) == 0  # nothing to record from, yet
@@ -162,6 +169,6 @@ def test_a_microphone_that_appears_after_portaudio_started_is_found(tmp_path, mo
         monkeypatch.setenv(name, value)
     mic.start()
     try:
-        assert record_voice(0.5, show_meter=False).size == SAMPLE_RATE // 2
+        assert record_voice(0.5).size == SAMPLE_RATE // 2
     finally:
         mic.stop()

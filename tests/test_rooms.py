@@ -5,15 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moodplayer.audio import SAMPLE_RATE
-from moodplayer.rooms import SPEED_OF_SOUND, Room, in_room, room_response
+from moodplayer.voice.audio import SAMPLE_RATE
+from moodplayer.voice.rooms import SPEED_OF_SOUND, Room, in_room, room_response
 
 LOUNGE = (6.0, 4.5, 2.7)
 
 
 def level_db(signal: np.ndarray, at: float, seconds: float = 0.05) -> float:
     start = int(at * SAMPLE_RATE)
-    return float(10 * np.log10(np.mean(np.square(signal[start : start + int(seconds * SAMPLE_RATE)], dtype=np.float64))))
+    return float(
+        10 * np.log10(np.mean(np.square(signal[start : start + int(seconds * SAMPLE_RATE)], dtype=np.float64)))
+    )
 
 
 def direct_to_reverberant_db(response: np.ndarray) -> float:
@@ -54,7 +56,9 @@ def test_direct_and_reverberant_sound_balance_near_sabines_critical_distance(rt6
 
     def ratio_db(distance: float) -> float:
         room = Room(LOUNGE, talker, (1.5 + distance, 2.25, 1.5), rt60)
-        return np.mean([direct_to_reverberant_db(room_response(room, np.random.default_rng(seed))) for seed in range(4)])
+        return np.mean(
+            [direct_to_reverberant_db(room_response(room, np.random.default_rng(seed))) for seed in range(4)]
+        )
 
     assert ratio_db(critical) == pytest.approx(0, abs=4)
     assert ratio_db(0.5 * critical) > ratio_db(critical) + 3 > ratio_db(2 * critical) + 6

@@ -12,14 +12,14 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import REPO, run_cli
-from moodplayer import samples as store
-from moodplayer.audio import SAMPLE_RATE, find_speech, load_audio
+from vmic import speech_clip, vmic  # noqa: F401  (the fixture)
+
 from moodplayer.cli.listen import save_feedback_clip
 from moodplayer.errors import NoSpeechError
 from moodplayer.paths import BUNDLED_DATA_DIR
-from vmic import speech_clip, vmic  # noqa: F401  (the fixture)
+from moodplayer.voice import sample_store as store
+from moodplayer.voice.audio import SAMPLE_RATE, find_speech, load_audio
 
 VOICE = BUNDLED_DATA_DIR / "sample-voice.flac"
 
@@ -90,7 +90,10 @@ def test_samples_list_and_play_through_the_cli():
     assert played.returncode == 0, played.stderr
     assert "sample 1 (happy)" in played.stdout + played.stderr
     missing = run_cli("samples", "delete", "9")
-    assert missing.returncode == 1 and missing.stderr.strip() == "error: no personal sample 9 (see: moodplayer samples list)"
+    assert (
+        missing.returncode == 1
+        and missing.stderr.strip() == "error: no personal sample 9 (see: moodplayer samples list)"
+    )
 
 
 def test_record_stores_the_speech_heard_by_the_microphone(vmic, tmp_path):
@@ -109,7 +112,10 @@ def test_record_asks_again_when_it_hears_nothing_and_gives_up_with_one_line(vmic
     result = run_cli("record", "--emotion", "sad", "--count", "1", "--seconds", "2")
     assert result.returncode == 1
     assert result.stderr.count("no speech heard; let's try that one again") == 3
-    assert result.stderr.splitlines()[-1] == "error: no speech heard in 3 recordings in a row; check the microphone (moodplayer devices)"
+    assert (
+        result.stderr.splitlines()[-1]
+        == "error: no speech heard in 3 recordings in a row; check the microphone (moodplayer devices)"
+    )
     assert store.all_samples() == []
 
 
@@ -117,7 +123,11 @@ def test_ctrl_c_keeps_the_clips_already_saved(vmic, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", "COLUMNS": "200"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "moodplayer", "record", "-e", "angry", "-n", "3", "-s", "15"],
-        env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=REPO,
     )
     vmic.play(speech_clip(tmp_path), delay=3.0)
     lines = []

@@ -16,9 +16,9 @@ import soundfile as sf
 
 from moodplayer import demo, paths
 from moodplayer.errors import LibraryError
-from moodplayer.library import Library
-from moodplayer.library.schema import MIGRATIONS
-from moodplayer.scan import analyse, load_excerpt, read_tags, scan
+from moodplayer.music.library import Library
+from moodplayer.music.library.schema import MIGRATIONS
+from moodplayer.music.scan import analyse, load_excerpt, read_tags, scan
 from tests.test_library import REPO, make_audio
 
 
@@ -81,7 +81,10 @@ def test_scan_reads_tags_skips_damage_and_is_incremental(music):
         make_audio(music / "flac" / "03.flac", seconds=2, title="Three, re-encoded")
         changed = scan(lib, [music], jobs=1)
         assert changed.stored == 1
-        assert lib.db.execute("SELECT title FROM tracks WHERE location LIKE '%03.flac'").fetchone()[0] == "Three, re-encoded"
+        assert (
+            lib.db.execute("SELECT title FROM tracks WHERE location LIKE '%03.flac'").fetchone()[0]
+            == "Three, re-encoded"
+        )
 
 
 def test_vanished_files_are_marked_missing_but_stay_in_playlists(music):
@@ -108,10 +111,12 @@ def test_autoplaylists_keep_what_the_user_added_and_removed(tmp_path):
     for name, _, _ in points:
         make_audio(tmp_path / f"{name}.ogg", seconds=0.5)
     with Library.open() as lib:  # as a scan would store them, with the analysis fixed
-        lib.store_scanned([
-            {"location": str(tmp_path / f"{name}.ogg"), "title": name, "valence": v, "arousal": a}
-            for name, v, a in points
-        ])
+        lib.store_scanned(
+            [
+                {"location": str(tmp_path / f"{name}.ogg"), "title": name, "valence": v, "arousal": a}
+                for name, v, a in points
+            ]
+        )
         assert lib.autoplaylists(size=2)["happy"] == "happy"
         assert [t.title for t in lib.tracks("happy")] == ["joy", "glee"]
         lib.remove_entries("happy", [1])
@@ -158,7 +163,11 @@ def interrupted_scan(tmp_path):
         shutil.copy(source, folder / f"{n:02d}.ogg")
     scanner = subprocess.Popen(
         [sys.executable, "-m", "moodplayer", "library", "scan", str(folder), "--jobs", "2"],
-        cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
     def stop(signum: int) -> tuple[int, str, int]:
@@ -181,8 +190,13 @@ def test_a_scan_killed_midway_leaves_a_consistent_library_and_the_next_one_finis
     folder, stop = interrupted_scan
     _, _, stored = stop(signal.SIGKILL)
     assert integrity() == "ok"
-    result = subprocess.run([sys.executable, "-m", "moodplayer", "library", "scan", str(folder), "--json"],
-                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "moodplayer", "library", "scan", str(folder), "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert (report["unchanged"], report["stored"]) == (stored, MANY - stored)
@@ -224,14 +238,18 @@ def test_an_excerpt_survives_a_header_overstating_the_length(tmp_path, ext):
 
 def riff_with_info(chunks: dict[bytes, bytes], audio: bytes) -> bytes:
     """A WAV file as Windows-era taggers write it: the audio, then a LIST/INFO chunk of texts."""
-    info = b"INFO" + b"".join(key + len(v).to_bytes(4, "little") + v + b"\0" * (len(v) & 1) for key, v in chunks.items())
+    info = b"INFO" + b"".join(
+        key + len(v).to_bytes(4, "little") + v + b"\0" * (len(v) & 1) for key, v in chunks.items()
+    )
     body = b"WAVE" + audio + b"LIST" + len(info).to_bytes(4, "little") + info
     return b"RIFF" + len(body).to_bytes(4, "little") + body
 
 
 def test_wav_and_aiff_text_chunks_give_tags_in_utf8_or_windows_1252(tmp_path):
     aiff = tmp_path / "plain.aiff"  # ffmpeg's AIFF without ID3: the title in a NAME chunk
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=1", "-metadata", "title=Söng", aiff], check=True)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=1", "-metadata", "title=Söng", aiff], check=True
+    )
     assert read_tags(aiff)["title"] == "Söng"
 
     wav = make_audio(tmp_path / "a.wav").read_bytes()

@@ -10,14 +10,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from moodplayer.classifier import Classifier
-from moodplayer.datasets import discover
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError, NoSpeechError
-from moodplayer.features import FeatureConfig, Stats
-from moodplayer.model import members_of, typical_var
 from moodplayer.paths import cache_dir
-from moodplayer.train import (
+from moodplayer.voice.classifier import Classifier
+from moodplayer.voice.datasets import discover
+from moodplayer.voice.features import FeatureConfig, Stats
+from moodplayer.voice.model import members_of, typical_var
+from moodplayer.voice.train import (
     Example,
     Recipe,
     closed_set,
@@ -30,7 +30,7 @@ from moodplayer.train import (
     uar,
     validation_speakers,
 )
-from moodplayer.tune import TUNED
+from moodplayer.voice.tune import TUNED
 from tests.conftest import run_cli
 
 ACTORS = [f"ravdess-{i:02d}" for i in range(1, 21)]
@@ -51,7 +51,7 @@ def test_validation_speakers_come_from_training_speakers_only():
 
 
 def test_split_sets_hold_out_validation_speakers_only_when_asked():
-    from moodplayer.train import split_sets
+    from moodplayer.voice.train import split_sets
 
     examples = [Example((np.zeros((5, 2)),), (Stats.of(np.zeros((5, 2))),), 0, name, "x.flac") for name in ACTORS[:10]]
     train, valid, names = split_sets(examples, ACTORS[:10], Recipe())
@@ -124,7 +124,7 @@ def test_feature_cache_is_reused_and_keyed_by_file(ravdess):
 
 
 def test_degraded_copies_are_trained_on_but_never_heard_at_test_time(ravdess):
-    from moodplayer.train import predict_logits
+    from moodplayer.voice.train import predict_logits
 
     clips = discover(ravdess / "Actor_01")[:2]
     clean = make_examples(clips, FeatureConfig(), (0.9, 1.1))
@@ -146,7 +146,7 @@ def test_degraded_copies_are_trained_on_but_never_heard_at_test_time(ravdess):
 
 def test_degraded_copies_are_drawn_at_cold_start_and_recordings_through_their_speakers_clips(ravdess):
     """A profile is gathered where its user speaks; copies each in a room of their own are not pooled into one."""
-    from moodplayer.train import _Augmenter
+    from moodplayer.voice.train import _Augmenter
 
     examples = make_examples(discover(ravdess / "Actor_01")[:4], FeatureConfig(), (0.9, 1.1), degraded_copies=2)
     recipe = replace(Recipe(), speaker_norm=1.0, freq_masks=0, time_masks=0, crop_frames=100_000)
@@ -163,8 +163,8 @@ def test_degraded_copies_are_drawn_at_cold_start_and_recordings_through_their_sp
 
 
 def test_speed_copies_are_heard_at_test_time_only_when_the_recipe_says_so(ravdess):
-    from moodplayer.classifier import view_logits
-    from moodplayer.train import predict_logits
+    from moodplayer.voice.classifier import view_logits
+    from moodplayer.voice.train import predict_logits
 
     clips = discover(ravdess / "Actor_01")[:2]
     heard = make_examples(clips, FeatureConfig(), (0.9, 1.1))
@@ -181,7 +181,7 @@ def test_speed_copies_are_heard_at_test_time_only_when_the_recipe_says_so(ravdes
 def test_training_runs_its_forward_passes_in_bfloat16_where_the_cpu_computes_it(ravdess):
     import torch
 
-    from moodplayer.train import fit, native_bfloat16
+    from moodplayer.voice.train import fit, native_bfloat16
 
     examples = make_examples(discover(ravdess / "Actor_01")[:16], FeatureConfig())
     recipe = replace(Recipe(), epochs=1, batch_size=8, ensemble=1)
@@ -195,7 +195,7 @@ def test_training_runs_its_forward_passes_in_bfloat16_where_the_cpu_computes_it(
 
 def test_a_clip_whose_degraded_copy_is_heard_as_silence_is_kept_without_it(ravdess):
     """At 5 dB SNR some copies are refused as "no speech"; the clip itself must still be scored."""
-    from moodplayer.train import degraded_features
+    from moodplayer.voice.train import degraded_features
 
     def unheard(clip) -> bool:
         try:
@@ -210,8 +210,8 @@ def test_a_clip_whose_degraded_copy_is_heard_as_silence_is_kept_without_it(ravde
 
 
 def test_a_degraded_copy_heard_as_silence_is_cached_as_such(ravdess, monkeypatch):
-    import moodplayer.train as train
-    from moodplayer.train import degraded_features
+    import moodplayer.voice.train as train
+    from moodplayer.voice.train import degraded_features
 
     def silence(*_):
         raise NoSpeechError("no speech heard")
@@ -262,17 +262,39 @@ def test_tiny_training_run_writes_a_loadable_model(tmp_path, ravdess):
 
 def test_cross_validation_scores_each_held_out_speaker_with_every_adapt_mode(tmp_path, ravdess):
     out = tmp_path / "cv.safetensors"
-    args = ("--folds", "3", "--epochs", "2", "--ensemble", "2", "--jobs", "2", "--adapt", "history:5", "--adapt", "history:5/stats", "--baseline")
+    args = (
+        "--folds",
+        "3",
+        "--epochs",
+        "2",
+        "--ensemble",
+        "2",
+        "--jobs",
+        "2",
+        "--adapt",
+        "history:5",
+        "--adapt",
+        "history:5/stats",
+        "--baseline",
+    )
     result = run_cli("train", str(tiny_corpus(tmp_path, ravdess)), "--out", str(out), *args)
     assert result.returncode == 0, result.stderr
     cv = json.loads(out.with_suffix(".json").read_text())["cross_validation"]
     assert [fold["test_speakers"] for fold in cv["folds"]] == [["ravdess-01"], ["ravdess-02"], ["ravdess-03"]]
     for fold in cv["folds"]:
-        assert fold["n"] == 15 and set(fold["adapt"]) == {"none", "history:5", "history:5/stats"} and len(fold["kept_epoch"]) == 2
+        assert (
+            fold["n"] == 15
+            and set(fold["adapt"]) == {"none", "history:5", "history:5/stats"}
+            and len(fold["kept_epoch"]) == 2
+        )
         assert fold["validation_speakers"] == [] and fold["temperature"] is None  # every other speaker trains
     assert cv["accuracy_mean"] == pytest.approx(np.mean([fold["accuracy"] for fold in cv["folds"]]), abs=1e-4)
     assert "3-fold by speaker, adapt history:5" in result.stdout
-    assert [fold["test_speakers"] for fold in cv["baseline"]["folds"]] == [["ravdess-01"], ["ravdess-02"], ["ravdess-03"]]
+    assert [fold["test_speakers"] for fold in cv["baseline"]["folds"]] == [
+        ["ravdess-01"],
+        ["ravdess-02"],
+        ["ravdess-03"],
+    ]
     assert "3-fold by speaker, classic 180-feature MLP" in result.stdout
 
 
@@ -291,7 +313,7 @@ def test_tune_tries_the_default_first_and_trains_with_the_best_trial(tmp_path, r
 
 
 def test_tune_without_optuna_is_a_clear_error(monkeypatch):
-    from moodplayer.tune import tune
+    from moodplayer.voice.tune import tune
 
     monkeypatch.setitem(sys.modules, "optuna", None)  # as if not installed: importing it fails
     with pytest.raises(MoodplayerError, match="--tune needs Optuna"):
@@ -305,7 +327,7 @@ def test_train_on_a_folder_without_labelled_audio_is_one_line(tmp_path):
 
 
 def test_adapt_plans_enrol_the_right_clips():
-    from moodplayer.train import adapt_plan
+    from moodplayer.voice.train import adapt_plan
 
     items = [("a", "happy", "3.wav"), ("a", "neutral", "2.wav"), ("a", "neutral", "1.wav"), ("b", "sad", "4.wav")]
     assert adapt_plan(items, "none") == ({}, [0, 1, 2, 3])
@@ -338,7 +360,7 @@ def test_the_enrolment_shift_is_what_separates_neutral_from_all_speech():
 
 
 def test_voice_statistics_merge_exactly():
-    from moodplayer.features import Stats
+    from moodplayer.voice.features import Stats
 
     rng = np.random.default_rng(0)
     parts = [rng.normal(i, i + 1, size=(20 * (i + 1), 4)) for i in range(3)]
@@ -368,9 +390,9 @@ def test_evaluate_baseline_runs_the_classic_recipe_on_speaker_folds(tmp_path, ra
 def test_scoring_with_voices_batch_norms_judges_each_speaker_by_their_own_in_the_clips_order():
     import torch
 
-    from moodplayer.classifier import heard_norms, view_logits
-    from moodplayer.model import EmotionNet, ModelConfig
-    from moodplayer.train import predict_logits
+    from moodplayer.voice.classifier import heard_norms, view_logits
+    from moodplayer.voice.model import EmotionNet, ModelConfig
+    from moodplayer.voice.train import predict_logits
 
     torch.manual_seed(0)
     net = EmotionNet(ModelConfig(n_inputs=4, channels=8, hidden=8)).eval()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -14,12 +14,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
-from moodplayer.player import Player
-from moodplayer.track import Track
-from moodplayer.tui import build_app, clock
 from test_player import write_tone
+
+from moodplayer.music.player import Player
+from moodplayer.music.track import Track
+from moodplayer.ui.tui import build_app, clock
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -142,7 +142,7 @@ def test_clock():
 
 
 def make_playlist(name: str, tracks) -> None:
-    from moodplayer.library import Library
+    from moodplayer.music.library import Library
 
     with Library.open() as lib:
         lib.create_playlist(name)
@@ -155,13 +155,17 @@ def test_piped_play_prints_one_line_per_track_and_ends(tmp_path):
     make_playlist("tunes", [tracks[0], Track(str(tmp_path / "empty.ogg")), tracks[1]])
     result = run_cli("play", "tunes", "--aout", "dummy", timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["playlist tunes", "▶ Test Artist – Tune X (0:01)", "▶ Test Artist – Tune Y (0:01)"]
+    assert result.stdout.splitlines() == [
+        "playlist tunes",
+        "▶ Test Artist – Tune X (0:01)",
+        "▶ Test Artist – Tune Y (0:01)",
+    ]
     assert "warning: skipped" in result.stderr and "empty.ogg: empty file" in result.stderr
 
 
 def test_play_of_a_playlist_with_nothing_playable_is_one_error_line(tmp_path):
     (tmp_path / "silent.mp3").write_bytes(b"")
-    from moodplayer.library import Library
+    from moodplayer.music.library import Library
 
     with Library.open() as lib:
         lib.create_playlist("broken")
@@ -179,7 +183,10 @@ class Tmux:
             pytest.skip("tmux is not installed")
         self.socket = f"moodplayer-test-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{k}={_quote(v)}" for k, v in env.items())
-        script = f"export {exports}; before=$(stty -g); {command}; rc=$?; [ \"$(stty -g)\" = \"$before\" ] && echo TERMINAL-RESTORED; echo EXIT=$rc; sleep 30"
+        script = (
+            f"export {exports}; before=$(stty -g); {command}; rc=$?; "
+            '[ "$(stty -g)" = "$before" ] && echo TERMINAL-RESTORED; echo EXIT=$rc; sleep 30'
+        )
         self.tmux("new-session", "-d", "-x", "120", "-y", "30", "bash", "--norc", "-c", script)
 
     def tmux(self, *args: str) -> str:
@@ -201,7 +208,9 @@ class Tmux:
     def command_pid(self) -> int:
         """The pid of the command running in the pane (a child of the pane's shell)."""
         shell = self.tmux("display-message", "-p", "#{pane_pid}").strip()
-        return int(subprocess.run(["pgrep", "-P", shell, "-f", "moodplayer"], capture_output=True, text=True).stdout.split()[0])
+        return int(
+            subprocess.run(["pgrep", "-P", shell, "-f", "moodplayer"], capture_output=True, text=True).stdout.split()[0]
+        )
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
@@ -243,7 +252,7 @@ def test_ctrl_c_in_the_live_view_restores_the_terminal_and_exits_130(tmux_play):
 
 def test_listen_again_pauses_then_switches_or_carries_on(songs, capsys):
     from moodplayer.errors import NoSpeechError
-    from moodplayer.tui import _listen_again
+    from moodplayer.ui.tui import _listen_again
 
     player = Player(songs[:1], aout="dummy")
     player.play()
@@ -265,9 +274,9 @@ def test_listen_again_pauses_then_switches_or_carries_on(songs, capsys):
 
 SWITCHING_VIEW = """
 import sys
-from moodplayer.player import Player
-from moodplayer.track import Track
-from moodplayer.tui import run_now_playing
+from moodplayer.music.player import Player
+from moodplayer.music.track import Track
+from moodplayer.ui.tui import run_now_playing
 
 happy, sad = (Track(p, title=t, artist="Test Artist") for p, t in zip(sys.argv[1:], ("Song A", "Song B")))
 run_now_playing(
@@ -305,7 +314,11 @@ def test_ctrl_c_during_piped_playback_exits_130_without_a_traceback(songs, isola
     env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "moodplayer", "play", "songs", "--aout", "dummy"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
     )
     assert proc.stdout.readline() == "playlist songs\n"
     assert proc.stdout.readline().startswith("▶ Test Artist – Song A")

@@ -6,13 +6,13 @@ import hashlib
 import json
 
 import pytest
-
 from conftest import run_cli
-from moodplayer import versions
-from moodplayer.classifier import Classifier
+
 from moodplayer.errors import ModelError
-from moodplayer.model import load_model
 from moodplayer.paths import default_model_path
+from moodplayer.voice import model_versions as versions
+from moodplayer.voice.classifier import Classifier
+from moodplayer.voice.model import load_model
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,9 @@ def shipped():
 
 def new_version(shipped, parent="shipped") -> str:
     state, metadata = shipped
-    return versions.save(state, metadata, kind="personal", parent=parent, scores={"personal_before": 0.5, "personal_after": 0.6})
+    return versions.save(
+        state, metadata, kind="personal", parent=parent, scores={"personal_before": 0.5, "personal_after": 0.6}
+    )
 
 
 def test_without_versions_the_shipped_model_is_in_force():
@@ -48,7 +50,7 @@ def test_use_and_rollback_move_the_pointer_and_the_classifier_follows(shipped):
         versions.rollback()
 
 
-def test_a_truncated_active_file_falls_back_to_the_previous_good_version_with_a_warning(shipped, capsys):
+def test_a_truncated_active_file_falls_back_to_the_previous_good_version_with_a_warning(shipped, caplog):
     new_version(shipped)
     new_version(shipped)
     versions.use("v1")
@@ -56,18 +58,18 @@ def test_a_truncated_active_file_falls_back_to_the_previous_good_version_with_a_
     path = versions.weights_path("v2")
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     assert versions.active_model_path() == versions.weights_path("v1")
-    warning = capsys.readouterr().err
-    assert warning.startswith("warning: model version v2 is unusable (model file ")
-    assert warning.endswith("v2.safetensors is damaged or was changed (checksum mismatch)); using v1 instead\n")
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith("model version v2 is unusable (model file ")
+    assert warning.endswith("v2.safetensors is damaged or was changed (checksum mismatch)); using v1 instead")
     assert Classifier.load().metadata["version"]["id"] == "v1"
 
 
-def test_garbage_in_every_version_file_falls_back_to_the_shipped_model(shipped, capsys):
+def test_garbage_in_every_version_file_falls_back_to_the_shipped_model(shipped, caplog):
     new_version(shipped)
     versions.use("v1")
     versions.weights_path("v1").write_bytes(b"\x00garbage" * 100)
     assert versions.active_model_path() == default_model_path()
-    assert capsys.readouterr().err.endswith("(checksum mismatch)); using shipped instead\n")
+    assert caplog.records[-1].getMessage().endswith("(checksum mismatch)); using shipped instead")
     listed = {v.id: v.problem for v in versions.all_versions()}
     assert listed["shipped"] is None and "checksum mismatch" in listed["v1"]
     with pytest.raises(ModelError, match="v1 cannot be used"):
@@ -89,12 +91,12 @@ def test_an_interrupted_save_leaves_the_previous_model_in_force(shipped):
     assert versions.active_id() == "v1"  # the pair was completed, the pointer not yet changed
 
 
-def test_a_damaged_pointer_means_the_shipped_model_with_a_warning(shipped, capsys):
+def test_a_damaged_pointer_means_the_shipped_model_with_a_warning(shipped, caplog):
     new_version(shipped)
     versions.use("v1")
     (versions.models_dir() / versions.POINTER).write_text('{"active": "../../etc/passwd", "history": []}')
     assert versions.active_model_path() == default_model_path()
-    assert "active.json is damaged" in capsys.readouterr().err
+    assert "active.json is damaged" in caplog.text
 
 
 def test_export_writes_a_loadable_pair_and_refuses_damaged_versions(shipped, tmp_path):
@@ -119,21 +121,27 @@ def test_model_commands_list_use_rollback_export_and_never_touch_the_shipped_mod
     assert used.returncode == 0, used.stderr
     assert "added v1" in used.stderr and "now using model v1" in used.stderr
     rows = json.loads(run_cli("model", "list", "--json").stdout)
-    assert [(r["id"], r["active"], r["kind"]) for r in rows] == [("shipped", False, "shipped"), ("v1", True, "imported")]
+    assert [(r["id"], r["active"], r["kind"]) for r in rows] == [
+        ("shipped", False, "shipped"),
+        ("v1", True, "imported"),
+    ]
 
     back = run_cli("model", "rollback")
     assert back.returncode == 0 and "rolled back from v1 to shipped" in back.stderr
     exported = run_cli("model", "export", "v1", str(tmp_path / "out.safetensors"))
     assert exported.returncode == 0 and (tmp_path / "out.json").is_file()
     unknown = run_cli("model", "use", "v7")
-    assert unknown.returncode == 1 and unknown.stderr.strip() == "error: no model version 'v7' (see: moodplayer model list)"
+    assert (
+        unknown.returncode == 1
+        and unknown.stderr.strip() == "error: no model version 'v7' (see: moodplayer model list)"
+    )
     assert hashlib.sha256(default_model_path().read_bytes()).hexdigest() == shipped_sha
 
 
 SAVE_AND_USE_FOREVER = """
 import sys
-from moodplayer import versions
-from moodplayer.model import load_model
+from moodplayer.voice import model_versions as versions
+from moodplayer.voice.model import load_model
 from moodplayer.paths import default_model_path
 
 net, metadata = load_model(default_model_path())
@@ -144,7 +152,7 @@ while True:
 """
 
 
-def test_a_process_killed_while_saving_versions_leaves_a_usable_model_in_force(isolated_home, capsys):
+def test_a_process_killed_while_saving_versions_leaves_a_usable_model_in_force(isolated_home, caplog):
     """SIGKILL at an arbitrary point of save → use, repeated: the model in force always loads, without a warning."""
     import os
     import signal
@@ -161,5 +169,5 @@ def test_a_process_killed_while_saving_versions_leaves_a_usable_model_in_force(i
     proc.wait()
     active = versions.active_id()
     assert versions.active_model_path() == versions.weights_path(active)
-    assert capsys.readouterr().err == ""
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
     assert Classifier.load().metadata["version"]["id"] == active

@@ -9,15 +9,15 @@ import sys
 
 import numpy as np
 import pytest
-
-from moodplayer import profile as profiles
-from moodplayer.audio import SAMPLE_RATE, load_audio, speech_only
-from moodplayer.demo import SAMPLE_VOICE
-from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, frame_features
-from moodplayer.model import read_metadata
-from moodplayer.paths import default_model_path
-from tests.conftest import REPO, run_cli
 from vmic import speech_clip, vmic  # noqa: F401  (the fixture)
+
+from moodplayer.demo import SAMPLE_VOICE
+from moodplayer.paths import default_model_path
+from moodplayer.voice import profiles
+from moodplayer.voice.audio import SAMPLE_RATE, load_audio, speech_only
+from moodplayer.voice.features import EnrolmentShift, FeatureConfig, Stats, frame_features
+from moodplayer.voice.model import read_metadata
+from tests.conftest import REPO, run_cli
 
 CONFIG = FeatureConfig.from_dict(read_metadata(default_model_path())["features"])  # the shipped model's
 ANGRY = "Actor_20/03-01-05-02-01-01-20.flac"  # a clip the shipped model hears as angry, confidently
@@ -111,7 +111,9 @@ def test_a_second_format_profile_keeps_its_statistics_and_gathers_its_batch_norm
 def test_profile_names_must_be_safe_file_names(name, monkeypatch):
     monkeypatch.setenv("MOODPLAYER_PROFILE", name)
     result = run_cli("voice", "show")
-    assert result.returncode == 1 and ("invalid profile name" in result.stderr or "no voice profile 'default'" in result.stderr)
+    assert result.returncode == 1 and (
+        "invalid profile name" in result.stderr or "no voice profile 'default'" in result.stderr
+    )
 
 
 def test_profile_round_trip_and_running_statistics(voice):
@@ -153,7 +155,7 @@ def test_a_profile_made_for_other_features_is_rebuilt_from_its_clips(voice):
 
 @pytest.fixture(scope="module")
 def shipped():
-    from moodplayer.classifier import Classifier
+    from moodplayer.voice.classifier import Classifier
 
     return Classifier.load()
 
@@ -174,12 +176,16 @@ def test_listening_gathers_batch_norms_once_the_profile_normalises_and_uses_them
     loaded = profiles.load_profile("alice", CONFIG)
     assert loaded.norms_seconds == profile.norms_seconds and loaded.norms_model == shipped.model_id
     for before, after in zip(profile.norms, loaded.norms):
-        assert after.count == before.count and np.allclose(after.mean, before.mean) and np.allclose(after.var, before.var)
+        assert (
+            after.count == before.count and np.allclose(after.mean, before.mean) and np.allclose(after.var, before.var)
+        )
     moved, cold = shipped.predict(voice, stats, norms), shipped.predict(voice, stats)
     assert moved.probabilities != cold.probabilities
 
 
-def test_listening_learns_from_the_features_the_clip_was_judged_by_without_computing_them_again(voice, shipped, monkeypatch):
+def test_listening_learns_from_the_features_the_clip_was_judged_by_without_computing_them_again(
+    voice, shipped, monkeypatch
+):
     prediction = shipped.predict(voice)
     speech = speech_only(voice)
     expected = profiles.new_profile("expected", CONFIG)
@@ -249,7 +255,7 @@ def test_detect_uses_a_profile_with_a_model_trained_for_it(ravdess, tmp_path):
 
 
 def test_the_shipped_model_uses_a_profile_only_if_trained_for_it(ravdess):
-    from moodplayer.classifier import Classifier
+    from moodplayer.voice.classifier import Classifier
 
     profile_of_actor(ravdess, "20")
     used = json.loads(run_cli("detect", "--json", str(ravdess / ANGRY)).stdout)["profile"]
@@ -284,7 +290,10 @@ def enroll_through_the_mic(vmic, tmp_path, takes: list[bool]) -> subprocess.Comp
     clip = speech_clip(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "moodplayer", "voice", "enroll", "--sentences", "4", "--seconds", "4"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "NO_COLOR": "1"},
     )
     stderr_lines = []
@@ -308,7 +317,7 @@ def test_enroll_through_the_virtual_microphone(vmic, tmp_path):
     assert profile.enrolled.count > 0 and profile.heard.count == 0  # the model's enrolment shift applies to all of it
     assert "voice profile 'default': 4 sentences" in result.stdout
     assert len(list(profiles.clips_dir("default").glob("enrol-*.flac"))) == 4
-    from moodplayer.classifier import Classifier  # what the model's batch norms hear was gathered too
+    from moodplayer.voice.classifier import Classifier  # what the model's batch norms hear was gathered too
 
     assert profile.norms_model == Classifier.load().model_id and profile.norms_seconds == pytest.approx(profile.seconds)
     shown = json.loads(run_cli("voice", "show", "--json").stdout)

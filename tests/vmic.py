@@ -44,13 +44,19 @@ class VirtualMic:
         self.log = open(self.root / "pulseaudio.log", "w")
         self.daemon = subprocess.Popen(
             [
-                "pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
+                "pulseaudio",
+                "-n",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--use-pid-file=no",
                 "--disable-shm=yes",
                 f"--load=module-native-protocol-unix auth-anonymous=1 socket={self.socket}",
                 f"--load=module-null-sink sink_name={SINK}",
                 f"--load=module-virtual-source source_name={SOURCE} master={SINK}.monitor",
             ],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         self._wait_ready(env)
         self.pactl("set-default-source", SOURCE)
@@ -74,7 +80,9 @@ class VirtualMic:
         def run() -> None:
             time.sleep(delay)
             # Not checked: when a test fails early, the daemon may be gone before the clip starts.
-            subprocess.run(["paplay", f"--device={SINK}", str(clip)], env={**os.environ, **self.env}, capture_output=True)
+            subprocess.run(
+                ["paplay", f"--device={SINK}", str(clip)], env={**os.environ, **self.env}, capture_output=True
+            )
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()

@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 import sys
 
-from moodplayer.cli.app import app
-
 # Importing a command module registers its commands on `app`.
 from moodplayer.cli import detect, doctor, history, listen, models, personal, play, playlists, voice  # noqa: F401,E402
+from moodplayer.cli.app import app
 
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
@@ -28,8 +27,10 @@ def main(argv: list[str] | None = None) -> None:
     ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
     Abort = typer.Abort
 
-    from moodplayer.console import fail
     from moodplayer.errors import MoodplayerError
+    from moodplayer.ui.console import fail, show_log_records
+
+    show_log_records()
 
     try:
         code = app(args=argv, prog_name="moodplayer", standalone_mode=False)

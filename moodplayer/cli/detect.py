@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -13,11 +12,15 @@ from moodplayer.cli.app import app
 
 @app.command()
 def detect(
-    files: List[Path] = typer.Argument(..., help="Audio files (wav, flac, ogg, mp3, m4a, …)."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model file (default: the shipped one)."),
+    files: list[Path] = typer.Argument(..., help="Audio files (wav, flac, ogg, mp3, m4a, …)."),
+    model: Path | None = typer.Option(None, "--model", help="Model file (default: the shipped one)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file, one per line."),
-    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Voice profile to normalise with (default: $MOODPLAYER_PROFILE or 'default')."),
-    no_profile: bool = typer.Option(False, "--no-profile", help="Judge every file against the average voice (cold start)."),
+    profile: str | None = typer.Option(
+        None, "--profile", "-p", help="Voice profile to normalise with (default: $MOODPLAYER_PROFILE or 'default')."
+    ),
+    no_profile: bool = typer.Option(
+        False, "--no-profile", help="Judge every file against the average voice (cold start)."
+    ),
 ) -> None:
     """Recognise the emotion in each FILE.
 
@@ -26,11 +29,11 @@ def detect(
     voice profile (see `moodplayer voice`), each file is judged against that
     voice's usual sound.
     """
-    from moodplayer import profile as profiles
-    from moodplayer.classifier import Classifier
-    from moodplayer.console import err, fail, out
     from moodplayer.errors import AudioError
-    from moodplayer.ui import prediction_panel
+    from moodplayer.ui.console import err, fail, out
+    from moodplayer.ui.views import prediction_panel
+    from moodplayer.voice import profiles
+    from moodplayer.voice.classifier import Classifier
 
     classifier = Classifier.load(model)
     voice = profiles.choose(profile, not no_profile, classifier)

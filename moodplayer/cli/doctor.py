@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import typer
 
@@ -45,7 +45,7 @@ def run_check(name: str, probe: Callable[[], Check]) -> Check:
 
 
 def check_vlc() -> Check:
-    from moodplayer.player import audio_output_available, load_vlc
+    from moodplayer.music.player import audio_output_available, load_vlc
 
     vlc = load_vlc()
     version = vlc.libvlc_get_version().decode()
@@ -54,7 +54,7 @@ def check_vlc() -> Check:
 
 
 def check_microphone() -> Check:
-    from moodplayer.record import list_input_devices
+    from moodplayer.voice.capture import list_input_devices
 
     devices = list_input_devices()
     if not devices:
@@ -64,16 +64,20 @@ def check_microphone() -> Check:
 
 
 def check_model() -> Check:
-    from moodplayer.classifier import Classifier
+    from moodplayer.voice.classifier import Classifier
 
     classifier = Classifier.load()
     cv = classifier.metadata.get("cross_validation") or {}
-    score = f"{cv['accuracy_mean']:.1%} accuracy in speaker cross-validation" if "accuracy_mean" in cv else "no scores recorded"
+    score = (
+        f"{cv['accuracy_mean']:.1%} accuracy in speaker cross-validation"
+        if "accuracy_mean" in cv
+        else "no scores recorded"
+    )
     return Check("model", True, f"{classifier.metadata.get('parameters', '?'):,} parameters; {score}")
 
 
 def check_database() -> Check:
-    from moodplayer.library import Library
+    from moodplayer.music.library import Library
     from moodplayer.paths import database_path
 
     with Library.open() as lib:
@@ -107,7 +111,7 @@ FIXES = {
 def show(checks: list[Check]) -> None:
     from rich.table import Table
 
-    from moodplayer.console import out
+    from moodplayer.ui.console import out
 
     table = Table(show_header=True, header_style="bold", box=None)
     for column in ("", "check", "status", "how to fix"):

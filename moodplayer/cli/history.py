@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,11 +14,11 @@ from moodplayer.cli.app import app
 def history(
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many of the latest detections."),
     as_json: bool = typer.Option(False, "--json", help="Print the detections as a JSON list."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw valence and arousal over time to this PNG."),
+    plot: Path | None = typer.Option(None, "--plot", help="Also draw valence and arousal over time to this PNG."),
 ) -> None:
     """Show the latest detections: when, which emotion, which strategy and playlist, any feedback."""
-    from moodplayer.console import out
-    from moodplayer.library import Library
+    from moodplayer.music.library import Library
+    from moodplayer.ui.console import out
 
     with Library.open() as lib:
         rows = lib.history(limit)
@@ -39,7 +38,7 @@ def history(
 def history_table(rows: list[dict]):
     from rich.table import Table
 
-    from moodplayer.ui import EMOTION_STYLE
+    from moodplayer.ui.views import EMOTION_STYLE
 
     table = Table(header_style="bold")
     for column in ("when", "emotion", "conf.", "valence", "arousal", "strategy", "playlist", "feedback"):
@@ -66,7 +65,7 @@ def _signed(value: float | None) -> str:
 def draw_timeline(rows: list[dict], target: Path) -> None:
     """Valence and arousal of each detection in time order, labelled with its emotion."""
     from moodplayer.errors import MoodplayerError
-    from moodplayer.ui import new_figure, save_figure
+    from moodplayer.ui.views import new_figure, save_figure
 
     if not rows:
         raise MoodplayerError("no detections yet: nothing to plot")
@@ -75,7 +74,9 @@ def draw_timeline(rows: list[dict], target: Path) -> None:
     ax.plot(steps, [r["valence"] for r in rows], marker="o", label="valence")
     ax.plot(steps, [r["arousal"] for r in rows], marker="s", label="arousal")
     for step, row in zip(steps, rows):
-        ax.annotate(row["emotion"], (step, row["valence"]), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+        ax.annotate(
+            row["emotion"], (step, row["valence"]), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8
+        )
     ax.set_ylim(-1.1, 1.1)
     ax.axhline(0, color="grey", linewidth=0.5)
     ax.set_xlabel("detection (oldest → newest)")

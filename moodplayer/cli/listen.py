@@ -8,7 +8,6 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -17,22 +16,33 @@ from moodplayer.cli.app import app
 
 @app.command()
 def listen(
-    seconds: float = typer.Option(6.0, "--seconds", "-s", min=1.0, max=30.0, help="Longest recording; it stops early when you stop speaking."),
-    file: Optional[Path] = typer.Option(None, "--file", "-f", help="Classify this audio file instead of recording."),
+    seconds: float = typer.Option(
+        6.0, "--seconds", "-s", min=1.0, max=30.0, help="Longest recording; it stops early when you stop speaking."
+    ),
+    file: Path | None = typer.Option(None, "--file", "-f", help="Classify this audio file instead of recording."),
     no_play: bool = typer.Option(False, "--no-play", help="Only show the emotion and the playlist; play nothing."),
     strategy: str = typer.Option(
-        "match", "--strategy", envvar="MOODPLAYER_STRATEGY",
+        "match",
+        "--strategy",
+        envvar="MOODPLAYER_STRATEGY",
         help="match: music that fits the mood; uplift: then move toward happier moods.",
     ),
-    mood: Optional[str] = typer.Option(None, "--mood", help="Skip detection and play this mood."),
-    device: Optional[str] = typer.Option(None, "--device", "-d", help="Input device (index or name; see `moodplayer devices`)."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model file (default: the shipped one)."),
-    aout: Optional[str] = typer.Option(None, "--aout", help="VLC audio output (e.g. pulse, alsa, dummy)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (emotion, playlist, timings) instead of the views."),
-    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Voice profile (default: $MOODPLAYER_PROFILE or 'default')."),
+    mood: str | None = typer.Option(None, "--mood", help="Skip detection and play this mood."),
+    device: str | None = typer.Option(
+        None, "--device", "-d", help="Input device (index or name; see `moodplayer devices`)."
+    ),
+    model: Path | None = typer.Option(None, "--model", help="Model file (default: the shipped one)."),
+    aout: str | None = typer.Option(None, "--aout", help="VLC audio output (e.g. pulse, alsa, dummy)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print one JSON object (emotion, playlist, timings) instead of the views."
+    ),
+    profile: str | None = typer.Option(
+        None, "--profile", "-p", help="Voice profile (default: $MOODPLAYER_PROFILE or 'default')."
+    ),
     no_profile: bool = typer.Option(False, "--no-profile", help="Neither use nor update a voice profile."),
     if_unsure: str = typer.Option(
-        "ask", "--if-unsure",
+        "ask",
+        "--if-unsure",
         help="When the model is unsure: ask (in a terminal; else play what it heard), play, or a mood to play instead.",
     ),
 ) -> None:
@@ -42,7 +52,12 @@ def listen(
     the model uses once it holds enough speech; see `moodplayer voice`.
     """
     session = Session(
-        model=model, aout=aout, as_json=as_json, profile=profile, use_profile=not no_profile, if_unsure=_unsure_policy(if_unsure)
+        model=model,
+        aout=aout,
+        as_json=as_json,
+        profile=profile,
+        use_profile=not no_profile,
+        if_unsure=_unsure_policy(if_unsure),
     )
     session.run(source=file, seconds=seconds, device=device, mood=mood, strategy=strategy, play=not no_play)
 
@@ -60,7 +75,7 @@ def _unsure_policy(value: str) -> str:
 
 @app.command()
 def demo(
-    aout: Optional[str] = typer.Option(None, "--aout", help="VLC audio output (default: the sound card, else silent)."),
+    aout: str | None = typer.Option(None, "--aout", help="VLC audio output (default: the sound card, else silent)."),
 ) -> None:
     """Run the whole chain on the bundled sample voice and demo music, no microphone needed."""
     from moodplayer.demo import SAMPLE_VOICE
@@ -84,11 +99,11 @@ class Session:
 
     def __init__(
         self,
-        model: Optional[Path],
-        aout: Optional[str],
+        model: Path | None,
+        aout: str | None,
         as_json: bool,
         max_tracks: int | None = None,
-        profile: Optional[str] = None,
+        profile: str | None = None,
         use_profile: bool = True,
         if_unsure: str = "ask",
     ):
@@ -111,7 +126,7 @@ class Session:
         self.history_id: int | None = None
         self.recording_ended = time.perf_counter()
 
-    def run(self, source: Optional[Path], seconds: float, device, mood: Optional[str], strategy: str, play: bool) -> None:
+    def run(self, source: Path | None, seconds: float, device, mood: str | None, strategy: str, play: bool) -> None:
         from moodplayer.emotions import parse_emotion
 
         self.strategy, self.device, self.seconds = strategy, device_arg(device), seconds
@@ -127,7 +142,7 @@ class Session:
             if self.as_json:
                 self._print_json(prediction, plan, source)
             return
-        from moodplayer.tui import run_now_playing
+        from moodplayer.ui.tui import run_now_playing
 
         player, title = self._player_for(plan)
         if self.as_json:
@@ -149,9 +164,9 @@ class Session:
                 self.timings["to_first_audio"] = (time.perf_counter() - self.recording_ended) * 1000
         self._print_json(prediction, plan, source)
 
-    def detect(self, source: Optional[Path]):
+    def detect(self, source: Path | None):
         """Record (or read) a clip and classify it, loading the model meanwhile."""
-        from moodplayer import profile as profiles
+        from moodplayer.voice import profiles
 
         loading = self._pool.submit(self._load_model) if self._classifier is None else None
         samples, label = self._capture(source)
@@ -163,8 +178,8 @@ class Session:
         self.samples = samples
         self.profile_used = profiles.describe(self.voice, self._classifier)
         if not self.as_json:
-            from moodplayer.console import out
-            from moodplayer.ui import prediction_panel
+            from moodplayer.ui.console import out
+            from moodplayer.ui.views import prediction_panel
 
             out.print(prediction_panel(prediction, title=label))
         if source is None and self.use_profile:
@@ -173,7 +188,7 @@ class Session:
 
     def settle(self, prediction) -> str:
         """The mood to play: what was heard, unless the model is unsure and ``--if-unsure`` says otherwise."""
-        from moodplayer.console import warn
+        from moodplayer.ui.console import warn
 
         if not prediction.uncertain or self.if_unsure == "play":
             return prediction.emotion
@@ -190,7 +205,7 @@ class Session:
         """The queue for ``emotion``; a detection is logged in the history."""
         from moodplayer import mood
         from moodplayer.demo import ensure_demo_library
-        from moodplayer.library import Library
+        from moodplayer.music.library import Library
 
         with Library.open() as lib:
             ensure_demo_library(lib)
@@ -220,7 +235,7 @@ class Session:
 
     def wrong_mood(self, emotion: str):
         """The "w" key: remember the right emotion (and the clip), play that mood instead."""
-        from moodplayer.library import Library
+        from moodplayer.music.library import Library
 
         if self.history_id is not None:
             with Library.open() as lib:
@@ -230,15 +245,15 @@ class Session:
         return self._player_for(self.plan(emotion, None, None))
 
     def _player_for(self, plan):
-        from moodplayer.player import Player
+        from moodplayer.music.player import Player
 
         return Player(plan.tracks, aout=self.aout, name=plan.playlist), f"{plan.emotion} · {', '.join(plan.playlists)}"
 
     def _load_model(self):
         """The classifier (warmed up) and the voice profile for its features; libvlc imported too."""
-        from moodplayer import profile as profiles
-        from moodplayer.classifier import Classifier
-        from moodplayer.player import load_vlc
+        from moodplayer.music.player import load_vlc
+        from moodplayer.voice import profiles
+        from moodplayer.voice.classifier import Classifier
 
         classifier = Classifier.load(self.model_path)
         classifier.warm_up()
@@ -249,25 +264,25 @@ class Session:
     def _learn_voice(self, samples, views) -> None:
         """Fold a microphone clip into the voice profile (after judging it, so it never judges itself),
         from the features it was judged by (``views``)."""
-        from moodplayer import profile as profiles
-        from moodplayer.audio import speech_only
+        from moodplayer.voice import profiles
+        from moodplayer.voice.audio import speech_only
 
         if self.voice is None:
             self.voice = profiles.new_profile(profiles.active_name(self.profile_name), self._classifier.features)
         profiles.hear(self.voice, speech_only(samples), self._classifier, views)
         profiles.save_profile(self.voice)
 
-    def _capture(self, source: Optional[Path]):
+    def _capture(self, source: Path | None):
         if source is not None:
-            from moodplayer.audio import load_audio
+            from moodplayer.voice.audio import load_audio
 
             return load_audio(source), str(source)
-        from moodplayer.record import record_voice
+        from moodplayer.ui.meter import record_with_meter
 
-        return record_voice(self.seconds, device=self.device, show_meter=not self.as_json), "microphone"
+        return record_with_meter(self.seconds, device=self.device, show=not self.as_json), "microphone"
 
     def _show_plan(self, plan) -> None:
-        from moodplayer.console import out
+        from moodplayer.ui.console import out
 
         if not self.as_json:
             out.print(
@@ -293,8 +308,8 @@ def ask_mood(question: str, heard: str) -> str:
     """Ask the user which mood it was; Enter keeps what was heard."""
     from rich.prompt import Prompt
 
-    from moodplayer.console import err
     from moodplayer.emotions import EMOTIONS, parse_emotion
+    from moodplayer.ui.console import err
 
     while True:
         answer = Prompt.ask(f"{question}. Mood to play", default=heard, console=err, show_default=True)
@@ -306,12 +321,12 @@ def ask_mood(question: str, heard: str) -> str:
 
 def save_feedback_clip(samples, history_id: int, emotion: str) -> Path:
     """Keep a corrected clip in the personal sample store, for `train --personal`."""
-    from moodplayer import samples as store
+    from moodplayer.voice import sample_store as store
 
     return store.add(samples, emotion, "feedback", history_id=history_id).path
 
 
-def device_arg(device: Optional[str]):
+def device_arg(device: str | None):
     """sounddevice takes an index as int, a name as str."""
     if device is None:
         return None

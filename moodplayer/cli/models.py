@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -15,13 +14,15 @@ def _progress(loss: bool = True, uar: bool = True):
     """A rich progress bar on stderr showing epoch, loss and validation UAR (or only one of them)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from moodplayer.console import err
+    from moodplayer.ui.console import err
 
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn(("loss {task.fields[loss]:.3f}  " if loss else "") + ("val UAR {task.fields[uar]:.1%}" if uar else "")),
+        TextColumn(
+            ("loss {task.fields[loss]:.3f}  " if loss else "") + ("val UAR {task.fields[uar]:.1%}" if uar else "")
+        ),
         TimeElapsedColumn(),
         console=err,
     )
@@ -29,19 +30,55 @@ def _progress(loss: bool = True, uar: bool = True):
 
 @app.command()
 def train(
-    data_dir: Optional[Path] = typer.Argument(None, help="Labelled speech: a RAVDESS/TESS/CREMA-D/SAVEE/EmoDB tree or one folder per emotion."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Model file to write (default: models/emotion-lstm.safetensors)."),
+    data_dir: Path | None = typer.Argument(
+        None, help="Labelled speech: a RAVDESS/TESS/CREMA-D/SAVEE/EmoDB tree or one folder per emotion."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Model file to write (default: models/emotion-lstm.safetensors)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed (weights, batches, augmentation)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Most epochs per training run (early stopping may end sooner)."),
-    ensemble: Optional[int] = typer.Option(None, "--ensemble", min=1, max=8, help="Nets to train from successive seeds and average (default: the recipe's)."),
+    epochs: int | None = typer.Option(
+        None, "--epochs", help="Most epochs per training run (early stopping may end sooner)."
+    ),
+    ensemble: int | None = typer.Option(
+        None,
+        "--ensemble",
+        min=1,
+        max=8,
+        help="Nets to train from successive seeds and average (default: the recipe's).",
+    ),
     folds: int = typer.Option(1, "--folds", help="Speaker folds to cross-validate first (1 = none)."),
-    jobs: int = typer.Option(2, "--jobs", help="Nets trained at once (folds, ensemble members, tuning trials), one CPU core each."),
-    adapt: List[str] = typer.Option(["none"], "--adapt", help="With --folds: also score held-out speakers with voice profiles (neutral:N, history:N; add /stats for the feature statistics alone, batch norms unmoved); repeatable."),
-    baseline: bool = typer.Option(False, "--baseline", help="With --folds: also cross-validate the classic 180-feature MLP on the same folds."),
-    speaker_pattern: Optional[str] = typer.Option(None, "--speaker-pattern", help="Regex on file names whose first group is the speaker (folder-per-label trees)."),
-    tune: int = typer.Option(0, "--tune", help="First try N recipes (Optuna; trial 0 is the default), each scored on the validation speakers; train with the best."),
-    personal: bool = typer.Option(False, "--personal", help="Instead: adapt the model in force to your own samples (moodplayer record)."),
-    force: bool = typer.Option(False, "--force", help="With --personal: put the adapted model in force even if it scored worse on your clips."),
+    jobs: int = typer.Option(
+        2, "--jobs", help="Nets trained at once (folds, ensemble members, tuning trials), one CPU core each."
+    ),
+    adapt: list[str] = typer.Option(
+        ["none"],
+        "--adapt",
+        help=(
+            "With --folds: also score held-out speakers with voice profiles (neutral:N, history:N; "
+            "add /stats for the feature statistics alone, batch norms unmoved); repeatable."
+        ),
+    ),
+    baseline: bool = typer.Option(
+        False, "--baseline", help="With --folds: also cross-validate the classic 180-feature MLP on the same folds."
+    ),
+    speaker_pattern: str | None = typer.Option(
+        None, "--speaker-pattern", help="Regex on file names whose first group is the speaker (folder-per-label trees)."
+    ),
+    tune: int = typer.Option(
+        0,
+        "--tune",
+        help=(
+            "First try N recipes (Optuna; trial 0 is the default), each scored on the validation speakers; "
+            "train with the best."
+        ),
+    ),
+    personal: bool = typer.Option(
+        False, "--personal", help="Instead: adapt the model in force to your own samples (moodplayer record)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="With --personal: put the adapted model in force even if it scored worse on your clips."
+    ),
 ) -> None:
     """Train the emotion model on DATA_DIR, split by speaker (or, with --personal, adapt it to your voice).
 
@@ -63,12 +100,13 @@ def train(
 
     import torch
 
-    from moodplayer.console import err, out as stdout
-    from moodplayer.datasets import discover, speakers
     from moodplayer.errors import MoodplayerError
-    from moodplayer.features import FeatureConfig
     from moodplayer.paths import default_model_path
-    from moodplayer.train import Recipe, make_examples
+    from moodplayer.ui.console import err
+    from moodplayer.ui.console import out as stdout
+    from moodplayer.voice.datasets import discover, speakers
+    from moodplayer.voice.features import FeatureConfig
+    from moodplayer.voice.train import Recipe, make_examples
 
     # One thread per training process: this small net gains nothing from a second
     # one (measured: 4.5 s/epoch either way), and oneDNN's start-up is far slower with two.
@@ -94,7 +132,7 @@ def train(
         cv["seconds"] = round(time.perf_counter() - started)
         rows = {f"adapt {mode}": figures for mode, figures in cv["adapt"].items()}
         if baseline:
-            from moodplayer.train import baseline_cross_validate
+            from moodplayer.voice.train import baseline_cross_validate
 
             with err.status("the classic 180-feature MLP on the same folds…"):
                 cv["baseline"] = baseline_cross_validate(clips, folds, seed)
@@ -112,8 +150,8 @@ def train(
 
 def _tune(examples, trials, recipe, seed, jobs):
     """Run the recipe search with a progress bar; prints each trial and returns (best recipe, trials)."""
-    from moodplayer.console import out as stdout
-    from moodplayer.tune import tune
+    from moodplayer.ui.console import out as stdout
+    from moodplayer.voice.tune import tune
 
     with _progress(loss=False) as progress:
         task = progress.add_task("tuning", total=trials, uar=0.0)
@@ -129,7 +167,7 @@ def _tune(examples, trials, recipe, seed, jobs):
 
 
 def _cross_validate(examples, folds, recipe, seed, jobs, modes) -> dict:
-    from moodplayer.train import cross_validate
+    from moodplayer.voice.train import cross_validate
 
     with _progress(uar=False) as progress:  # fold models hold out no validation speakers
         epochs = recipe.epochs * recipe.ensemble
@@ -153,10 +191,10 @@ def _cross_validate(examples, folds, recipe, seed, jobs, modes) -> dict:
 def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuning, jobs) -> Path:
     import datetime
 
-    from moodplayer.datasets import speakers
     from moodplayer.emotions import EMOTIONS
-    from moodplayer.model import count_parameters, save_model
-    from moodplayer.train import enrolment_shift, train_split, training_voices
+    from moodplayer.voice.datasets import speakers
+    from moodplayer.voice.model import count_parameters, save_model
+    from moodplayer.voice.train import enrolment_shift, train_split, training_voices
 
     names = speakers(examples)
     with _progress() as progress:
@@ -202,14 +240,26 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuni
 @app.command()
 def evaluate(
     data_dir: Path = typer.Argument(..., help="Labelled speech to score the model on."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model file (default: the shipped one)."),
+    model: Path | None = typer.Option(None, "--model", help="Model file (default: the shipped one)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with all the figures."),
-    speaker_pattern: Optional[str] = typer.Option(None, "--speaker-pattern", help="Regex on file names whose first group is the speaker (folder-per-label trees)."),
-    baseline: bool = typer.Option(False, "--baseline", help="Also cross-validate the classic 180-feature MLP on DATA_DIR's speakers."),
+    speaker_pattern: str | None = typer.Option(
+        None, "--speaker-pattern", help="Regex on file names whose first group is the speaker (folder-per-label trees)."
+    ),
+    baseline: bool = typer.Option(
+        False, "--baseline", help="Also cross-validate the classic 180-feature MLP on DATA_DIR's speakers."
+    ),
     folds: int = typer.Option(5, "--folds", help="Speaker folds for --baseline."),
-    adapt: str = typer.Option("none", "--adapt", help="Voice profiles per speaker: none, neutral:N (first N neutral clips enrol, not scored) or history:N (N clips drawn at random); add /stats for the profile's feature statistics alone (batch norms unmoved)."),
+    adapt: str = typer.Option(
+        "none",
+        "--adapt",
+        help=(
+            "Voice profiles per speaker: none, neutral:N (first N neutral clips enrol, not scored) or "
+            "history:N (N clips drawn at random); add /stats for the profile's feature statistics alone "
+            "(batch norms unmoved)."
+        ),
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed for history:N draws and the baseline."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw the confusion matrix into this PNG file."),
+    plot: Path | None = typer.Option(None, "--plot", help="Also draw the confusion matrix into this PNG file."),
 ) -> None:
     """Score a model on DATA_DIR: accuracy, UAR, per-class precision/recall, confusion.
 
@@ -222,13 +272,13 @@ def evaluate(
     scaled, MLP of 300) is cross-validated on DATA_DIR with speaker folds and
     shown beside the model's own cross-validation from its metadata.
     """
-    from moodplayer.audio import load_audio
-    from moodplayer.classifier import Classifier
-    from moodplayer.datasets import discover
     from moodplayer.errors import AudioError
-    from moodplayer.features import Stats
     from moodplayer.paths import default_model_path
-    from moodplayer.train import adapt_plan, closed_set, enrolled_profiles, moves_batch_norms, scores
+    from moodplayer.voice.audio import load_audio
+    from moodplayer.voice.classifier import Classifier
+    from moodplayer.voice.datasets import discover
+    from moodplayer.voice.features import Stats
+    from moodplayer.voice.train import adapt_plan, closed_set, enrolled_profiles, moves_batch_norms, scores
 
     classifier = Classifier.load(model)
     clips = discover(data_dir, speaker_pattern)
@@ -245,12 +295,17 @@ def evaluate(
         if any(features[i] is not None for i in chosen)
     }
     profiles = enrolled_profiles(profiles, adapt, classifier.enrolment_shift)
-    norms = {
-        name: classifier.norms_of([features[i] for i in enrol[name] if features[i] is not None], stats)
-        for name, stats in profiles.items()
-    } if moves_batch_norms(adapt) else {}
+    norms = (
+        {
+            name: classifier.norms_of([features[i] for i in enrol[name] if features[i] is not None], stats)
+            for name, stats in profiles.items()
+        }
+        if moves_batch_norms(adapt)
+        else {}
+    )
     probabilities = [
-        None if features[i] is None
+        None
+        if features[i] is None
         else classifier.classify(features[i], profiles.get(clips[i].speaker), norms.get(clips[i].speaker))
         for i in order
     ]
@@ -267,8 +322,8 @@ def evaluate(
     if among_held:
         result["closed_set"] = among_held
     if baseline:
-        from moodplayer.console import err
-        from moodplayer.train import baseline_cross_validate
+        from moodplayer.ui.console import err
+        from moodplayer.voice.train import baseline_cross_validate
 
         with err.status("classic 180-feature baseline, by speaker folds…"):
             result["baseline"] = baseline_cross_validate(clips, folds)
@@ -286,10 +341,11 @@ def evaluate(
 def _print_scores(result: dict) -> None:
     from rich.table import Table
 
-    from moodplayer.console import out
+    from moodplayer.ui.console import out
 
     out.print(
-        f"{result['n']} clips, {result['speakers']} speakers: accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%}"
+        f"{result['n']} clips, {result['speakers']} speakers: "
+        f"accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%}"
     )
     if "closed_set" in result:
         held = result["closed_set"]
@@ -313,7 +369,7 @@ def _print_side_by_side(model_cv: dict | None, baseline: dict) -> None:
     """Fold by fold: the model's cross-validation (from its metadata) beside the baseline's."""
     from rich.table import Table
 
-    from moodplayer.console import out
+    from moodplayer.ui.console import out
 
     table = Table("fold", "test speakers", "LSTM acc", "LSTM UAR", "180-MLP acc", "180-MLP UAR", title="speaker folds")
     model_folds = {f["fold"]: f for f in (model_cv or {}).get("folds", [])}
@@ -330,9 +386,12 @@ def _print_side_by_side(model_cv: dict | None, baseline: dict) -> None:
         )
     mean = lambda cv, m: f"{cv[m + '_mean']:.1%} ± {cv[m + '_std']:.1%}"  # noqa: E731
     table.add_row(
-        "mean", "",
-        mean(model_cv, "accuracy") if model_cv else "—", mean(model_cv, "uar") if model_cv else "—",
-        mean(baseline, "accuracy"), mean(baseline, "uar"),
+        "mean",
+        "",
+        mean(model_cv, "accuracy") if model_cv else "—",
+        mean(model_cv, "uar") if model_cv else "—",
+        mean(baseline, "accuracy"),
+        mean(baseline, "uar"),
     )
     out.print(table)
 
@@ -341,7 +400,7 @@ def _plot_confusion(result: dict, path: Path) -> None:
     """The confusion matrix as a PNG, rows normalised to recall."""
     import numpy as np
 
-    from moodplayer.ui import new_figure, save_figure
+    from moodplayer.ui.views import new_figure, save_figure
 
     labels = result["confusion"]["labels"]
     matrix = np.array(result["confusion"]["matrix"], dtype=float)
@@ -355,5 +414,7 @@ def _plot_confusion(result: dict, path: Path) -> None:
             ax.text(j, i, int(count), ha="center", va="center", color="white" if recall[i, j] > 0.5 else "black")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%} (n={result['n']}, adapt {result['adapt']})")
+    ax.set_title(
+        f"accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%} (n={result['n']}, adapt {result['adapt']})"
+    )
     save_figure(fig, path)

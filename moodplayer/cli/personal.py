@@ -1,16 +1,15 @@
 """``moodplayer record``, ``moodplayer samples …`` and ``moodplayer model …``: the user's own voice.
 
 Recording and the feedback of ``listen`` fill one sample store
-(:mod:`moodplayer.samples`); ``train --personal`` (:func:`train_personal`)
+(:mod:`moodplayer.voice.sample_store`); ``train --personal`` (:func:`train_personal`)
 adapts the model in force to it and stores the result as a new model version
-(:mod:`moodplayer.versions`), which ``model`` lists, switches and rolls back.
+(:mod:`moodplayer.voice.model_versions`), which ``model`` lists, switches and rolls back.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -40,10 +39,19 @@ MAX_SILENT_TRIES = 3
 
 @app.command()
 def record(
-    emotion: str = typer.Option(..., "--emotion", "-e", help="The emotion to speak in (neutral, calm, happy, sad, angry, fearful, disgust, surprised)."),
+    emotion: str = typer.Option(
+        ...,
+        "--emotion",
+        "-e",
+        help="The emotion to speak in (neutral, calm, happy, sad, angry, fearful, disgust, surprised).",
+    ),
     count: int = typer.Option(5, "--count", "-n", min=1, max=100, help="How many clips to record."),
-    seconds: float = typer.Option(6.0, "--seconds", "-s", min=1.0, max=30.0, help="Longest clip; it stops early when you stop speaking."),
-    device: Optional[str] = typer.Option(None, "--device", "-d", help="Input device (index or name; see `moodplayer devices`)."),
+    seconds: float = typer.Option(
+        6.0, "--seconds", "-s", min=1.0, max=30.0, help="Longest clip; it stops early when you stop speaking."
+    ),
+    device: str | None = typer.Option(
+        None, "--device", "-d", help="Input device (index or name; see `moodplayer devices`)."
+    ),
 ) -> None:
     """Record your voice reading short sentences in one emotion, for `train --personal`.
 
@@ -56,7 +64,7 @@ def record(
         emotion = parse_emotion(emotion)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--emotion") from None
-    from moodplayer import samples as store
+    from moodplayer.voice import sample_store as store
 
     first = len(store.all_samples())  # vary the sentences between sessions
     saved = 0
@@ -72,36 +80,38 @@ def record(
     _say(f"{count} {emotion} clip(s) saved; see them with: moodplayer samples list")
 
 
-def _record_one(emotion: str, sentence: str, progress: str, seconds: float, device: Optional[str]):
+def _record_one(emotion: str, sentence: str, progress: str, seconds: float, device: str | None):
     """Prompt, record and store one clip, asking again while no speech is heard."""
-    from moodplayer import samples as store
     from moodplayer.cli.listen import device_arg
     from moodplayer.errors import NoSpeechError
-    from moodplayer.record import record_voice
+    from moodplayer.ui.meter import record_with_meter
+    from moodplayer.voice import sample_store as store
 
     for _ in range(MAX_SILENT_TRIES):
         _say(f"[{progress}] say, sounding [bold]{emotion}[/]:  “{sentence}”")
         _wait_until_ready()
-        clip = record_voice(seconds, device=device_arg(device))
+        clip = record_with_meter(seconds, device=device_arg(device))
         try:
             return store.add(clip, emotion, "recorded", prompt=sentence)
         except NoSpeechError:
             _say("no speech heard; let's try that one again (speak up, or move closer to the microphone)")
-    raise NoSpeechError(f"no speech heard in {MAX_SILENT_TRIES} recordings in a row; check the microphone (moodplayer devices)")
+    raise NoSpeechError(
+        f"no speech heard in {MAX_SILENT_TRIES} recordings in a row; check the microphone (moodplayer devices)"
+    )
 
 
 def _wait_until_ready() -> None:
     """At a terminal, recording starts when the user presses Enter; piped, it starts at once."""
     import sys
 
-    from moodplayer.console import err
+    from moodplayer.ui.console import err
 
     if sys.stdin.isatty():
         err.input("  press Enter, then speak… ")
 
 
 def _say(message: str) -> None:
-    from moodplayer.console import err
+    from moodplayer.ui.console import err
 
     err.print(message)
 
@@ -116,8 +126,8 @@ def samples_list(as_json: bool = typer.Option(False, "--json", help="Print JSON 
 
     from rich.table import Table
 
-    from moodplayer import samples as store
-    from moodplayer.console import out
+    from moodplayer.ui.console import out
+    from moodplayer.voice import sample_store as store
 
     found = store.all_samples()
     if as_json:
@@ -128,19 +138,21 @@ def samples_list(as_json: bool = typer.Option(False, "--json", help="Print JSON 
         table.add_row(str(s.id), s.emotion, s.source, f"{s.duration:.1f}", s.created.replace("T", " ")[:16])
     out.print(table)
     counts = Counter(s.emotion for s in found)
-    out.print(f"{len(found)} clips" + (": " + ", ".join(f"{e} {n}" for e, n in sorted(counts.items())) if found else ""))
+    out.print(
+        f"{len(found)} clips" + (": " + ", ".join(f"{e} {n}" for e, n in sorted(counts.items())) if found else "")
+    )
 
 
 @samples_app.command("play")
 def samples_play(
     sample_id: int = typer.Argument(..., help="The sample's ID (see `moodplayer samples list`)."),
-    aout: Optional[str] = typer.Option(None, "--aout", help="VLC audio output (e.g. pulse, alsa, dummy)."),
+    aout: str | None = typer.Option(None, "--aout", help="VLC audio output (e.g. pulse, alsa, dummy)."),
 ) -> None:
     """Play one of your voice samples."""
-    from moodplayer import samples as store
-    from moodplayer.player import Player
-    from moodplayer.track import Track
-    from moodplayer.tui import run_now_playing
+    from moodplayer.music.player import Player
+    from moodplayer.music.track import Track
+    from moodplayer.ui.tui import run_now_playing
+    from moodplayer.voice import sample_store as store
 
     sample = store.get(sample_id)
     title = f"sample {sample.id} ({sample.emotion})"
@@ -149,9 +161,11 @@ def samples_play(
 
 
 @samples_app.command("delete")
-def samples_delete(sample_id: int = typer.Argument(..., help="The sample's ID (see `moodplayer samples list`).")) -> None:
+def samples_delete(
+    sample_id: int = typer.Argument(..., help="The sample's ID (see `moodplayer samples list`)."),
+) -> None:
     """Delete one of your voice samples."""
-    from moodplayer import samples as store
+    from moodplayer.voice import sample_store as store
 
     sample = store.delete(sample_id)
     _say(f"deleted sample {sample.id} ({sample.emotion})")
@@ -165,8 +179,8 @@ def model_list(as_json: bool = typer.Option(False, "--json", help="Print JSON on
     """Every model version: which is in force, kind, date, parent, scores, and whether its file is intact."""
     from rich.table import Table
 
-    from moodplayer import versions
-    from moodplayer.console import out
+    from moodplayer.ui.console import out
+    from moodplayer.voice import model_versions as versions
 
     active = versions.active_id()
     rows = [_version_row(v, active) for v in versions.all_versions()]
@@ -175,8 +189,15 @@ def model_list(as_json: bool = typer.Option(False, "--json", help="Print JSON on
         return
     table = Table("", "version", "kind", "created", "parent", "scores", "file")
     for row in rows:
-        table.add_row("*" if row["active"] else "", row["id"], row["kind"], row["created"][:16].replace("T", " "),
-                      row["parent"] or "", _scores_text(row["scores"]), row["problem"] or "ok")
+        table.add_row(
+            "*" if row["active"] else "",
+            row["id"],
+            row["kind"],
+            row["created"][:16].replace("T", " "),
+            row["parent"] or "",
+            _scores_text(row["scores"]),
+            row["problem"] or "ok",
+        )
     out.print(table)
 
 
@@ -207,9 +228,13 @@ def _scores_text(scores: dict) -> str:
 
 
 @model_app.command("use")
-def model_use(version: str = typer.Argument(..., help="A version from `moodplayer model list`, or a model file to add as a new version.")) -> None:
+def model_use(
+    version: str = typer.Argument(
+        ..., help="A version from `moodplayer model list`, or a model file to add as a new version."
+    ),
+) -> None:
     """Put a model version in force (a .safetensors file is first added as a new version)."""
-    from moodplayer import versions
+    from moodplayer.voice import model_versions as versions
 
     if version.endswith(".safetensors"):
         version = versions.import_file(Path(version))
@@ -221,7 +246,7 @@ def model_use(version: str = typer.Argument(..., help="A version from `moodplaye
 @model_app.command("rollback")
 def model_rollback() -> None:
     """Go back to the model version that was in force before this one."""
-    from moodplayer import versions
+    from moodplayer.voice import model_versions as versions
 
     old, new = versions.rollback()
     _say(f"rolled back from {old} to {new}")
@@ -233,7 +258,7 @@ def model_export(
     target: Path = typer.Argument(..., help="The .safetensors file to write (its .json goes next to it)."),
 ) -> None:
     """Copy a model version to a file, for use elsewhere (`--model FILE`)."""
-    from moodplayer import versions
+    from moodplayer.voice import model_versions as versions
 
     _say(f"exported {version} to {versions.export(version, target)}")
 
@@ -249,12 +274,13 @@ def train_personal(force: bool = False, seed: int = 0, recipe=None) -> str:
     """
     import torch
 
-    from moodplayer import personal, versions
-    from moodplayer import samples as store
-    from moodplayer.console import out
-    from moodplayer.features import FeatureConfig
-    from moodplayer.model import load_model
-    from moodplayer.train import make_examples
+    from moodplayer.ui.console import out
+    from moodplayer.voice import finetune as personal
+    from moodplayer.voice import model_versions as versions
+    from moodplayer.voice import sample_store as store
+    from moodplayer.voice.features import FeatureConfig
+    from moodplayer.voice.model import load_model
+    from moodplayer.voice.train import make_examples
 
     torch.set_num_threads(1)  # as `train`: this small net gains nothing from more
     parent, path = versions.resolve_active()
@@ -263,7 +289,9 @@ def train_personal(force: bool = False, seed: int = 0, recipe=None) -> str:
     # did), and heard as the model hears every clip: at those speeds too only if it has speed views.
     views = metadata.get("test_time_speeds", ())
     speeds = metadata.get("recipe", {}).get("speeds", views)
-    examples = make_examples(store.clips(), FeatureConfig.from_dict(metadata["features"]), speeds, speed_views=bool(views))
+    examples = make_examples(
+        store.clips(), FeatureConfig.from_dict(metadata["features"]), speeds, speed_views=bool(views)
+    )
     net, report = personal.adapt(base, metadata, examples, recipe or personal.TuneRecipe(), seed, _say)
     out.print(
         f"accuracy on your own clips ({report['folds']}-fold, {report['n']} clips): "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 
@@ -13,7 +12,9 @@ from moodplayer.cli.app import app
 @app.command()
 def play(
     name: str = typer.Argument(..., metavar="MOOD_OR_PLAYLIST", help="A mood (happy, sad, …) or a playlist name."),
-    aout: Optional[str] = typer.Option(None, "--aout", help="VLC audio output (pulse, alsa, dummy…; default: the sound card, else silent)."),
+    aout: str | None = typer.Option(
+        None, "--aout", help="VLC audio output (pulse, alsa, dummy…; default: the sound card, else silent)."
+    ),
     volume: int = typer.Option(80, "--volume", min=0, max=100, help="Starting volume, 0–100."),
 ) -> None:
     """Play a mood's playlist or a named playlist.
@@ -22,9 +23,9 @@ def play(
     s shuffle, r repeat, q quit. Piped: one line per track, until the end.
     """
     from moodplayer.demo import ensure_demo_library
-    from moodplayer.library import Library
-    from moodplayer.player import Player
-    from moodplayer.tui import run_now_playing
+    from moodplayer.music.library import Library
+    from moodplayer.music.player import Player
+    from moodplayer.ui.tui import run_now_playing
 
     with Library.open() as lib:
         if not lib.playlists():
@@ -40,8 +41,8 @@ def devices(
     as_json: bool = typer.Option(False, "--json", help="Print the devices as a JSON list."),
 ) -> None:
     """List the audio input devices (microphones); use the index or name with `listen --device`."""
-    from moodplayer.console import out
-    from moodplayer.record import list_input_devices
+    from moodplayer.ui.console import out
+    from moodplayer.voice.capture import list_input_devices
 
     found = list_input_devices()
     if as_json:

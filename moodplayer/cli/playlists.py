@@ -1,7 +1,7 @@
 """``moodplayer playlist …``, ``moodplayer moods`` and ``moodplayer library …``.
 
 Thin commands: arguments are expanded and checked here, everything stored
-goes through :class:`moodplayer.library.Library`, and what it returns is
+goes through :class:`moodplayer.music.library.Library`, and what it returns is
 shown with rich (or as JSON with ``--json``).
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Tuple
 
 import typer
 
@@ -25,14 +25,14 @@ JSON_HELP = "Print JSON only."
 
 
 def _open():
-    from moodplayer.library import Library
+    from moodplayer.music.library import Library
 
     return Library.open()
 
 
 def _say(message: str) -> None:
     """A message on stderr, printed as is: names and paths may hold ``[brackets]``."""
-    from moodplayer.console import err
+    from moodplayer.ui.console import err
 
     err.print(message, markup=False, soft_wrap=True)
 
@@ -56,7 +56,9 @@ def create(name: str = typer.Argument(..., help="Name of the new playlist.")) ->
 
 
 @playlist_app.command("rename")
-def rename(old: str = typer.Argument(..., help="Current name."), new: str = typer.Argument(..., help="New name.")) -> None:
+def rename(
+    old: str = typer.Argument(..., help="Current name."), new: str = typer.Argument(..., help="New name.")
+) -> None:
     """Rename a playlist; its mood mappings follow it."""
     with _open() as lib:
         lib.rename_playlist(old, new)
@@ -76,7 +78,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None
     """List playlists with their track counts, durations and moods."""
     from rich.table import Table
 
-    from moodplayer.console import out
+    from moodplayer.ui.console import out
 
     with _open() as lib:
         playlists = lib.playlists()
@@ -86,7 +88,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None
     if not playlists:
         _say("no playlists yet; create one with: moodplayer playlist create NAME")
         return
-    from moodplayer.ui import clock
+    from moodplayer.ui.views import clock
 
     table = Table("playlist", "tracks", "duration", "moods")
     for p in playlists:
@@ -106,9 +108,15 @@ def show(
     total = sum(e.track.duration or 0 for e in entries)
     if as_json:
         rows = [
-            {"position": e.position, "location": e.track.location, "title": e.track.title,
-             "artist": e.track.artist, "album": e.track.album, "duration": e.track.duration,
-             "missing": e.missing}
+            {
+                "position": e.position,
+                "location": e.track.location,
+                "title": e.track.title,
+                "artist": e.track.artist,
+                "album": e.track.album,
+                "duration": e.track.duration,
+                "missing": e.missing,
+            }
             for e in entries
         ]
         print(json.dumps({"name": name, "duration": round(total, 3), "tracks": rows}, ensure_ascii=False))
@@ -119,27 +127,35 @@ def show(
 def _print_entries(name: str, entries, total: float) -> None:
     from rich.table import Table
 
-    from moodplayer.console import out
-    from moodplayer.ui import clock
+    from moodplayer.ui.console import out
+    from moodplayer.ui.views import clock
 
-    table = Table("#", "title", "artist", "album", "time", title=_text(name),
-                  caption=f"{len(entries)} tracks, {clock(total or None)}")
+    table = Table(
+        "#",
+        "title",
+        "artist",
+        "album",
+        "time",
+        title=_text(name),
+        caption=f"{len(entries)} tracks, {clock(total or None)}",
+    )
     for e in entries:
         title = _text(e.track.title or e.track.display_title)
         if e.missing:
             title += " [red](missing)[/]"
-        table.add_row(str(e.position), title, _text(e.track.artist), _text(e.track.album),
-                      clock(e.track.duration))
+        table.add_row(str(e.position), title, _text(e.track.artist), _text(e.track.album), clock(e.track.duration))
     out.print(table)
 
 
 @playlist_app.command("add")
 def add(
     name: str = typer.Argument(..., help="Playlist to append to."),
-    items: List[str] = typer.Argument(..., metavar="ITEM", help="Files, folders (searched recursively), globs, http(s) URLs."),
+    items: list[str] = typer.Argument(
+        ..., metavar="ITEM", help="Files, folders (searched recursively), globs, http(s) URLs."
+    ),
 ) -> None:
     """Append music to a playlist, in the order given (folders sorted by path)."""
-    from moodplayer.scan import expand_items
+    from moodplayer.music.scan import expand_items
 
     locations = expand_items(items)
     with _open() as lib:
@@ -150,7 +166,9 @@ def add(
 @playlist_app.command("remove")
 def remove(
     name: str = typer.Argument(..., help="Playlist to remove from."),
-    positions: List[int] = typer.Argument(..., metavar="POSITION", help="1-based positions, as `playlist show` numbers them."),
+    positions: list[int] = typer.Argument(
+        ..., metavar="POSITION", help="1-based positions, as `playlist show` numbers them."
+    ),
 ) -> None:
     """Remove entries by position (the files and other playlists are untouched)."""
     with _open() as lib:
@@ -173,12 +191,12 @@ def move(
 @playlist_app.command("import")
 def import_(
     file: Path = typer.Argument(..., help="An .m3u or .m3u8 file."),
-    name: Optional[str] = typer.Option(None, "--name", help="Playlist name (default: the file's name)."),
+    name: str | None = typer.Option(None, "--name", help="Playlist name (default: the file's name)."),
 ) -> None:
     """Import an M3U playlist; entries not found are reported and kept as missing."""
-    from moodplayer.console import warn
     from moodplayer.errors import LibraryError
-    from moodplayer.m3u import read_m3u
+    from moodplayer.music.m3u import read_m3u
+    from moodplayer.ui.console import warn
 
     entries = read_m3u(file)
     name = name or file.stem
@@ -199,7 +217,7 @@ def export(
     file: Path = typer.Argument(..., help="The .m3u/.m3u8 file to write (replaced atomically)."),
 ) -> None:
     """Write a playlist as extended M3U; files under FILE's folder get relative paths."""
-    from moodplayer.m3u import write_m3u
+    from moodplayer.music.m3u import write_m3u
 
     with _open() as lib:
         name = lib.resolve(name)
@@ -213,18 +231,19 @@ def export(
 
 @app.command("moods")
 def moods(
-    set_: Optional[Tuple[str, str]] = typer.Option(
+    set_: tuple[str, str] | None = typer.Option(
         None, "--set", metavar="EMOTION PLAYLIST", help="Make EMOTION play PLAYLIST (only it)."
     ),
-    add_: Optional[Tuple[str, str]] = typer.Option(
+    add_: tuple[str, str] | None = typer.Option(
         None, "--add", metavar="EMOTION PLAYLIST", help="Also play PLAYLIST for EMOTION."
     ),
-    clear: Optional[str] = typer.Option(None, "--clear", metavar="EMOTION", help="Map EMOTION to nothing."),
-    point: Optional[Tuple[str, float, float]] = typer.Option(
+    clear: str | None = typer.Option(None, "--clear", metavar="EMOTION", help="Map EMOTION to nothing."),
+    point: tuple[str, float, float] | None = typer.Option(
         None, "--point", metavar="EMOTION VALENCE AROUSAL", help="Move EMOTION's point (each in -1..1)."
     ),
-    reset_point: Optional[str] = typer.Option(None, "--reset-point", metavar="EMOTION",
-                                              help="Put EMOTION's point back at its default."),
+    reset_point: str | None = typer.Option(
+        None, "--reset-point", metavar="EMOTION", help="Put EMOTION's point back at its default."
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Show (and with options, change) which playlists each mood plays.
@@ -251,12 +270,13 @@ def moods(
 def _print_moods(mapping: dict, points: dict, as_json: bool) -> None:
     from rich.table import Table
 
-    from moodplayer.console import out
     from moodplayer.emotions import EMOTIONS
+    from moodplayer.ui.console import out
 
     if as_json:
-        rows = {e: {"playlists": mapping.get(e, []), "valence": points[e][0], "arousal": points[e][1]}
-                for e in EMOTIONS}
+        rows = {
+            e: {"playlists": mapping.get(e, []), "valence": points[e][0], "arousal": points[e][1]} for e in EMOTIONS
+        }
         print(json.dumps(rows, ensure_ascii=False))
         return
     table = Table("mood", "valence", "arousal", "playlists")
@@ -272,10 +292,13 @@ def _print_moods(mapping: dict, points: dict, as_json: bool) -> None:
 
 @library_app.command("scan")
 def scan(
-    folders: List[Path] = typer.Argument(..., metavar="FOLDER", help="Music folders, searched recursively (symlinks followed)."),
-    analysis: bool = typer.Option(True, "--analysis/--no-analysis",
-                                  help="Estimate each track's mood from its audio (slower) or read tags only."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes (default: CPU cores)."),
+    folders: list[Path] = typer.Argument(
+        ..., metavar="FOLDER", help="Music folders, searched recursively (symlinks followed)."
+    ),
+    analysis: bool = typer.Option(
+        True, "--analysis/--no-analysis", help="Estimate each track's mood from its audio (slower) or read tags only."
+    ),
+    jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes (default: CPU cores)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Add music under FOLDERS to the library; unchanged files are skipped.
@@ -285,7 +308,7 @@ def scan(
     valence/arousal estimate. Unreadable files are skipped and counted; files
     the library knew under FOLDERS that are gone are marked missing.
     """
-    from moodplayer.scan import scan as run_scan
+    from moodplayer.music.scan import scan as run_scan
 
     with _open() as lib, _progress("scanning") as advance:
         report = run_scan(lib, [str(f) for f in folders], analysis=analysis, jobs=jobs, progress=advance)
@@ -297,26 +320,44 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A rich progress bar on stderr, giving a ``(done, total)`` callback."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from moodplayer.console import err
+    from moodplayer.ui.console import err
 
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err, transient=True) as progress:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
         task = progress.add_task(label, total=None)
         yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
 def _print_scan(report, as_json: bool) -> None:
-    from moodplayer.console import out, warn
+    from moodplayer.ui.console import out, warn
 
     if as_json:
-        print(json.dumps({"found": report.found, "unchanged": report.unchanged, "stored": report.stored,
-                          "skipped": len(report.failures), "missing": report.vanished,
-                          "failures": [{"file": f, "reason": r} for f, r in report.failures]}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "found": report.found,
+                    "unchanged": report.unchanged,
+                    "stored": report.stored,
+                    "skipped": len(report.failures),
+                    "missing": report.vanished,
+                    "failures": [{"file": f, "reason": r} for f, r in report.failures],
+                },
+                ensure_ascii=False,
+            )
+        )
         return
     for path, reason in report.failures:
         warn(f"skipped {_text(path)}: {_text(reason)}")
-    out.print(f"{report.found} files: {report.stored} added or updated, {report.unchanged} unchanged, "
-              f"{len(report.failures)} skipped, {report.vanished} newly missing")
+    out.print(
+        f"{report.found} files: {report.stored} added or updated, {report.unchanged} unchanged, "
+        f"{len(report.failures)} skipped, {report.vanished} newly missing"
+    )
 
 
 @library_app.command("missing")
@@ -326,7 +367,7 @@ def missing(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> No
     Missing tracks stay in their playlists, so nothing is lost when a drive
     is unplugged; they are flagged again as present once they are back.
     """
-    from moodplayer.console import out
+    from moodplayer.ui.console import out
 
     with _open() as lib:
         gone = lib.check_missing()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -28,10 +27,14 @@ TRIES_PER_SENTENCE = 3
 
 @voice_app.command()
 def enroll(
-    profile: Optional[str] = typer.Option(None, "--profile", "-p", help=PROFILE_HELP),
-    sentences: int = typer.Option(5, "--sentences", "-n", min=4, max=len(SENTENCES), help="How many sentences to read."),
+    profile: str | None = typer.Option(None, "--profile", "-p", help=PROFILE_HELP),
+    sentences: int = typer.Option(
+        5, "--sentences", "-n", min=4, max=len(SENTENCES), help="How many sentences to read."
+    ),
     seconds: float = typer.Option(8.0, "--seconds", min=3.0, max=20.0, help="Longest recording per sentence."),
-    device: Optional[str] = typer.Option(None, "--device", "-d", help="Input device (index or name; see `moodplayer devices`)."),
+    device: str | None = typer.Option(
+        None, "--device", "-d", help="Input device (index or name; see `moodplayer devices`)."
+    ),
 ) -> None:
     """Read a few neutral sentences (about 20 s of speech) to build your voice profile.
 
@@ -39,12 +42,12 @@ def enroll(
     refused with the reason, and you read it again. The new profile replaces
     the old one only once every sentence is recorded.
     """
-    from moodplayer import profile as profiles
-    from moodplayer.audio import speech_only
-    from moodplayer.classifier import Classifier
     from moodplayer.cli.listen import device_arg
-    from moodplayer.console import err, out
-    from moodplayer.record import record_voice
+    from moodplayer.ui.console import err, out
+    from moodplayer.ui.meter import record_with_meter
+    from moodplayer.voice import profiles
+    from moodplayer.voice.audio import speech_only
+    from moodplayer.voice.classifier import Classifier
 
     name = profiles.active_name(profile)
     classifier = Classifier.load()  # the profile is the model's: its features, what its batch norms hear
@@ -53,7 +56,9 @@ def enroll(
     clips = []
     for number, sentence in enumerate(SENTENCES[:sentences], start=1):
         err.print(f"\n[bold]{number}/{sentences}[/] read in your usual voice: [italic]“{sentence}”[/]")
-        samples = _record_good_take(lambda: record_voice(seconds, device=device_arg(device)), profiles.enrolment_problem)
+        samples = _record_good_take(
+            lambda: record_with_meter(seconds, device=device_arg(device)), profiles.enrolment_problem
+        )
         speech = speech_only(samples)
         fresh.add(speech, config, enrolment=True)
         clips.append(speech)
@@ -67,8 +72,8 @@ def enroll(
 
 def _record_good_take(record, problem_of):
     """Record until a take passes the checks; give up after a few tries."""
-    from moodplayer.console import warn
     from moodplayer.errors import MoodplayerError
+    from moodplayer.ui.console import warn
 
     for attempt in range(1, TRIES_PER_SENTENCE + 1):
         samples = record()
@@ -82,19 +87,21 @@ def _record_good_take(record, problem_of):
 
 @voice_app.command()
 def show(
-    profile: Optional[str] = typer.Option(None, "--profile", "-p", help=PROFILE_HELP),
+    profile: str | None = typer.Option(None, "--profile", "-p", help=PROFILE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Draw the voice's average spectrum, against the training speakers', to this PNG."),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Draw the voice's average spectrum, against the training speakers', to this PNG."
+    ),
 ) -> None:
     """How much speech a profile holds and where the voice sits among the model's training speakers.
 
     Also since when it has been gathered and whether it is in use yet."""
     import numpy as np
 
-    from moodplayer import profile as profiles
-    from moodplayer.console import out
     from moodplayer.errors import MoodplayerError
-    from moodplayer.features import FeatureConfig
+    from moodplayer.ui.console import out
+    from moodplayer.voice import profiles
+    from moodplayer.voice.features import FeatureConfig
 
     name = profiles.active_name(profile)
     metadata = model_metadata()
@@ -136,10 +143,10 @@ def show(
 
 
 @voice_app.command()
-def reset(profile: Optional[str] = typer.Option(None, "--profile", "-p", help=PROFILE_HELP)) -> None:
+def reset(profile: str | None = typer.Option(None, "--profile", "-p", help=PROFILE_HELP)) -> None:
     """Forget a voice profile and its enrolment clips."""
-    from moodplayer import profile as profiles
-    from moodplayer.console import out
+    from moodplayer.ui.console import out
+    from moodplayer.voice import profiles
 
     name = profiles.active_name(profile)
     existed = profiles.reset_profile(name)
@@ -149,8 +156,8 @@ def reset(profile: Optional[str] = typer.Option(None, "--profile", "-p", help=PR
 @voice_app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON only.")) -> None:
     """List the voice profiles on this machine."""
-    from moodplayer import profile as profiles
-    from moodplayer.console import out
+    from moodplayer.ui.console import out
+    from moodplayer.voice import profiles
 
     names = profiles.list_profiles()
     if as_json:
@@ -161,8 +168,8 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON only.")
 
 def model_metadata() -> dict:
     """The metadata of the model in force (profiles are kept per feature set)."""
-    from moodplayer.model import read_metadata
-    from moodplayer.versions import active_model_path
+    from moodplayer.voice.model import read_metadata
+    from moodplayer.voice.model_versions import active_model_path
 
     return read_metadata(active_model_path())
 
@@ -172,7 +179,7 @@ def draw_spectrum(found, target: Path, n_mels: int, voices: dict) -> None:
     where the training speakers' average spectra lie (their mean ± 1 std over speakers)."""
     import numpy as np
 
-    from moodplayer.ui import new_figure, save_figure
+    from moodplayer.ui.views import new_figure, save_figure
 
     bands = np.arange(n_mels)
     mean, std = found.stats.mean[:n_mels], np.sqrt(found.stats.var[:n_mels])

@@ -10,15 +10,16 @@ temperature-scaled softmax.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from moodplayer import audio, emotions
+from moodplayer import emotions
 from moodplayer.errors import ModelError, NoSpeechError
-from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, extract, normalise
+from moodplayer.voice import audio
+from moodplayer.voice.features import EnrolmentShift, FeatureConfig, Stats, extract, normalise
 
 #: Below this confidence (after calibration) a prediction is flagged uncertain.
 DEFAULT_UNCERTAIN_BELOW = 0.4
@@ -94,7 +95,7 @@ def view_logits(
     """
     import torch
 
-    from moodplayer.model import log_prior, members_of, pad_batch, typical_var
+    from moodplayer.voice.model import log_prior, members_of, pad_batch, typical_var
 
     net.eval()
     batches: dict[bytes | None, tuple] = {}  # members that normalise alike share one batch
@@ -114,7 +115,9 @@ def view_logits(
     return np.stack([part.mean(axis=0) for part in np.split(logits, np.cumsum(counts)[:-1])])
 
 
-def heard_norms(net, clips: Sequence[Sequence[np.ndarray]], profile: Stats, earlier: VoiceNorms | None = None) -> VoiceNorms:
+def heard_norms(
+    net, clips: Sequence[Sequence[np.ndarray]], profile: Stats, earlier: VoiceNorms | None = None
+) -> VoiceNorms:
     """What each front block's batch norm hears in these clips of one voice, normalised by its
     ``profile`` as :func:`view_logits` normalises them, as statistics per member and block (member-major).
 
@@ -124,7 +127,7 @@ def heard_norms(net, clips: Sequence[Sequence[np.ndarray]], profile: Stats, earl
     first block's norms are exactly those of all the clips at once and a later
     block's are close to them (each clip was heard with the voice as known then).
     """
-    from moodplayer.model import batch_norm_inputs, members_of, pad_batch, speaker_norm
+    from moodplayer.voice.model import batch_norm_inputs, members_of, pad_batch, speaker_norm
 
     net.eval()
     heard: list[Stats] = []
@@ -164,7 +167,7 @@ def _voice_norms(member, number: int, norms: VoiceNorms, profiled) -> list:
     speakers', for the rest the training speakers' alone (see :func:`view_logits`)."""
     import torch
 
-    from moodplayer.model import speaker_norm
+    from moodplayer.voice.model import speaker_norm
 
     blocks = len(member.front)
     moved = []
@@ -181,7 +184,9 @@ def synthetic_vowel(rate: int, seconds: float = 2.0) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     harmonics = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 8))
     silence = np.zeros(rate // 4)
-    return np.concatenate([silence, 0.1 * harmonics * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)), silence]).astype(np.float32)
+    return np.concatenate([silence, 0.1 * harmonics * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)), silence]).astype(
+        np.float32
+    )
 
 
 class Classifier:
@@ -205,10 +210,10 @@ class Classifier:
         self.model_id: str = metadata.get("weights_sha256", "")
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "Classifier":
+    def load(cls, path: Path | None = None) -> Classifier:
         """Load a model file (default: the version in force); :class:`ModelError` if unusable."""
-        from moodplayer.model import load_model
-        from moodplayer.versions import active_model_path
+        from moodplayer.voice.model import load_model
+        from moodplayer.voice.model_versions import active_model_path
 
         net, metadata = load_model(Path(path) if path is not None else active_model_path())
         if tuple(metadata["labels"]) != emotions.EMOTIONS:
@@ -259,7 +264,9 @@ class Classifier:
             views=tuple(views),
         )
 
-    def norms_of(self, clips: Sequence[Sequence[np.ndarray]], profile: Stats, earlier: VoiceNorms | None = None) -> VoiceNorms:
+    def norms_of(
+        self, clips: Sequence[Sequence[np.ndarray]], profile: Stats, earlier: VoiceNorms | None = None
+    ) -> VoiceNorms:
         """What the model's batch norms hear in some clips' views (:meth:`features_of`) of a voice
         normalised by its ``profile``, after the voice's ``earlier`` clips (see :func:`heard_norms`)."""
         return heard_norms(self.net, clips, profile, earlier)
@@ -278,7 +285,9 @@ class Classifier:
         timings = {"load": 0.0, "features": (mid - start) * 1000, "model": (end - mid) * 1000}
         return self.prediction(probs, timings, views)
 
-    def predict_file(self, path: str | Path, profile: Stats | None = None, norms: VoiceNorms | None = None) -> Prediction:
+    def predict_file(
+        self, path: str | Path, profile: Stats | None = None, norms: VoiceNorms | None = None
+    ) -> Prediction:
         """Load an audio file and classify it; ``timings_ms['load']`` is the decoding time."""
         start = time.perf_counter()
         samples = audio.load_audio(path)

@@ -44,28 +44,50 @@ _RAVDESS_EMOTIONS = dict(zip(("01", "02", "03", "04", "05", "06", "07", "08"), E
 # TESS: OAF_back_angry.wav, YAF_youth_ps.wav ("ps" is pleasant surprise).
 _TESS = re.compile(r"^(OAF|YAF)_[A-Za-z]+_([A-Za-z]+)$", re.IGNORECASE)
 _TESS_EMOTIONS = {
-    "angry": "angry", "disgust": "disgust", "fear": "fearful", "happy": "happy",
-    "neutral": "neutral", "ps": "surprised", "sad": "sad",
+    "angry": "angry",
+    "disgust": "disgust",
+    "fear": "fearful",
+    "happy": "happy",
+    "neutral": "neutral",
+    "ps": "surprised",
+    "sad": "sad",
 }
 
 # CREMA-D: 1001_DFA_ANG_XX.wav (actor, sentence, emotion, intensity).
 _CREMA = re.compile(r"^(\d{4})_([A-Z]{3})_(ANG|DIS|FEA|HAP|NEU|SAD)_([A-Z]{2})$")
 _CREMA_EMOTIONS = {
-    "ANG": "angry", "DIS": "disgust", "FEA": "fearful", "HAP": "happy", "NEU": "neutral", "SAD": "sad",
+    "ANG": "angry",
+    "DIS": "disgust",
+    "FEA": "fearful",
+    "HAP": "happy",
+    "NEU": "neutral",
+    "SAD": "sad",
 }
 
 # SAVEE: DC_a01.wav, or DC/a01.wav in the per-speaker layout.
 _SAVEE_SPEAKERS = ("DC", "JE", "JK", "KL")
 _SAVEE = re.compile(r"^(?:(DC|JE|JK|KL)_)?(sa|su|a|d|f|h|n)(\d\d)$")
 _SAVEE_EMOTIONS = {
-    "a": "angry", "d": "disgust", "f": "fearful", "h": "happy", "n": "neutral", "sa": "sad", "su": "surprised",
+    "a": "angry",
+    "d": "disgust",
+    "f": "fearful",
+    "h": "happy",
+    "n": "neutral",
+    "sa": "sad",
+    "su": "surprised",
 }
 
 # EmoDB: 03a01Fa.wav (speaker, text, German emotion letter, version). Boredom has no
 # counterpart among the eight and keeps its own label.
 _EMODB = re.compile(r"^(\d\d)([ab]\d\d)([WLEAFTN])([a-z])$")
 _EMODB_EMOTIONS = {
-    "W": "angry", "L": "boredom", "E": "disgust", "A": "fearful", "F": "happy", "T": "sad", "N": "neutral",
+    "W": "angry",
+    "L": "boredom",
+    "E": "disgust",
+    "A": "fearful",
+    "F": "happy",
+    "T": "sad",
+    "N": "neutral",
 }
 
 

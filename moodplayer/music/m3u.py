@@ -20,13 +20,13 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
-from typing import Iterable
 from urllib.parse import unquote, urlparse
 
 from moodplayer.errors import LibraryError
-from moodplayer.track import Track
+from moodplayer.music.track import Track
 
 _EXTINF = re.compile(r'#EXTINF:\s*(-?\d+(?:\.\d+)?)?((?:\s+[\w-]+="[^"]*")*)\s*,(.*)$', re.IGNORECASE)
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from moodplayer.classifier import Prediction
+    from moodplayer.voice.classifier import Prediction
 
 EMOTION_STYLE = {
     "neutral": "white",
@@ -45,7 +45,7 @@ def probability_bars(probabilities: dict[str, float]) -> Table:
     return table
 
 
-def prediction_panel(prediction: "Prediction", title: str = "") -> Panel:
+def prediction_panel(prediction: Prediction, title: str = "") -> Panel:
     """The emotion heard, how sure the model is, and where it sits on the circumplex."""
     style = EMOTION_STYLE.get(prediction.emotion, "")
     headline = Text.assemble(

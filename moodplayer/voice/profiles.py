@@ -24,19 +24,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from moodplayer import audio, paths
-from moodplayer.classifier import merge_norms
+from moodplayer import paths
 from moodplayer.errors import MoodplayerError
-from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, frame_features
+from moodplayer.voice import audio
+from moodplayer.voice.classifier import merge_norms
+from moodplayer.voice.features import EnrolmentShift, FeatureConfig, Stats, frame_features
+
+log = logging.getLogger(__name__)
 
 #: A file may hold a ``norms`` entry: the batch-norm statistics of the clips heard through the
 #: profile, per member and block (classifier.VoiceNorms); one written before them lacks it.
@@ -85,7 +89,7 @@ class VoiceProfile:
         return self.norms if self.norms_model == model_id and self.norms_seconds >= MIN_SECONDS else None
 
     def normaliser(self, shift: EnrolmentShift | None) -> Stats:
-        """The statistics to normalise with: the enrolment moved by the model's ``shift``, merged with what was heard."""
+        """What to normalise with: the enrolment moved by the model's ``shift``, merged with what was heard."""
         enrolled = shift.apply(self.enrolled) if shift is not None and self.enrolled.count else self.enrolled
         return enrolled.merge(self.heard)
 
@@ -151,7 +155,11 @@ def choose(name: str | None, enabled: bool, classifier) -> VoiceProfile | None:
     if not enabled:
         return None
     profile = load_profile(active_name(name), classifier.features)
-    if profile is not None and profile.norms_model != classifier.model_id and stats_for(profile, classifier) is not None:
+    if (
+        profile is not None
+        and profile.norms_model != classifier.model_id
+        and stats_for(profile, classifier) is not None
+    ):
         clips = [audio.load_audio(clip) for clip in sorted(clips_dir(profile.name).glob("*.flac"))]
         gather_norms(profile, clips, classifier)
         if profile.norms_model == classifier.model_id:
@@ -212,8 +220,6 @@ def load_profile(name: str, config: FeatureConfig) -> VoiceProfile | None:
     profile made for other features is rebuilt from its enrolment clips when
     they exist, else ignored with a warning.
     """
-    from moodplayer.console import warn
-
     path = profile_path(name)
     if not path.exists():
         return None
@@ -222,12 +228,12 @@ def load_profile(name: str, config: FeatureConfig) -> VoiceProfile | None:
     except (ValueError, KeyError, TypeError) as exc:
         aside = path.with_suffix(f".json.damaged-{int(time.time())}")
         os.replace(path, aside)
-        warn(f"voice profile '{name}' is damaged ({exc}); set aside as {aside.name}, using no profile")
+        log.warning(f"voice profile '{name}' is damaged ({exc}); set aside as {aside.name}, using no profile")
         return None
     if profile.feature_key != config.key():
         rebuilt = rebuild_from_clips(name, config)
         if rebuilt is None:
-            warn(f"voice profile '{name}' was made for another model's features; using no profile (re-enrol)")
+            log.warning(f"voice profile '{name}' was made for another model's features; using no profile (re-enrol)")
         return rebuilt
     return profile
 

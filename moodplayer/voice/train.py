@@ -14,16 +14,16 @@ import copy
 import hashlib
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-from moodplayer.datasets import Clip, speakers
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import AudioError, MoodplayerError, NoSpeechError
-from moodplayer.features import EnrolmentShift, FeatureConfig, Stats, cold_start, extract
+from moodplayer.voice.datasets import Clip, speakers
+from moodplayer.voice.features import EnrolmentShift, FeatureConfig, Stats, cold_start, extract
 
 #: Called after each epoch with (epoch, epochs, train loss, validation UAR).
 Report = Callable[[int, int, float, float], None]
@@ -140,7 +140,7 @@ def cached(path: Path, kind: str, compute: Callable[[], np.ndarray]) -> np.ndarr
 
 def clip_features(clip: Clip, config: FeatureConfig, speed: float = 1.0) -> np.ndarray:
     """Raw (un-normalised) features of a clip played at ``speed`` (see features.extract), cached."""
-    from moodplayer.audio import load_audio
+    from moodplayer.voice.audio import load_audio
 
     def compute() -> np.ndarray:
         return extract(load_audio(clip.path, config.sample_rate), config, speed)
@@ -165,8 +165,8 @@ def degraded_features(clip: Clip, config: FeatureConfig, copy: int) -> np.ndarra
     the same copies. :class:`NoSpeechError` if no speech is found in the copy any
     more; that answer is cached too (as zero frames), so no run computes it twice.
     """
-    from moodplayer.audio import band_limited, coloured_noise, load_audio, with_noise
-    from moodplayer.rooms import Room, in_room
+    from moodplayer.voice.audio import band_limited, coloured_noise, load_audio, with_noise
+    from moodplayer.voice.rooms import Room, in_room
 
     def compute() -> np.ndarray:
         samples = load_audio(clip.path, config.sample_rate)
@@ -222,9 +222,9 @@ def _heard_copies(clip: Clip, config: FeatureConfig, copies: int) -> list[np.nda
     "no speech" (some 5 % of RAVDESS's clips at the lowest SNRs), so the net need not learn them, and
     the clip itself is kept: dropping it would change which clips the actor folds score."""
     heard = []
-    for copy in range(copies):
+    for index in range(copies):
         try:
-            heard.append(degraded_features(clip, config, copy))
+            heard.append(degraded_features(clip, config, index))
         except NoSpeechError:
             pass
     return heard
@@ -341,7 +341,7 @@ def predict_logits(
     clip heard as recorded and at the speeds it was also extracted at, normalised at cold start and, when
     its speaker has one, by a voice profile and (``norms``: speaker → the voice's batch-norm statistics)
     batch norms moved to that voice. ``every_view=False``: as recorded only (cheaper)."""
-    from moodplayer.classifier import view_logits
+    from moodplayer.voice.classifier import view_logits
 
     logits = np.zeros((len(examples), len(EMOTIONS)), np.float32)
     voices: dict[str | None, list[int]] = {}  # a batch shares its batch norms: one voice's clips, or cold ones
@@ -352,7 +352,9 @@ def predict_logits(
             chunk = [examples[i] for i in indices[start : start + batch_size]]
             views = [ex.views if every_view else ex.views[:1] for ex in chunk]
             stats = [profiles.get(ex.speaker) if profiles else None for ex in chunk]
-            logits[indices[start : start + batch_size]] = view_logits(net, views, stats, norms[speaker] if speaker is not None else None)
+            logits[indices[start : start + batch_size]] = view_logits(
+                net, views, stats, norms[speaker] if speaker is not None else None
+            )
     return logits
 
 
@@ -373,7 +375,7 @@ def fit(
     import torch
     from torch import nn
 
-    from moodplayer.model import EmotionNet, ModelConfig, pad_batch
+    from moodplayer.voice.model import EmotionNet, ModelConfig, pad_batch
 
     seed += member
     torch.manual_seed(seed)
@@ -381,7 +383,10 @@ def fit(
     typical = typical_variance(train) if recipe.member_typical(member) else None
     n_inputs = train[0].versions[0].shape[1]
     config = ModelConfig(
-        n_inputs=n_inputs, n_classes=len(EMOTIONS), typical_spread=(typical is not None,), class_prior=class_prior(train)
+        n_inputs=n_inputs,
+        n_classes=len(EMOTIONS),
+        typical_spread=(typical is not None,),
+        class_prior=class_prior(train),
     )
     net = EmotionNet(config)
     if typical is not None:
@@ -563,14 +568,18 @@ def split_sets(examples: Sequence[Example], train_speakers: Sequence[str], recip
 def assemble(nets: list, runs: list[dict], valid_set: Sequence[Example], valid_names: list[str]):
     """One model from the trained members, its temperature fitted on the validation clips (``None``
     without any); returns (model, info)."""
-    from moodplayer.model import ensemble_of
+    from moodplayer.voice.model import ensemble_of
 
     model = ensemble_of(nets)
-    info = runs[0] if len(runs) == 1 else {
-        "kept_epoch": [run["kept_epoch"] for run in runs],
-        "epochs_run": [run["epochs_run"] for run in runs],
-        "bfloat16": all(run["bfloat16"] for run in runs),
-    }
+    info = (
+        runs[0]
+        if len(runs) == 1
+        else {
+            "kept_epoch": [run["kept_epoch"] for run in runs],
+            "epochs_run": [run["epochs_run"] for run in runs],
+            "bfloat16": all(run["bfloat16"] for run in runs),
+        }
+    )
     if not valid_set:
         return model, {**info, "validation_uar": None, "validation_speakers": [], "temperature": None}
     labels = np.array([ex.label for ex in valid_set])
@@ -610,7 +619,9 @@ def train_split(
     return assemble(nets, runs, valid_set, valid_names)
 
 
-def adapt_plan(items: Sequence[tuple[str, str, str]], mode: str, seed: int = 0) -> tuple[dict[str, list[int]], list[int]]:
+def adapt_plan(
+    items: Sequence[tuple[str, str, str]], mode: str, seed: int = 0
+) -> tuple[dict[str, list[int]], list[int]]:
     """Which clips build each speaker's voice profile under an ``--adapt`` mode, and which are scored.
 
     ``items`` are (speaker, label, file name) per clip; returns speaker →
@@ -626,7 +637,9 @@ def adapt_plan(items: Sequence[tuple[str, str, str]], mode: str, seed: int = 0) 
     if kind == "none" and not count and not variant:
         return {}, list(range(len(items)))
     if kind not in ("neutral", "history") or not count.isdigit() or int(count) < 1 or variant not in ("", "stats"):
-        raise MoodplayerError(f"--adapt {mode!r} is not one of none, neutral:N, history:N (N ≥ 1), each optionally /stats")
+        raise MoodplayerError(
+            f"--adapt {mode!r} is not one of none, neutral:N, history:N (N ≥ 1), each optionally /stats"
+        )
     rng = np.random.default_rng(seed)
     enrol, scored = {}, []
     for name in sorted({speaker for speaker, _, _ in items}):
@@ -694,12 +707,14 @@ def enrolled_profiles(profiles: dict[str, Stats], mode: str, shift: EnrolmentShi
 def voice_norms(net, clips: Sequence[Example], profile: Stats):
     """What the net's batch norms hear in a speaker's profile clips normalised by that ``profile``, as
     ``voice enroll`` gathers them (classifier.heard_norms), for AdaBN at scoring time."""
-    from moodplayer.classifier import heard_norms
+    from moodplayer.voice.classifier import heard_norms
 
     return heard_norms(net, [ex.views for ex in clips], profile)
 
 
-def score(net, examples: Sequence[Example], mode: str = "none", seed: int = 0, shift: EnrolmentShift | None = None) -> dict:
+def score(
+    net, examples: Sequence[Example], mode: str = "none", seed: int = 0, shift: EnrolmentShift | None = None
+) -> dict:
     """Scores of a net on some speakers' clips under an ``--adapt`` mode.
 
     ``neutral:N`` enrolments are moved by ``shift`` (learnt from the net's
@@ -718,7 +733,9 @@ def score(net, examples: Sequence[Example], mode: str = "none", seed: int = 0, s
     return scores([EMOTIONS[ex.label] for ex in scored], [EMOTIONS[p] for p in predicted])
 
 
-def fold_result(examples: Sequence[Example], test_names: Sequence[str], model, info: dict, adapt: Sequence[str], seed: int) -> dict:
+def fold_result(
+    examples: Sequence[Example], test_names: Sequence[str], model, info: dict, adapt: Sequence[str], seed: int
+) -> dict:
     """A fold's scores on its held-out speakers under each ``adapt`` mode (the first is the headline)."""
     train_names = [s for s in speakers(examples) if s not in test_names]
     test = [ex for ex in examples if ex.speaker in test_names]
@@ -852,6 +869,7 @@ def cross_validate(
 
 def summarise(folds: list[dict]) -> dict:
     """Mean ± std over folds of accuracy and UAR (and of each adapt mode's, when scored)."""
+
     def mean_std(values) -> tuple[float, float]:
         values = np.array(list(values))
         return round(float(values.mean()), 4), round(float(values.std()), 4)
@@ -882,7 +900,7 @@ def classic_features(clip: Clip) -> np.ndarray:
     def compute() -> np.ndarray:
         import librosa
 
-        from moodplayer.audio import SAMPLE_RATE, load_audio
+        from moodplayer.voice.audio import SAMPLE_RATE, load_audio
 
         samples = load_audio(clip.path)
         stft = np.abs(librosa.stft(samples))
@@ -911,7 +929,12 @@ def baseline_cross_validate(clips: Sequence[Clip], k: int, seed: int = 0) -> dic
     for i, test_names in enumerate(speaker_folds(speakers(clips), k), 1):
         test = np.isin(who, test_names)
         mlp = MLPClassifier(
-            hidden_layer_sizes=(300,), alpha=0.01, batch_size=256, learning_rate="adaptive", max_iter=500, random_state=seed
+            hidden_layer_sizes=(300,),
+            alpha=0.01,
+            batch_size=256,
+            learning_rate="adaptive",
+            max_iter=500,
+            random_state=seed,
         )
         model = make_pipeline(StandardScaler(), mlp).fit(x[~test], y[~test])
         fold = scores([EMOTIONS[t] for t in y[test]], [EMOTIONS[p] for p in model.predict(x[test])])

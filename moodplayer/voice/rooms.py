@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from moodplayer.audio import SAMPLE_RATE
+from moodplayer.voice.audio import SAMPLE_RATE
 
 SPEED_OF_SOUND = 343.0  # m/s
 #: Where image sources give way to the statistical tail: past about 50 ms a room's
@@ -44,7 +44,7 @@ class Room:
         return float(np.linalg.norm(np.subtract(self.talker, self.microphone)))
 
     @classmethod
-    def draw(cls, rng: np.random.Generator) -> "Room":
+    def draw(cls, rng: np.random.Generator) -> Room:
         """A room to train on: 3-10 m long, 2.4-4 m high, RT60 0.2-1.0 s, the microphone 0.3-3 m away."""
         length = rng.uniform(3.0, 10.0)
         size = (length, rng.uniform(2.5, min(length, 8.0)), rng.uniform(2.4, 4.0))

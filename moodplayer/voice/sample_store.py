@@ -70,9 +70,9 @@ def add(samples: np.ndarray, emotion: str, source: str, **extra) -> Sample:
     """
     import soundfile as sf
 
-    from moodplayer.audio import SAMPLE_RATE, speech_only
     from moodplayer.emotions import parse_emotion
     from moodplayer.files import atomic_write, file_mode
+    from moodplayer.voice.audio import SAMPLE_RATE, speech_only
 
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
@@ -169,7 +169,7 @@ def delete(sample_id: int) -> Sample:
 
 
 def clips() -> list:
-    """The store as training :class:`~moodplayer.datasets.Clip`\\s, all spoken by :data:`SPEAKER`."""
-    from moodplayer.datasets import Clip
+    """The store as training :class:`~moodplayer.voice.datasets.Clip`\\s, all spoken by :data:`SPEAKER`."""
+    from moodplayer.voice.datasets import Clip
 
     return [Clip(s.path, s.emotion, SPEAKER, "personal") for s in all_samples()]

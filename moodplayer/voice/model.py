@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -61,7 +61,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
+    def from_dict(cls, data: dict) -> ModelConfig:
         return cls(
             **{
                 **data,
@@ -282,7 +282,9 @@ def typical_var(net: EmotionNet) -> np.ndarray | None:
     return net.typical_var.numpy().astype(np.float64) if net.typical else None
 
 
-def batch_norm_inputs(net: EmotionNet, x: torch.Tensor, lengths: torch.Tensor, norms: Sequence[Norm] = ()) -> list[np.ndarray]:
+def batch_norm_inputs(
+    net: EmotionNet, x: torch.Tensor, lengths: torch.Tensor, norms: Sequence[Norm] = ()
+) -> list[np.ndarray]:
     """What each front block's batch norm normalises in a padded batch (``norms``: see
     :meth:`EmotionNet.front_pass`), as (frames, channels) at the clips' real frames only: the
     same as each clip alone would give."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 from moodplayer.errors import LibraryError
 

@@ -20,9 +20,10 @@ import glob
 import os
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from moodplayer.errors import LibraryError
 
@@ -30,9 +31,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 #: What `playlist add FOLDER` and `library scan` treat as music.
-AUDIO_EXTENSIONS = frozenset(
-    ".mp3 .flac .ogg .oga .opus .m4a .mp4 .aac .wma .aiff .aif .wav .wv .ape".split()
-)
+AUDIO_EXTENSIONS = frozenset(".mp3 .flac .ogg .oga .opus .m4a .mp4 .aac .wma .aiff .aif .wav .wv .ape".split())
 
 _TAG_KEYS = {
     "title": ("title", "TIT2", "Title", "\xa9nam"),
@@ -221,7 +220,7 @@ class UnreadableAudio(Exception):
     """A file the scan skips and counts: empty, corrupt, truncated to nothing, not audio."""
 
 
-def load_excerpt(path: str, duration: float | None) -> "np.ndarray":
+def load_excerpt(path: str, duration: float | None) -> np.ndarray:
     """Up to :data:`EXCERPT_SECONDS` of mono audio from the middle, at :data:`ANALYSIS_RATE`.
 
     Only the excerpt is decoded: libsndfile seeks straight to it (WAV, FLAC,
@@ -237,14 +236,14 @@ def load_excerpt(path: str, duration: float | None) -> "np.ndarray":
     return samples
 
 
-def _excerpt(path: str, offset: float) -> "np.ndarray":
+def _excerpt(path: str, offset: float) -> np.ndarray:
     try:
         return _excerpt_soundfile(path, offset)
     except UnreadableAudio:
         return _excerpt_ffmpeg(path, offset)
 
 
-def _excerpt_soundfile(path: str, offset: float) -> "np.ndarray":
+def _excerpt_soundfile(path: str, offset: float) -> np.ndarray:
     import numpy as np
     import soundfile as sf
     import soxr
@@ -263,13 +262,30 @@ def _excerpt_soundfile(path: str, offset: float) -> "np.ndarray":
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
-def _excerpt_ffmpeg(path: str, offset: float) -> "np.ndarray":
+def _excerpt_ffmpeg(path: str, offset: float) -> np.ndarray:
     import subprocess
 
     import numpy as np
 
-    command = ["ffmpeg", "-nostdin", "-v", "error", "-ss", f"{offset:.3f}", "-t", f"{EXCERPT_SECONDS:g}",
-               "-i", path, "-ac", "1", "-ar", str(ANALYSIS_RATE), "-f", "f32le", "-"]
+    command = [
+        "ffmpeg",
+        "-nostdin",
+        "-v",
+        "error",
+        "-ss",
+        f"{offset:.3f}",
+        "-t",
+        f"{EXCERPT_SECONDS:g}",
+        "-i",
+        path,
+        "-ac",
+        "1",
+        "-ar",
+        str(ANALYSIS_RATE),
+        "-f",
+        "f32le",
+        "-",
+    ]
     try:
         result = subprocess.run(command, capture_output=True, timeout=120)
     except FileNotFoundError:
@@ -282,7 +298,7 @@ def _excerpt_ffmpeg(path: str, offset: float) -> "np.ndarray":
     return np.frombuffer(result.stdout[: len(result.stdout) // 4 * 4], dtype="<f4").copy()
 
 
-def analyse(samples: "np.ndarray") -> dict:
+def analyse(samples: np.ndarray) -> dict:
     """Tempo, energy, brightness and mode of an excerpt, and the mood they suggest.
 
     One STFT serves every feature: RMS energy (dBFS), spectral-centroid
@@ -303,8 +319,14 @@ def analyse(samples: "np.ndarray") -> dict:
     chroma = librosa.feature.chroma_stft(S=power, sr=ANALYSIS_RATE, tuning=0.0).mean(axis=1)
     mode, majorness = key_mode(chroma)
     valence, arousal = mood_point(tempo, energy, brightness, majorness)
-    return {"tempo": round(tempo, 2), "energy": round(energy, 2), "brightness": round(brightness, 1),
-            "mode": mode, "valence": valence, "arousal": arousal}
+    return {
+        "tempo": round(tempo, 2),
+        "energy": round(energy, 2),
+        "brightness": round(brightness, 1),
+        "mode": mode,
+        "valence": valence,
+        "arousal": arousal,
+    }
 
 
 def key_mode(chroma) -> tuple[str, float]:
@@ -392,8 +414,13 @@ def examine(job: ScanJob) -> tuple[str, dict | None, str | None]:
     return location, row, None
 
 
-def scan(lib, folders: Iterable[str | Path], analysis: bool = True, jobs: int | None = None,
-         progress: Callable[[int, int], None] | None = None) -> ScanReport:
+def scan(
+    lib,
+    folders: Iterable[str | Path],
+    analysis: bool = True,
+    jobs: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ScanReport:
     """Bring the library up to date with what is under ``folders``.
 
     New and changed files (by size and mtime) are read and, with ``analysis``,
@@ -476,8 +503,11 @@ def _results(todo: list[ScanJob], jobs: int | None) -> Iterator[tuple]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_quiet_worker,
-                               mp_context=multiprocessing.get_context("forkserver"))
+    pool = ProcessPoolExecutor(
+        max_workers=min(jobs, len(todo)),
+        initializer=_quiet_worker,
+        mp_context=multiprocessing.get_context("forkserver"),
+    )
     try:
         yield from pool.map(examine, todo)
     finally:  # stopped early (Ctrl-C, a locked database): drop the queued files, don't finish them

@@ -1,6 +1,6 @@
 """Model versions: every trained model kept in ``<home>/models/``, one of them in force.
 
-A version is a model file pair as :mod:`moodplayer.model` writes it
+A version is a model file pair as :mod:`moodplayer.voice.model` writes it
 (``v3.safetensors`` + ``v3.json``, the sidecar carrying the weights' sha256)
 whose metadata also says where it came from (``version``: kind, parent, date,
 scores). The model shipped in the repository is the version ``shipped``; it
@@ -19,11 +19,14 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from moodplayer.errors import ModelError
+
+log = logging.getLogger(__name__)
 
 SHIPPED = "shipped"
 POINTER = "active.json"
@@ -66,7 +69,7 @@ def weights_path(version_id: str) -> Path:
 
 def problem(path: Path) -> str | None:
     """Why a model file cannot be used (missing, damaged, foreign), or None if its checksum holds."""
-    from moodplayer.model import read_metadata
+    from moodplayer.voice.model import read_metadata
 
     if not path.is_file():
         return f"model file {path} not found"
@@ -110,7 +113,7 @@ def _read_pointer() -> dict:
             return pointer
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
         pass
-    _warn(f"{path} is damaged; using the shipped model (choose another with: moodplayer model use VERSION)")
+    log.warning(f"{path} is damaged; using the shipped model (choose another with: moodplayer model use VERSION)")
     return {"active": SHIPPED, "history": []}
 
 
@@ -145,15 +148,8 @@ def resolve_active() -> tuple[str, Path]:
     for version_id in [*reversed(pointer["history"]), SHIPPED]:
         if problem(weights_path(version_id)) is None:
             break
-    _warn(f"model version {active} is unusable ({trouble}); using {version_id} instead")
+    log.warning(f"model version {active} is unusable ({trouble}); using {version_id} instead")
     return version_id, weights_path(version_id)
-
-
-def _warn(message: str) -> None:
-    """One line on stderr, however long (file paths), so it reads as one message."""
-    from moodplayer.console import err
-
-    err.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
 
 
 def use(version_id: str) -> Version:
@@ -184,7 +180,7 @@ def rollback() -> tuple[str, str]:
 
 def save(state: dict, metadata: dict, kind: str, parent: str | None, scores: dict | None = None) -> str:
     """Store trained weights as a new version (not yet in force); returns its ID."""
-    from moodplayer.model import save_model
+    from moodplayer.voice.model import save_model
 
     version_id = _next_id()
     info = {"id": version_id, "kind": kind, "parent": parent, "created": _now(), "scores": scores or {}}
@@ -195,7 +191,7 @@ def save(state: dict, metadata: dict, kind: str, parent: str | None, scores: dic
 def import_file(path: Path) -> str:
     """Copy a model file made elsewhere (``moodplayer train --out``) in as a new version."""
     from moodplayer.files import atomic_write
-    from moodplayer.model import read_metadata
+    from moodplayer.voice.model import read_metadata
 
     path = Path(path)
     trouble = problem(path)
@@ -213,7 +209,7 @@ def import_file(path: Path) -> str:
 def export(version_id: str, target: Path) -> Path:
     """Write a good version to ``target`` (``.safetensors``) with its sidecar, for use elsewhere."""
     from moodplayer.files import atomic_write
-    from moodplayer.model import sidecar_path
+    from moodplayer.voice.model import sidecar_path
 
     target = Path(target)
     if target.suffix != ".safetensors":

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from moodplayer.errors import PlaybackError
-from moodplayer.track import Track
+from moodplayer.music.track import Track
 
 #: Seconds into a track after which "previous" restarts it instead of going back.
 RESTART_THRESHOLD = 3.0
@@ -131,7 +131,7 @@ class Event(str):
     track: Track | None
     length: float | None
 
-    def __new__(cls, text: str, *, track: Track | None = None, length: float | None = None) -> "Event":
+    def __new__(cls, text: str, *, track: Track | None = None, length: float | None = None) -> Event:
         event = super().__new__(cls, text)
         event.track, event.length = track, length
         return event

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -52,7 +52,12 @@ class TuneRecipe:
 
 
 def fine_tune(
-    base, personal: Sequence, rehearsal: Sequence, recipe: TuneRecipe = TuneRecipe(), seed: int = 0, profiles: bool = False
+    base,
+    personal: Sequence,
+    rehearsal: Sequence,
+    recipe: TuneRecipe = TuneRecipe(),
+    seed: int = 0,
+    profiles: bool = False,
 ):
     """A copy of ``base`` adapted to the ``personal`` examples (``rehearsal``: base-corpus examples, may be empty).
 
@@ -60,7 +65,7 @@ def fine_tune(
     …), as it was trained: members may normalise a cold-start clip differently
     (features.cold_start), so each must hear the clips its own way.
     """
-    from moodplayer.model import ensemble_of, members_of
+    from moodplayer.voice.model import ensemble_of, members_of
 
     return ensemble_of(
         [_fine_tune_net(net, personal, rehearsal, recipe, seed + i, profiles) for i, net in enumerate(members_of(base))]
@@ -79,8 +84,8 @@ def _fine_tune_net(base, personal: Sequence, rehearsal: Sequence, recipe: TuneRe
     import torch
     from torch import nn
 
-    from moodplayer.model import pad_batch, typical_var
-    from moodplayer.train import Recipe, _Augmenter
+    from moodplayer.voice.model import pad_batch, typical_var
+    from moodplayer.voice.train import Recipe, _Augmenter
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -137,7 +142,7 @@ def stratified_folds(labels: Sequence[int], k: int, seed: int = 0) -> list[np.nd
 
 def accuracy(net, examples: Sequence, profile=None) -> float:
     """Share of ``examples`` classified right, normalised by ``profile`` (a speaker's Stats) or per clip."""
-    from moodplayer.train import predict_logits
+    from moodplayer.voice.train import predict_logits
 
     if not examples:
         return 0.0
@@ -148,13 +153,18 @@ def accuracy(net, examples: Sequence, profile=None) -> float:
 
 def profile_of(examples: Sequence):
     """The voice profile of a set of clips: the statistics of all their frames."""
-    from moodplayer.features import Stats
+    from moodplayer.voice.features import Stats
 
     return Stats.combine([ex.stats[0] for ex in examples])
 
 
 def cross_validate(
-    base, personal: Sequence, rehearsal: Sequence, recipe: TuneRecipe, seed: int = 0, say: Say | None = None,
+    base,
+    personal: Sequence,
+    rehearsal: Sequence,
+    recipe: TuneRecipe,
+    seed: int = 0,
+    say: Say | None = None,
     profiles: bool = False,
 ) -> dict:
     """Before/after accuracy on the user's clips, each fold scored by a model tuned without it.
@@ -203,9 +213,9 @@ def rehearsal_examples(metadata: dict, count: int, seed: int = 0) -> list:
     """A random sample of the base model's training corpus, or nothing when it is not on disk."""
     from pathlib import Path
 
-    from moodplayer.datasets import discover
-    from moodplayer.features import FeatureConfig
-    from moodplayer.train import make_examples
+    from moodplayer.voice.datasets import discover
+    from moodplayer.voice.features import FeatureConfig
+    from moodplayer.voice.train import make_examples
 
     root = metadata.get("data", {}).get("root")
     trained_on = set(metadata.get("split", {}).get("train", []))
@@ -220,7 +230,9 @@ def rehearsal_examples(metadata: dict, count: int, seed: int = 0) -> list:
     return make_examples([clips[i] for i in sorted(chosen)], FeatureConfig.from_dict(metadata["features"]))
 
 
-def adapt(base, metadata: dict, personal: Sequence, recipe: TuneRecipe = TuneRecipe(), seed: int = 0, say: Say | None = None):
+def adapt(
+    base, metadata: dict, personal: Sequence, recipe: TuneRecipe = TuneRecipe(), seed: int = 0, say: Say | None = None
+):
     """Cross-validate the adaptation, then tune on all the user's clips: returns (net, report).
 
     The report holds the before/after accuracies, how many clips were

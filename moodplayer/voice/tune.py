@@ -13,13 +13,13 @@ some speakers and score others.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
-from typing import Callable, Sequence
 
-from moodplayer.datasets import speakers
 from moodplayer.errors import MoodplayerError
-from moodplayer.train import Example, Recipe, train_split
+from moodplayer.voice.datasets import speakers
+from moodplayer.voice.train import Example, Recipe, train_split
 
 #: Called after each finished trial with (trial number, recipe fields drawn, validation UAR).
 TrialReport = Callable[[int, dict, float], None]
@@ -88,4 +88,3 @@ def tune(
     finally:
         _SHARED.clear()
     return replace(base, **study.best_params), results
-

@@ -18,12 +18,12 @@ import signal
 import sys
 from collections.abc import Callable
 
-from moodplayer.console import out, warn
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
-from moodplayer.player import Player
-from moodplayer.track import Track
-from moodplayer.ui import clock
+from moodplayer.music.player import Player
+from moodplayer.music.track import Track
+from moodplayer.ui.console import out, warn
+from moodplayer.ui.views import clock
 
 #: A queue to switch to, and the title to show over it.
 Switch = tuple[Player, str]
@@ -295,7 +295,9 @@ def now_playing_view(player: Player, heading: str, status: str = ""):
     bar.add_column(width=8)
     bar.add_row(clock(position), ProgressBar(total=length or 1.0, completed=position if length else 0), clock(length))
     lines.append(bar)
-    settings = f"{player.state}  vol {player.volume}%  shuffle {'on' if player.shuffle else 'off'}  repeat {player.repeat}"
+    settings = (
+        f"{player.state}  vol {player.volume}%  shuffle {'on' if player.shuffle else 'off'}  repeat {player.repeat}"
+    )
     lines.append(Text(settings))
     lines.append(Text(f"up next: {_up_next(player.up_next)}", style="dim"))
     if status:

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 import scipy.fft
@@ -64,12 +64,12 @@ class FeatureConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "FeatureConfig":
+    def from_dict(cls, data: dict) -> FeatureConfig:
         # Older models' metadata lacks the keys of columns added since: they were trained without them.
         return cls(**{"pitch": False, "voice_quality": False, "spectral_shape": False, **data})
 
     def key(self) -> str:
-        """A short hash that changes whenever any setting, or the code computing them, does (for caches and profiles)."""
+        """A short hash that changes with any setting, or with the code computing them (for caches and profiles)."""
         settings = {**self.to_dict(), "code": FEATURES_VERSION}
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -133,7 +133,16 @@ def mels_of(power: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.nd
 
 #: The spectral-shape columns (see spectral_shape), after the pitch and voice-quality ones.
 SPECTRAL_SHAPE_FEATURES = (
-    "loudness", "alpha_ratio", "hammarberg", "slope_0_500", "slope_500_1500", "flux", "mfcc1", "mfcc2", "mfcc3", "mfcc4"
+    "loudness",
+    "alpha_ratio",
+    "hammarberg",
+    "slope_0_500",
+    "slope_500_1500",
+    "flux",
+    "mfcc1",
+    "mfcc2",
+    "mfcc3",
+    "mfcc4",
 )
 
 
@@ -157,7 +166,9 @@ def spectral_shape(power: np.ndarray, mels: np.ndarray, config: FeatureConfig = 
     tiny = 1e-10
     loudness = (power[:, band(config.fmin, config.fmax)].sum(axis=1) + tiny) ** 0.3
     log_power = np.log(power + tiny)
-    alpha = np.log(power[:, band(1_000, 5_000)].sum(axis=1) + tiny) - np.log(power[:, band(50, 1_000)].sum(axis=1) + tiny)
+    alpha = np.log(power[:, band(1_000, 5_000)].sum(axis=1) + tiny) - np.log(
+        power[:, band(50, 1_000)].sum(axis=1) + tiny
+    )
     hammarberg = log_power[:, band(0, 2_000)].max(axis=1) - log_power[:, band(2_000, 5_000)].max(axis=1)
     slopes = [log_power[:, band(lo, hi)] @ _slope_weights(hz[band(lo, hi)]) for lo, hi in ((0, 500), (500, 1_500))]
     magnitude = np.sqrt(power)
@@ -319,7 +330,7 @@ def extract(samples: np.ndarray, config: FeatureConfig = FeatureConfig(), speed:
     in Kaldi's recipes): training hears more voices that way, and a clip heard
     at a few speeds is judged more steadily (see classifier.view_logits).
     """
-    from moodplayer.audio import speech_only, to_sample_rate
+    from moodplayer.voice.audio import speech_only, to_sample_rate
 
     if speed != 1.0:
         samples = to_sample_rate(samples, config.sample_rate, round(config.sample_rate / speed))
@@ -342,22 +353,22 @@ class Stats:
     m2: np.ndarray  # sum of squared deviations from the mean
 
     @classmethod
-    def empty(cls, dims: int) -> "Stats":
+    def empty(cls, dims: int) -> Stats:
         return cls(0, np.zeros(dims, np.float64), np.zeros(dims, np.float64))
 
     @classmethod
-    def of(cls, features: np.ndarray) -> "Stats":
+    def of(cls, features: np.ndarray) -> Stats:
         features = np.asarray(features, dtype=np.float64)
         mean = features.mean(axis=0)
         return cls(features.shape[0], mean, ((features - mean) ** 2).sum(axis=0))
 
     @classmethod
-    def combine(cls, parts: Sequence["Stats"]) -> "Stats":
+    def combine(cls, parts: Sequence[Stats]) -> Stats:
         """The statistics of all the parts' frames together (Chan et al.'s pairwise formula, vectorised)."""
         return cls.combine_stacked(*cls.stack(parts))
 
     @staticmethod
-    def stack(parts: Sequence["Stats"]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def stack(parts: Sequence[Stats]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The parts' counts, means and m2s, a row each, for :meth:`combine_stacked`."""
         return (
             np.array([p.count for p in parts], dtype=np.float64),
@@ -366,7 +377,7 @@ class Stats:
         )
 
     @classmethod
-    def combine_stacked(cls, counts: np.ndarray, means: np.ndarray, m2s: np.ndarray) -> "Stats":
+    def combine_stacked(cls, counts: np.ndarray, means: np.ndarray, m2s: np.ndarray) -> Stats:
         """:meth:`combine` of :meth:`stack`-ed parts: training combines random subsets of a speaker's
         clips, picking rows of one stack (stacking anew for each took a fifth of its augmentation)."""
         total = counts.sum()
@@ -374,7 +385,7 @@ class Stats:
         m2 = m2s.sum(axis=0) + (counts[:, None] * (means - mean) ** 2).sum(axis=0)
         return cls(int(total), mean, m2)
 
-    def merge(self, other: "Stats") -> "Stats":
+    def merge(self, other: Stats) -> Stats:
         """The statistics of both sets of frames together, exactly."""
         if other.count == 0:
             return self
@@ -423,7 +434,7 @@ class EnrolmentShift:
         return {"mean": [round(float(v), 5) for v in self.mean], "log_var": [round(float(v), 5) for v in self.log_var]}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "EnrolmentShift":
+    def from_dict(cls, data: dict) -> EnrolmentShift:
         return cls(np.asarray(data["mean"], np.float64), np.asarray(data["log_var"], np.float64))
 
 

@@ -1,8 +1,9 @@
 """Recording the user's voice from a microphone (sounddevice / PortAudio).
 
 :func:`record_voice` records 16 kHz mono float32 — what the rest of the chain
-expects — shows a live level meter while it does, and stops by itself shortly
-after the speaker stops talking, so nobody waits out a fixed countdown.
+expects — hands what it has so far to a callback after each block (the UI
+draws a level meter with it), and stops by itself shortly after the speaker
+stops talking, so nobody waits out a fixed countdown.
 PortAudio's failures (no device, a busy one, a bad name) become one-line
 :class:`DeviceError`\\s.
 """
@@ -13,25 +14,25 @@ import queue
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 
 import numpy as np
 
-from moodplayer.audio import MIN_SPEECH_SECONDS, SAMPLE_RATE, frame_db, voiced_frames
 from moodplayer.errors import DeviceError
+from moodplayer.voice.audio import MIN_SPEECH_SECONDS, SAMPLE_RATE, frame_db, voiced_frames
 
 #: Stop this long after the last voiced frame, once speech has been heard.
 TRAILING_SILENCE_SECONDS = 0.8
 BLOCK_SECONDS = 0.1
 #: No audio at all for this long means the input device stopped.
 STALL_SECONDS = 3.0
-#: Peak level (dBFS) under which the meter says "too quiet", once this far in.
-TOO_QUIET_DB, TOO_QUIET_AFTER = -40.0, 1.5
-CLIPPING_LEVEL = 0.99
 _HOP = 160  # samples between audio.frame_db's levels
 _PA_DEVICE_UNAVAILABLE = -9985
 _PA_INVALID_DEVICE = -9996
-_NO_DEVICE = "no audio input device found (no microphone?); connect one, or choose one with --device (see: moodplayer devices)"
+_NO_DEVICE = (
+    "no audio input device found (no microphone?); connect one, or choose one with --device (see: moodplayer devices)"
+)
 
 
 def portaudio(rescan: bool = False):
@@ -55,7 +56,7 @@ def portaudio(rescan: bool = False):
 
 
 def list_input_devices() -> list[dict]:
-    """Every device that can record (as of now): index, name, host API, channels, default rate, and which is the default."""
+    """Every device that can record now: index, name, host API, channels, default rate, and which is the default."""
     sd = portaudio(rescan=True)
     default_input = sd.default.device[0]
     hostapis = sd.query_hostapis()
@@ -80,7 +81,10 @@ def device_error(exc: Exception, device) -> DeviceError:
     if "Error querying device -1" in message:
         return DeviceError(_NO_DEVICE)
     if code == _PA_DEVICE_UNAVAILABLE or "Device unavailable" in message or "busy" in message.lower():
-        return DeviceError(f"the audio input device{_named(device)} is busy (another program is using it); close that program or choose another with --device")
+        return DeviceError(
+            f"the audio input device{_named(device)} is busy (another program is using it); "
+            "close that program or choose another with --device"
+        )
     if code == _PA_INVALID_DEVICE or "No input device matching" in message or "not an input device" in message:
         return DeviceError(f"no audio input device{_named(device)}; see: moodplayer devices")
     return DeviceError(f"cannot record from the audio input device{_named(device)}: {message}")
@@ -94,15 +98,15 @@ def record_voice(
     max_seconds: float = 6.0,
     *,
     device=None,
-    show_meter: bool = True,
+    on_block: Callable[[np.ndarray, int], None] | None = None,
     stop_on_silence: bool = True,
 ) -> np.ndarray:
     """Record up to ``max_seconds`` of 16 kHz mono float32 from ``device`` (default input).
 
     Stops :data:`TRAILING_SILENCE_SECONDS` after speech ends when
-    ``stop_on_silence``. The meter (countdown, level, too quiet / clipping)
-    is drawn on stderr only when that is a terminal. Ctrl-C closes the
-    stream and lets the ``KeyboardInterrupt`` through.
+    ``stop_on_silence``. ``on_block(recorded_so_far, rate)`` is called after
+    each block, from this thread (a level meter). Ctrl-C closes the stream and
+    lets the ``KeyboardInterrupt`` through.
     """
     blocks: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
 
@@ -114,8 +118,8 @@ def record_voice(
     except DeviceError:  # perhaps only PortAudio's device list is out of date: look again, once
         stream, rate = _open(portaudio(rescan=True), device, callback)
     try:
-        with _unwind_on_sigterm(), _Meter(max_seconds, enabled=show_meter) as meter:
-            samples = _collect(blocks, rate, max_seconds, stop_on_silence, meter)
+        with _unwind_on_sigterm():
+            samples = _collect(blocks, rate, max_seconds, stop_on_silence, on_block)
     finally:
         stream.close()  # also on Ctrl-C: PortAudio discards what is pending and lets the device go
     return _to_16k(samples, rate)
@@ -123,7 +127,7 @@ def record_voice(
 
 @contextmanager
 def _unwind_on_sigterm():
-    """While recording, ``kill`` unwinds like Ctrl-C: the stream is closed and the meter's hidden cursor shown.
+    """While recording, ``kill`` unwinds like Ctrl-C: the stream is closed and the terminal restored.
 
     Only the main thread may set signal handlers; elsewhere the default stays.
     """
@@ -146,8 +150,13 @@ def _open(sd, device, callback):
     rate = _usable_rate(sd, device)
     try:
         stream = sd.InputStream(
-            samplerate=rate, channels=1, dtype="float32", device=device,
-            blocksize=int(rate * BLOCK_SECONDS), latency="low", callback=callback,
+            samplerate=rate,
+            channels=1,
+            dtype="float32",
+            device=device,
+            blocksize=int(rate * BLOCK_SECONDS),
+            latency="low",
+            callback=callback,
         )
     except (sd.PortAudioError, ValueError) as exc:
         raise device_error(exc, device) from None
@@ -171,7 +180,9 @@ def _usable_rate(sd, device) -> int:
             raise device_error(exc, device) from None
 
 
-def _collect(blocks, rate: int, max_seconds: float, stop_on_silence: bool, meter: "_Meter") -> np.ndarray:
+def _collect(
+    blocks, rate: int, max_seconds: float, stop_on_silence: bool, on_block: Callable[[np.ndarray, int], None] | None
+) -> np.ndarray:
     """Gather blocks until ``max_seconds``, or until speech has been followed by enough silence."""
     chunks: list[np.ndarray] = []
     wanted = int(max_seconds * rate)
@@ -185,7 +196,8 @@ def _collect(blocks, rate: int, max_seconds: float, stop_on_silence: bool, meter
         chunks.append(block)
         received += block.size
         recorded = np.concatenate(chunks)
-        meter.update(recorded, rate)
+        if on_block is not None:
+            on_block(recorded, rate)
         if stop_on_silence and speech_ended(recorded, rate):
             break
     return np.concatenate(chunks)[:wanted] if chunks else np.zeros(0, np.float32)
@@ -209,60 +221,6 @@ def speech_ended(samples: np.ndarray, rate: int) -> bool:
 def _to_16k(samples: np.ndarray, rate: int) -> np.ndarray:
     if rate == SAMPLE_RATE:
         return samples.astype(np.float32, copy=False)
-    from moodplayer.audio import to_sample_rate
+    from moodplayer.voice.audio import to_sample_rate
 
     return to_sample_rate(samples, rate)
-
-
-class _Meter:
-    """The live recording view on stderr: time left, input level, and what to do about it."""
-
-    def __init__(self, max_seconds: float, enabled: bool) -> None:
-        from moodplayer.console import err
-
-        self.max_seconds = max_seconds
-        self.console = err
-        self.enabled = enabled and err.is_terminal
-        self.live = None
-
-    def __enter__(self) -> "_Meter":
-        if self.enabled:
-            from rich.live import Live
-
-            self.live = Live(console=self.console, transient=True, refresh_per_second=12)
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.live is not None:
-            self.live.__exit__(*exc)
-
-    def update(self, recorded: np.ndarray, rate: int) -> None:
-        if self.live is not None:
-            self.live.update(self.render(recorded, rate))
-
-    def render(self, recorded: np.ndarray, rate: int):
-        from rich.text import Text
-
-        elapsed = recorded.size / rate
-        recent = recorded[-int(rate * BLOCK_SECONDS * 3) :]
-        peak = float(np.max(np.abs(recent))) if recent.size else 0.0
-        level_db = 20 * np.log10(max(peak, 1e-6))
-        filled = int(max(0.0, min(1.0, (level_db + 60) / 60)) * 30)
-        line = Text.assemble(
-            ("● ", "bold red"),
-            f"listening… {max(0.0, self.max_seconds - elapsed):4.1f} s left  ",
-            ("█" * filled, "green" if peak < CLIPPING_LEVEL else "red"),
-            ("░" * (30 - filled), "dim"),
-            f" {level_db:5.1f} dBFS",
-        )
-        hint = self.hint(recorded, elapsed, peak)
-        return Text.assemble(line, "\n", (hint, "yellow")) if hint else line
-
-    @staticmethod
-    def hint(recorded: np.ndarray, elapsed: float, recent_peak: float) -> str:
-        if recent_peak >= CLIPPING_LEVEL:
-            return "clipping: move back from the microphone or turn its gain down"
-        if elapsed >= TOO_QUIET_AFTER and 20 * np.log10(max(float(np.max(np.abs(recorded))), 1e-6)) < TOO_QUIET_DB:
-            return "too quiet: speak up, move closer, or check the input volume"
-        return ""

@@ -9,7 +9,7 @@ ever add: a user's old library is upgraded, never rebuilt.
 from __future__ import annotations
 
 from moodplayer.errors import LibraryError
-from moodplayer.library.database import write
+from moodplayer.music.library.database import write
 
 
 def _v1_core(db) -> None:
@@ -31,8 +31,7 @@ def _v1_core(db) -> None:
     )
     db["tracks"].create_index(["location"], unique=True)
     db.execute(
-        "CREATE TABLE playlists (id INTEGER PRIMARY KEY, "
-        "name TEXT NOT NULL UNIQUE COLLATE NOCASE, created_at TEXT)"
+        "CREATE TABLE playlists (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE, created_at TEXT)"
     )
     db["playlist_entries"].create(
         {"id": int, "playlist_id": int, "track_id": int, "position": int, "manual": int},
@@ -74,9 +73,17 @@ def _v2_scanning(db) -> None:
     place a track on the valence/arousal plane for autoplaylists, which must
     not put back what a user removed (``playlist_exclusions``).
     """
-    for column, kind in (("size", int), ("mtime", float), ("tempo", float), ("energy", float),
-                         ("brightness", float), ("mode", str), ("valence", float),
-                         ("arousal", float), ("analysed_at", str)):
+    for column, kind in (
+        ("size", int),
+        ("mtime", float),
+        ("tempo", float),
+        ("energy", float),
+        ("brightness", float),
+        ("mode", str),
+        ("valence", float),
+        ("arousal", float),
+        ("analysed_at", str),
+    ):
         db["tracks"].add_column(column, kind)
     db["playlist_exclusions"].create(
         {"playlist_id": int, "track_id": int},
@@ -87,8 +94,9 @@ def _v2_scanning(db) -> None:
 
 def _v3_mood_points(db) -> None:
     """A user's own valence/arousal point for a mood, where the default does not suit their music."""
-    db["mood_points"].create({"emotion": str, "valence": float, "arousal": float}, pk="emotion",
-                             not_null={"valence", "arousal"})
+    db["mood_points"].create(
+        {"emotion": str, "valence": float, "arousal": float}, pk="emotion", not_null={"valence", "arousal"}
+    )
 
 
 MIGRATIONS = (_v1_core, _v2_scanning, _v3_mood_points)

@@ -12,21 +12,36 @@ import json
 import math
 import os
 import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import NamedTuple
 
 from moodplayer.emotions import EMOTIONS, parse_emotion
 from moodplayer.errors import LibraryError
-from moodplayer.library import database, schema
-from moodplayer.library.database import guarded, write
-from moodplayer.track import Track
+from moodplayer.music.library import database, schema
+from moodplayer.music.library.database import guarded, write
+from moodplayer.music.track import Track
 
 TRACK_COLUMNS = "t.id, t.location, t.title, t.artist, t.album, t.duration, t.valence, t.arousal, t.missing"
-#: Columns `library scan` fills; see :func:`moodplayer.scan.examine`.
-SCAN_COLUMNS = ("location", "title", "artist", "album", "duration", "size", "mtime", "tempo", "energy",
-                "brightness", "mode", "valence", "arousal", "analysed_at")
+#: Columns `library scan` fills; see :func:`moodplayer.music.scan.examine`.
+SCAN_COLUMNS = (
+    "location",
+    "title",
+    "artist",
+    "album",
+    "duration",
+    "size",
+    "mtime",
+    "tempo",
+    "energy",
+    "brightness",
+    "mode",
+    "valence",
+    "arousal",
+    "analysed_at",
+)
 #: How many tracks `library autoplaylists` puts in each mood playlist by default.
 AUTOPLAYLIST_SIZE = 25
 #: How far (valence/arousal units, the plane spanning -1..1) a track may lie from a mood's
@@ -86,7 +101,7 @@ class Library:
         self.timeout = timeout
 
     @classmethod
-    def open(cls, path: str | Path | None = None, timeout: float = database.BUSY_TIMEOUT_S) -> "Library":
+    def open(cls, path: str | Path | None = None, timeout: float = database.BUSY_TIMEOUT_S) -> Library:
         """Open (creating or upgrading) the library at ``path``, by default the user's."""
         from moodplayer import paths
 
@@ -104,14 +119,14 @@ class Library:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Library":
+    def __enter__(self) -> Library:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator["Library"]:
+    def transaction(self) -> Iterator[Library]:
         """Group several calls into one transaction: all of their changes are kept, or none."""
         with database.translated(self.path, self.timeout), write(self.db):
             yield self
@@ -208,8 +223,7 @@ class Library:
             [pid],
         ).fetchall()
         return [
-            Entry(position=row[0], manual=bool(row[1]), track=_track(row[2:]), missing=bool(row[-1]))
-            for row in rows
+            Entry(position=row[0], manual=bool(row[1]), track=_track(row[2:]), missing=bool(row[-1])) for row in rows
         ]
 
     def tracks(self, name: str) -> list[Track]:
@@ -233,11 +247,10 @@ class Library:
             for position in wanted:
                 self.db.execute(
                     "INSERT OR IGNORE INTO playlist_exclusions (playlist_id, track_id) SELECT playlist_id, "
-                    "track_id FROM playlist_entries WHERE playlist_id = ? AND position = ?", [pid, position]
+                    "track_id FROM playlist_entries WHERE playlist_id = ? AND position = ?",
+                    [pid, position],
                 )
-                self.db.execute(
-                    "DELETE FROM playlist_entries WHERE playlist_id = ? AND position = ?", [pid, position]
-                )
+                self.db.execute("DELETE FROM playlist_entries WHERE playlist_id = ? AND position = ?", [pid, position])
             self._renumber(pid)
         return len(wanted)
 
@@ -250,9 +263,12 @@ class Library:
             for position in (source, target):
                 if not 1 <= position <= size:
                     raise LibraryError(f"'{name}' has no position {position} (it holds {size} entries)")
-            ids = [r[0] for r in self.db.execute(
-                "SELECT id FROM playlist_entries WHERE playlist_id = ? ORDER BY position", [pid]
-            )]
+            ids = [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT id FROM playlist_entries WHERE playlist_id = ? ORDER BY position", [pid]
+                )
+            ]
             ids.insert(target - 1, ids.pop(source - 1))
             self._write_order(ids)
 
@@ -334,7 +350,8 @@ class Library:
     def _mood_playlist(self, emotion: str) -> tuple[int, str]:
         row = self.db.execute(
             "SELECT p.id, p.name FROM mood_map m JOIN playlists p ON p.id = m.playlist_id "
-            "WHERE m.emotion = ? ORDER BY m.position LIMIT 1", [emotion]
+            "WHERE m.emotion = ? ORDER BY m.position LIMIT 1",
+            [emotion],
         ).fetchone()
         if row:
             return row[0], row[1]
@@ -345,10 +362,14 @@ class Library:
         return pid, self.db.execute("SELECT name FROM playlists WHERE id = ?", [pid]).fetchone()[0]
 
     def _replace_auto_entries(self, pid: int, ranked_ids: list[int], size: int) -> None:
-        kept = {r[0] for r in self.db.execute(
-            "SELECT track_id FROM playlist_entries WHERE playlist_id = ? AND manual = 1 "
-            "UNION SELECT track_id FROM playlist_exclusions WHERE playlist_id = ?", [pid, pid]
-        )}
+        kept = {
+            r[0]
+            for r in self.db.execute(
+                "SELECT track_id FROM playlist_entries WHERE playlist_id = ? AND manual = 1 "
+                "UNION SELECT track_id FROM playlist_exclusions WHERE playlist_id = ?",
+                [pid, pid],
+            )
+        }
         chosen = [tid for tid in ranked_ids if tid not in kept][:size]
         self.db.execute("DELETE FROM playlist_entries WHERE playlist_id = ? AND manual = 0", [pid])
         self._renumber(pid)
@@ -431,9 +452,7 @@ class Library:
         mapped = self.mood_map().get(key)
         if mapped:
             return mapped[0]
-        row = self.db.execute(
-            "SELECT name FROM playlists WHERE name = ?", [name_or_mood.strip()]
-        ).fetchone()
+        row = self.db.execute("SELECT name FROM playlists WHERE name = ?", [name_or_mood.strip()]).fetchone()
         if row:
             return row[0]
         if key in EMOTIONS:
@@ -498,9 +517,12 @@ class Library:
         ).fetchone()[0]
 
     def _renumber(self, pid: int) -> None:
-        ids = [r[0] for r in self.db.execute(
-            "SELECT id FROM playlist_entries WHERE playlist_id = ? ORDER BY position, id", [pid]
-        )]
+        ids = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT id FROM playlist_entries WHERE playlist_id = ? ORDER BY position, id", [pid]
+            )
+        ]
         self._write_order(ids)
 
     def _write_order(self, entry_ids: list[int]) -> None:
@@ -529,11 +551,17 @@ class Library:
 
 def describe(item: Track) -> dict:
     """The row to store for an item: its own fields, overridden by the file's tags."""
-    from moodplayer.scan import read_tags
+    from moodplayer.music.scan import read_tags
 
     location = normalise_location(item.location)
-    row = {"location": location, "title": item.title, "artist": item.artist,
-           "album": item.album, "duration": item.duration, "missing": 0}
+    row = {
+        "location": location,
+        "title": item.title,
+        "artist": item.artist,
+        "album": item.album,
+        "duration": item.duration,
+        "missing": 0,
+    }
     if is_url(location) or is_windows_path(location):
         return {**row, "missing": int(not is_url(location))}
     if not os.path.isfile(location):
@@ -552,8 +580,16 @@ def _nearest(points: Sequence[tuple[int, float, float]], target: tuple[float, fl
 
 def _track(row: Sequence) -> Track:
     track_id, location, title, artist, album, duration, valence, arousal = row[:8]
-    return Track(location=location, title=title, artist=artist, album=album, duration=duration,
-                 id=track_id, valence=valence, arousal=arousal)
+    return Track(
+        location=location,
+        title=title,
+        artist=artist,
+        album=album,
+        duration=duration,
+        id=track_id,
+        valence=valence,
+        arousal=arousal,
+    )
 
 
 def _emotion(name: str) -> str:

@@ -1,0 +1,46 @@
+"""The two rich consoles every command prints through, and the bridge from logging to them.
+
+Results go to stdout, messages and errors to stderr, so ``--json`` output stays
+clean when piped. Rich drops colour and live animation by itself when the
+stream is not a terminal (or ``NO_COLOR`` is set). The core never prints: it
+logs, and :func:`show_log_records` puts its warnings on stderr as one line each.
+"""
+
+import logging
+
+from rich.console import Console
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/] {message}", soft_wrap=True, markup=True)
+
+
+def fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+
+
+class _ConsoleHandler(logging.Handler):
+    """Each record as one ``warning:`` (or ``error:``) line on stderr, however long (file paths)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from rich.markup import escape
+
+        message = escape(record.getMessage())
+        if record.levelno >= logging.ERROR:
+            fail(message)
+        elif record.levelno >= logging.WARNING:
+            warn(message)
+        else:
+            err.print(f"[dim]{record.name}:[/] {message}", soft_wrap=True)
+
+
+def show_log_records(level: int = logging.WARNING) -> None:
+    """Route the ``moodplayer`` loggers to stderr from ``level`` up (once per process)."""
+    logger = logging.getLogger("moodplayer")
+    logger.setLevel(level)
+    if not any(isinstance(h, _ConsoleHandler) for h in logger.handlers):
+        logger.addHandler(_ConsoleHandler())
+    logger.propagate = False
