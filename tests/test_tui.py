@@ -112,6 +112,36 @@ def test_wrong_mood_picks_an_emotion_and_switches_to_what_the_callback_returns(s
     replacement.close()
 
 
+def screen_text(app) -> str:
+    """Every character the headless terminal shows now, line by line."""
+    return "\n".join(strip.text.rstrip() for strip in app.screen._compositor.render_strips())
+
+
+@pytest.mark.parametrize("width", [80, 46])
+def test_every_key_hint_shows_whole_in_a_narrow_terminal(songs, width):
+    player = Player(songs, aout="dummy")
+    app = build_app(player, "happy · demo-happy", on_listen_again=lambda: None, on_wrong_mood=lambda e: None)
+    seen = {}
+
+    async def run():
+        async with app.run_test(size=(width, 24)) as pilot:
+            await pilot.pause(0.3)
+            await pilot.press("w")  # the mood picker's line is the longest the view shows
+            await pilot.pause(0.2)
+            seen["screen"] = screen_text(app)
+            await pilot.press("escape", "q")
+
+    asyncio.run(run())
+    player.close()
+    lines = seen["screen"].rstrip().splitlines()
+    assert len(lines) <= 24 and all(len(line) <= width for line in lines)
+    hints = "  ".join(line.strip() for line in lines[lines.index(next(x for x in lines if "q quit" in x)) :])
+    for hint in ("q quit", "space pause", "n next", "b prev", "+/- volume", "←/→ seek", "s shuffle", "r repeat"):
+        assert hint in hints, seen["screen"]
+    assert hints.endswith("l listen again  w wrong mood")
+    assert "8 surprised" in seen["screen"]
+
+
 def test_a_tick_after_the_view_has_closed_does_nothing(songs):
     """Textual's interval timer can fire once more while the app shuts down (seen under load)."""
     player = Player(songs[:1], aout="dummy")

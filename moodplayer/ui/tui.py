@@ -17,6 +17,7 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
@@ -118,7 +119,7 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
     """The Textual app for ``player`` (separate from running it, so tests can drive it with a Pilot)."""
     from textual.app import App, ComposeResult
     from textual.binding import Binding
-    from textual.widgets import Footer, Static
+    from textual.widgets import Static
 
     class NowPlaying(App):
         """Now playing: the track, its progress, what comes next, and the keys."""
@@ -128,20 +129,21 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
         Screen { height: auto; }
         Screen:inline { height: auto; }
         #view { height: auto; padding: 0 1; }
+        #keys { height: auto; padding: 0 1; background: $panel; }
         """
         BINDINGS = [
-            Binding("space", "pause", "pause"),
-            Binding("n", "next", "next"),
-            Binding("b", "previous", "prev"),
-            Binding("plus,equals_sign", f"volume({VOLUME_STEP})", "vol+"),
-            Binding("minus", f"volume({-VOLUME_STEP})", "vol-"),
-            Binding("left", f"seek({-SEEK_SECONDS})", "-5s", show=False),
-            Binding("right", f"seek({SEEK_SECONDS})", "+5s", show=False),
-            Binding("s", "shuffle", "shuffle"),
-            Binding("r", "repeat", "repeat"),
-            Binding("w", "wrong_mood", "wrong mood", show=on_wrong_mood is not None),
-            Binding("l", "listen_again", "listen again", show=on_listen_again is not None),
-            Binding("q", "quit", "quit"),
+            ("space", "pause"),
+            ("n", "next"),
+            ("b", "previous"),
+            ("plus,equals_sign", f"volume({VOLUME_STEP})"),
+            ("minus", f"volume({-VOLUME_STEP})"),
+            ("left", f"seek({-SEEK_SECONDS})"),
+            ("right", f"seek({SEEK_SECONDS})"),
+            ("s", "shuffle"),
+            ("r", "repeat"),
+            ("w", "wrong_mood"),
+            ("l", "listen_again"),
+            ("q", "quit"),
             Binding("ctrl+c", "interrupt", show=False, priority=True),
         ]
 
@@ -157,7 +159,7 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
 
         def compose(self) -> ComposeResult:
             yield Static(id="view")
-            yield Footer()
+            yield Static(key_hints(on_listen_again is not None, on_wrong_mood is not None), id="keys")
 
         def on_mount(self) -> None:
             import asyncio
@@ -195,10 +197,10 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
         def render_view(self):
             return now_playing_view(self.player, self.heading, self.status_line())
 
-        def status_line(self) -> str:
+        def status_line(self):
             if self.picking_mood:
-                choices = "  ".join(f"{i} {e}" for i, e in enumerate(EMOTIONS, 1))
-                return f"right mood? {choices}  (esc: cancel)"
+                choices = [(str(i), e) for i, e in enumerate(EMOTIONS, 1)]
+                return KeyHints((*choices, ("esc", "cancel")), title="right mood?", style="yellow")
             return self.message
 
         def action_pause(self) -> None:
@@ -275,7 +277,53 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
     return NowPlaying()
 
 
-def now_playing_view(player: Player, heading: str, status: str = ""):
+def key_hints(listen_again: bool, wrong_mood: bool) -> KeyHints:
+    """The keys of the view and what they do; quitting first, so a new user always sees the way out."""
+    hints = [
+        ("q", "quit"),
+        ("space", "pause"),
+        ("n", "next"),
+        ("b", "prev"),
+        ("+/-", "volume"),
+        ("←/→", "seek"),
+        ("s", "shuffle"),
+        ("r", "repeat"),
+    ]
+    if listen_again:
+        hints.append(("l", "listen again"))
+    if wrong_mood:
+        hints.append(("w", "wrong mood"))
+    return KeyHints(tuple(hints))
+
+
+@dataclass(frozen=True)
+class KeyHints:
+    """Key hints packed into as many lines as the width needs, a hint never cut in two.
+
+    A rich renderable, so the terminal's width (80 columns or 200) decides the
+    lines where it is drawn: Textual asks it for its height at that width too.
+    """
+
+    hints: tuple[tuple[str, str], ...]
+    title: str = ""
+    style: str = ""
+    gap: int = 2
+
+    def __rich_console__(self, console, options):
+        from rich.text import Text
+
+        line, gap = Text(self.title, style=self.style), " " if self.title else ""
+        for key, label in self.hints:
+            hint = Text.assemble((key, "bold"), f" {label}", style=self.style)
+            if line and line.cell_len + len(gap) + hint.cell_len > options.max_width:
+                yield line
+                line, gap = Text(style=self.style), ""
+            line.append(gap).append_text(hint)
+            gap = " " * self.gap
+        yield line
+
+
+def now_playing_view(player: Player, heading: str, status: str | KeyHints = ""):
     """The view's body as a rich renderable: heading, track, progress, settings, up next."""
     from rich.console import Group
     from rich.progress_bar import ProgressBar
@@ -300,7 +348,9 @@ def now_playing_view(player: Player, heading: str, status: str = ""):
     )
     lines.append(Text(settings))
     lines.append(Text(f"up next: {_up_next(player.up_next)}", style="dim"))
-    if status:
+    if isinstance(status, KeyHints):
+        lines.append(status)
+    elif status:
         lines.append(Text(status, style="yellow"))
     return Group(*lines)
 
