@@ -58,11 +58,13 @@ def test_empty_file(tmp_path):
         audio.load_audio(path)
 
 
-def test_text_file_is_not_audio(tmp_path):
-    path = tmp_path / "notes.wav"
+@pytest.mark.parametrize("name", ["notes.wav", "notes.mp3"])
+def test_text_file_is_not_audio_and_the_decoders_keep_quiet(tmp_path, capfd, name):
+    path = tmp_path / name
     path.write_text("this is not audio\n" * 50)
-    with pytest.raises(AudioError, match="not readable audio"):
+    with pytest.raises(AudioError, match="cannot read .*: it is not audio, or it is damaged"):
         audio.load_audio(path)
+    assert capfd.readouterr().err == ""  # libsndfile's mpg123 says "Note: Illegal Audio-MPEG-Header" on fd 2
 
 
 def test_truncated_flac_is_reported_not_crashed(tmp_path):

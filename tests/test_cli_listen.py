@@ -98,7 +98,7 @@ def test_silence_is_no_speech_not_a_guess(tmp_path):
 def test_missing_and_corrupt_files_are_one_line_errors(tmp_path):
     corrupt = tmp_path / "corrupt.flac"
     corrupt.write_bytes(b"fLaC" + bytes(range(256)) * 4)
-    for path, message in [(tmp_path / "nope.wav", "no such file"), (corrupt, "not readable audio")]:
+    for path, message in [(tmp_path / "nope.wav", "no such file"), (corrupt, "it is not audio, or it is damaged")]:
         result = run_cli("listen", "--file", str(path), "--no-play")
         assert result.returncode == 1
         assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -17,6 +17,7 @@ which mutagen does not read: :func:`iff_text_tags` does.
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import re
 import time
@@ -29,6 +30,8 @@ from moodplayer.errors import LibraryError
 
 if TYPE_CHECKING:
     import numpy as np
+
+log = logging.getLogger(__name__)
 
 #: What `playlist add FOLDER` and `library scan` treat as music.
 AUDIO_EXTENSIONS = frozenset(".mp3 .flac .ogg .oga .opus .m4a .mp4 .aac .wma .aiff .aif .wav .wv .ape".split())
@@ -248,8 +251,10 @@ def _excerpt_soundfile(path: str, offset: float) -> np.ndarray:
     import soundfile as sf
     import soxr
 
+    from moodplayer.native_output import captured
+
     try:
-        with sf.SoundFile(path) as f:
+        with captured("libsndfile"), sf.SoundFile(path) as f:
             if f.seekable() and offset:
                 f.seek(min(int(offset * f.samplerate), max(0, f.frames - 1)))
             block = f.read(int(EXCERPT_SECONDS * f.samplerate), dtype="float32", always_2d=True)
@@ -294,7 +299,8 @@ def _excerpt_ffmpeg(path: str, offset: float) -> np.ndarray:
         raise UnreadableAudio("ffmpeg took too long to decode it") from None
     if result.returncode != 0 and not result.stdout:
         reason = result.stderr.decode(errors="replace").replace(f"{path}: ", "").strip().splitlines()
-        raise UnreadableAudio(f"not decodable audio (ffmpeg: {reason[-1]})" if reason else "not decodable audio")
+        log.debug("ffmpeg cannot decode %s: %s", path, reason[-1] if reason else "")
+        raise UnreadableAudio("not audio, or damaged")
     return np.frombuffer(result.stdout[: len(result.stdout) // 4 * 4], dtype="<f4").copy()
 
 

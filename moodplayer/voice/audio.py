@@ -8,12 +8,15 @@ and where unreadable input becomes a one-line :class:`AudioError`.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from moodplayer.errors import AudioError, NoSpeechError
+
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
 
@@ -44,6 +47,8 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         raise AudioError(f"no such file: {path}")
     if path.is_dir():
         raise AudioError(f"{path} is a folder, not an audio file")
+    if not path.is_file():  # a FIFO or a device would be read forever
+        raise AudioError(f"{path} is not a regular file (a pipe or a device); give an audio file")
     if path.stat().st_size == 0:
         raise AudioError(f"{path} is empty (0 bytes)")
     samples, rate = _decode(path)
@@ -57,24 +62,41 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
 
 
 def _decode(path: Path) -> tuple[np.ndarray, int]:
+    """libsndfile first, then ffmpeg (through librosa's audioread), their own chatter kept off the terminal."""
     import soundfile as sf
 
+    from moodplayer.native_output import captured
+
     try:
-        samples, rate = sf.read(str(path), dtype="float32", always_2d=False)
+        with captured("libsndfile"):
+            samples, rate = sf.read(str(path), dtype="float32", always_2d=False)
         return samples, int(rate)
-    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError):
-        pass  # not a libsndfile format: try ffmpeg via librosa below
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
+        log.debug("libsndfile cannot read %s: %s: %s", path, type(exc).__name__, exc)
     try:
         import warnings
 
         import librosa
 
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), captured("ffmpeg"):
             warnings.simplefilter("ignore")
             samples, rate = librosa.load(str(path), sr=None, mono=False)
         return (samples.T if samples.ndim == 2 else samples), int(rate)
     except Exception as exc:  # audioread raises a zoo of unrelated types
-        raise AudioError(f"{path} is not readable audio ({type(exc).__name__})") from None
+        log.debug("ffmpeg (audioread) cannot read %s: %s: %s", path, type(exc).__name__, exc)
+    raise AudioError(unreadable(path))
+
+
+def unreadable(path: Path) -> str:
+    """Why a file no decoder could read failed, and what to do about it."""
+    import shutil
+
+    if shutil.which("ffmpeg") is None:
+        return (
+            f"cannot read {path}: it is not WAV, FLAC, Ogg, MP3 or AIFF audio, the formats read without ffmpeg; "
+            "install ffmpeg for m4a, wma and others"
+        )
+    return f"cannot read {path}: it is not audio, or it is damaged; try a WAV, FLAC, Ogg or MP3 recording"
 
 
 def to_sample_rate(samples: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
@@ -150,8 +172,18 @@ def find_speech(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> SpeechSp
     return SpeechSpan(start=start, end=end, voiced_seconds=round(seconds, 3), gain_db=quiet_gain_db(levels))
 
 
+def require_length(samples: np.ndarray, source: str) -> None:
+    """:class:`NoSpeechError` for a clip too short to hold :data:`MIN_SPEECH_SECONDS` of speech, said as such."""
+    if samples.size < MIN_SPEECH_SECONDS * SAMPLE_RATE:
+        raise NoSpeechError(
+            f"{source} lasts {samples.size / SAMPLE_RATE:.2f} s, too short to hear a voice in; "
+            "speak for a second or two and try again"
+        )
+
+
 def speech_only(samples: np.ndarray, source: str = "the recording", pad_seconds: float = 0.1) -> np.ndarray:
     """The clip trimmed to its speech (with a little padding) and raised if quiet, or :class:`NoSpeechError`."""
+    require_length(samples, source)
     span = find_speech(samples)
     if span is None:
         raise NoSpeechError(f"no speech heard in {source}; speak for a second or two and try again")

@@ -292,9 +292,10 @@ class Classifier:
         start = time.perf_counter()
         samples = audio.load_audio(path)
         loaded = (time.perf_counter() - start) * 1000
+        audio.require_length(samples, str(path))
         try:
             prediction = self.predict(samples, profile, norms)
         except NoSpeechError:
-            raise NoSpeechError(f"no speech heard in {path}") from None
+            raise NoSpeechError(f"no speech heard in {path}; give a recording of someone speaking") from None
         prediction.timings_ms["load"] = loaded
         return prediction

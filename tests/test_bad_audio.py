@@ -1,0 +1,52 @@
+"""Bad audio given to `detect`: each file is one clear line on stderr, never decoder chatter or a Python name."""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+
+import numpy as np
+import soundfile as sf
+
+from tests.conftest import run_cli
+
+RATE = 16_000
+
+
+def make_bad_inputs(folder) -> dict:
+    """Each bad input, made small, and what its line must say."""
+    folder.mkdir()
+    made = {}
+
+    def add(name: str, expected: str):
+        made[folder / name] = expected
+        return folder / name
+
+    add("empty.wav", r"is empty \(0 bytes\)").touch()
+    sf.write(add("50ms.wav", r"lasts 0\.05 s, too short to hear a voice in"), np.full(800, 0.1, np.float32), RATE)
+    add("notes.wav", "it is not audio, or it is damaged").write_text("shopping list: milk, eggs\n" * 20)
+    add("notes.mp3", "it is not audio, or it is damaged").write_text("shopping list: milk, eggs\n" * 20)
+    add("a folder.wav", "is a folder, not an audio file").mkdir()
+    os.mkfifo(add("pipe.wav", r"is not a regular file \(a pipe or a device\)"))
+    sf.write(add("silence.flac", "no speech heard"), np.zeros(600 * RATE, np.int16), RATE)  # ten minutes
+    with open(add("zeros.wav", "it is not audio, or it is damaged"), "wb") as f:
+        f.truncate(500 * 2**20)  # 500 MB of zeros, sparse: nothing written to disk
+    # A header that claims 2 GB of samples in front of one second of hiss.
+    fmt = struct.pack("<IHHIIHH", 16, 1, 1, RATE, 2 * RATE, 2, 16)  # PCM, mono, 16 bit
+    header = b"RIFF" + struct.pack("<I", 0xFFFFFFF0) + b"WAVEfmt " + fmt
+    hiss = (np.random.default_rng(0).normal(0, 3000, RATE)).astype("<i2").tobytes()
+    add("liar.wav", "no speech heard|longer than").write_bytes(header + b"data" + struct.pack("<I", 0xFFFFFF00) + hiss)
+    return made
+
+
+def test_each_bad_input_is_one_line_that_says_what_is_wrong(tmp_path):
+    cases = make_bad_inputs(tmp_path / "bad")
+    result = run_cli("detect", *map(str, cases), timeout=180)
+    assert result.returncode == 1 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == len(cases), result.stderr  # nothing else: no "Note: Illegal Audio-MPEG-Header"
+    for (path, expected), line in zip(cases.items(), lines):
+        assert line.startswith("error: ") and str(path) in line, line
+        assert re.search(expected, line), line
+        assert not re.search(r"\b[A-Z]\w+(Error|Exception)\b", line), line
