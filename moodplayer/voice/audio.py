@@ -125,7 +125,7 @@ def quiet_gain_db(levels: np.ndarray) -> float:
     """How far (dB) a clip with these :func:`frame_db` levels must be raised to :data:`QUIETEST_SPEECH_DB`; 0 if louder.
 
     Only clips quieter than every training clip move, so the model's training
-    data, and its figures, are untouched; a quiet microphone no longer loses
+    data, and its figures, are untouched; a quiet microphone does not lose
     its speech to :data:`ABSOLUTE_SILENCE_DB`. It still sounds like the
     quietest speech the model knows: loudness is one of its cues.
     """

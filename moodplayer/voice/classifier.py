@@ -53,7 +53,7 @@ class Prediction:
 
 
 #: How far a voice's own batch-norm statistics replace the training speakers' (AdaBN; half and
-#: half scored above either alone on the actor folds' enrolments: docs/experiments.md).
+#: half, which suits enrolments better than either alone: docs/experiments.md).
 SPEAKER_NORM_WEIGHT = 0.5
 
 #: Per member of a model and front block of each (member-major), the statistics of what that
@@ -77,7 +77,7 @@ def view_logits(
     view as recorded normalised by the profile (the speed views' spectra are
     not the ones the profile describes): the clip is judged against this voice
     and against itself, and a profile that misplaces the voice (an enrolment
-    of neutral sentences only) cannot pull every clip with it (measured: docs/experiments.md).
+    of neutral sentences only) cannot pull every clip with it (docs/experiments.md).
     All views of all clips go through each member as one batch; the members'
     logits are averaged, and the log of the model's training class prior is
     taken off (see ModelConfig.class_prior).
@@ -90,8 +90,7 @@ def view_logits(
     this speaker's. The views at cold start keep the training speakers'
     statistics: they are the clip judged against itself, as without a
     profile, so a profile that misplaces the voice moves only half the verdict
-    (moving them too, by what they hear in the voice, scored 0.9 and 1.4
-    points lower on ``neutral:4`` enrolments, on two sets of fold nets; docs/experiments.md).
+    (docs/experiments.md).
     """
     import torch
 

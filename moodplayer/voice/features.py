@@ -3,12 +3,11 @@
 The model hears 64 log-mel bands every 10 ms (25 ms windows at 16 kHz) and,
 beside them, the voice's pitch: log F0 and how periodic the frame is. Pitch
 level, range and movement are the strongest cues to arousal, and 64 mel bands
-barely resolve the harmonics that carry them (measured: 2 to 4.5 points over
-the log-mels alone on the actor folds). Then the voice's quality (H1-H2,
+barely resolve the harmonics that carry them. Then the voice's quality (H1-H2,
 H1-A3, harmonics-to-noise ratio) and each frame's spectral balance (loudness,
 tilt, flux, four MFCCs), after the eGeMAPS descriptors: per-band
 normalisation keeps how each band moves but not how the bands stand against
-each other (measured: 1.6 and 1.9 points at cold start in two runs). Raw
+each other, and these columns keep it (figures: docs/experiments.md). Raw
 log-mels carry the recording level and the microphone's colouring as an
 additive offset per band, and a speaker's voice as a further offset and spread:
 all of that varies far more between people and set-ups than between emotions.
@@ -114,7 +113,7 @@ def power_spectrum(samples: np.ndarray, config: FeatureConfig = FeatureConfig())
 
     One rfft over all frames rather than librosa's STFT: this is on the
     inference path and must take a few milliseconds. The FFTs here come from
-    scipy.fft: numpy 2.4's took five times as long for the same transform.
+    scipy.fft, several times faster than numpy 2.4's for the same transform.
     """
     samples = np.asarray(samples, dtype=np.float32)
     pad = config.n_fft // 2
@@ -298,8 +297,8 @@ def smooth3(columns: np.ndarray) -> np.ndarray:
     """A 3-frame moving average down each column (the ends repeated), as eGeMAPS smooths its descriptors.
 
     Frame-level descriptors read off one 25-40 ms window jitter from frame to
-    frame; unsmoothed, these columns did not help the model on the actor
-    folds (61.6 % against 64.2 % smoothed; see docs/experiments.md).
+    frame; smoothed, they help the model where unsmoothed ones do not
+    (docs/experiments.md).
     """
     padded = np.pad(columns, ((1, 1), (0, 0)), mode="edge")
     return (padded[:-2] + padded[1:-1] + padded[2:]) / 3
@@ -379,7 +378,7 @@ class Stats:
     @classmethod
     def combine_stacked(cls, counts: np.ndarray, means: np.ndarray, m2s: np.ndarray) -> Stats:
         """:meth:`combine` of :meth:`stack`-ed parts: training combines random subsets of a speaker's
-        clips, picking rows of one stack (stacking anew for each took a fifth of its augmentation)."""
+        clips, picking rows of one stack instead of stacking anew for each subset."""
         total = counts.sum()
         mean = (counts[:, None] * means).sum(axis=0) / total
         m2 = m2s.sum(axis=0) + (counts[:, None] * (means - mean) ** 2).sum(axis=0)
@@ -446,9 +445,8 @@ def cold_start(clip: Stats, typical_var: np.ndarray | None) -> Stats:
     The clip's mean carries the recording's gain and colouring and the speaker's
     level and pitch: it must go. Its spread does not depend on the gain (these
     are logarithms) and says how much the voice moves, a wide pitch range or a
-    loud outburst against a flat murmur: scaling each clip to unit variance threw
-    that away (a linear probe on clip summaries: 49.4 % with each clip's own
-    variance, 54.9 % with the typical one; docs/experiments.md).
+    loud outburst against a flat murmur: scaling each clip to unit variance throws
+    that away, so half the nets scale by the typical spread (docs/experiments.md).
     """
     if typical_var is None:
         return clip

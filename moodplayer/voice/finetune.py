@@ -6,7 +6,7 @@ them. So adaptation starts from the current model and stays near it:
 - batch-norm statistics are kept (a few clips would skew them), and an L2-SP
   penalty pulls every weight toward its base value (Li et al. 2018), with a
   small learning rate and a fixed handful of epochs (freezing the CNN
-  front-end as well is an option; measured, it adapted less: bench/personal.py);
+  front-end as well is an option; it adapts less, as bench/personal.py shows);
 - when the base model's training corpus is on disk, each epoch *rehearses* a
   sample of it next to the user's clips, so the other voices are not forgotten.
 

@@ -111,9 +111,8 @@ def _conv_frames(conv: nn.Conv1d, h: torch.Tensor) -> torch.Tensor:
     so that an ``h`` stored frames-major (the features: a transposed view of
     (batch, frames, bands)) reaches oneDNN as the channels-last input its bfloat16
     kernels want; ``conv1d`` would copy it to channels-first and oneDNN back again,
-    in both passes. That trains the same weights to the bit, an epoch about 5 %
-    faster (docs/experiments.md). In float32 (inference) ``conv1d``'s own path is the faster one
-    (0.6-1.2 ms a clip in bench/latency.py), and is kept. The output is made contiguous
+    in both passes. This trains the same weights to the bit, faster (docs/experiments.md). In
+    float32 (inference) ``conv1d``'s own path is the faster one, and is used. The output is made contiguous
     for batch norm, whose channels-last kernel sums in another order."""
     if not torch.is_autocast_enabled("cpu"):
         return conv(h)
@@ -323,9 +322,8 @@ def _halve_frames(h: torch.Tensor) -> torch.Tensor:
     alone: ``max_pool1d(h, 2, ceil_mode=True)``, the same values and, ties to the first frame, the
     same gradients, bit for bit, for ``h`` ≥ 0 (a ReLU's output: a zero appended never wins).
 
-    Training's max_pool1d keeps an index per output and is slow on CPU in bfloat16:
-    forward and backward, it took a fifth of an epoch's time (torch profiler); with
-    this and AdamW's foreach path an epoch ran 6 % faster (docs/experiments.md)."""
+    max_pool1d keeps an index per output for its backward pass, which is slow on CPU in
+    bfloat16; this pairwise maximum is not (docs/experiments.md)."""
     if h.shape[2] % 2:
         h = nn.functional.pad(h, (0, 1))
     first, second = h[..., 0::2], h[..., 1::2]

@@ -51,20 +51,19 @@ class Recipe:
     speaker_norm: float = 0.5  # share of clips normalised by some of their speaker's clips, not their own
     speeds: tuple[float, ...] = (0.9, 1.1)  # speed-perturbed copies of each clip to draw from
     # Whether the model also hears each clip at ``speeds`` when it classifies it (test-time
-    # augmentation, classifier.view_logits). With four nets averaged it no longer pays: on two sets
-    # of fold nets the speed views were worth 0.3-0.4 points at cold start, for three times the
-    # features and twice the forward pass (docs/experiments.md).
+    # augmentation, classifier.view_logits). With four nets averaged it does not pay for three times
+    # the features and twice the forward pass (docs/experiments.md).
     speed_views: bool = False
     # Degraded copies of each clip to draw from in training only (train.degraded_features): rooms,
     # fans, cheap microphones and phone lines, which RAVDESS's studio has none of.
     degraded_copies: int = 2
     # Of the final model's speakers, at least one, held out to calibrate its confidence (and to stop
     # early, with patience). Cross-validation's fold models hold out none: they need no calibration to
-    # be scored, and every speaker more helps (measured: see docs/experiments.md).
+    # be scored, and every speaker more helps (docs/experiments.md).
     validation_fraction: float = 0.1
     ensemble: int = 4  # nets trained from seeds seed, seed+1, …; the model averages their logits
-    # Training's forward passes in bfloat16 (torch.autocast) where the CPU computes it natively
-    # (AVX512-BF16): an epoch in 55-65 % of the time (docs/experiments.md); weights, optimiser and
+    # Training's forward passes in bfloat16 (torch.autocast) only where the CPU computes it natively
+    # (AVX512-BF16): faster training, same accuracy (docs/experiments.md); weights, optimiser and
     # inference stay float32.
     bfloat16: bool = True
     # Per member, cycled: whether a clip heard without a profile is scaled by the training clips'
@@ -159,8 +158,8 @@ def degraded_features(clip: Clip, config: FeatureConfig, copy: int) -> np.ndarra
     microphone 0.3-3 m from the talker), every copy in
     coloured noise, white hiss to brown rumble, 5-25 dB below the speech, and half
     of them then through a narrow channel, a phone line or a headset's link (a
-    band-pass from 100-400 Hz to 3-7 kHz: RAVDESS's studio passes 50 Hz-8 kHz, and the
-    model trained without the channel lost 21 points on the telephone band). The draws
+    band-pass from 100-400 Hz to 3-7 kHz: RAVDESS's studio passes 50 Hz-8 kHz, and a
+    model that never hears a narrow channel fails on a phone line). The draws
     come from a generator seeded by the file name and ``copy``, so every run hears
     the same copies. :class:`NoSpeechError` if no speech is found in the copy any
     more; that answer is cached too (as zero frames), so no run computes it twice.
@@ -271,8 +270,8 @@ class _Augmenter:
     the net works at cold start and improves as a user's profile fills up.
     Degraded copies are always drawn at cold start: each is in a room and noise
     of its own, while a user's profile is gathered where the user speaks, and
-    statistics pooled over unrelated rooms taught the nets to trust a profile less
-    (``history:20`` 1.3 points lower; docs/experiments.md, seventeenth session).
+    statistics pooled over unrelated rooms teach the nets to trust a profile less
+    (docs/experiments.md).
     """
 
     def __init__(
