@@ -109,7 +109,7 @@ def train(
     from moodplayer.voice.train import Recipe, make_examples
 
     # One thread per training process: this small net gains nothing from a second
-    # one (measured: 4.5 s/epoch either way), and oneDNN's start-up is far slower with two.
+    # one, and oneDNN's start-up is far slower with two.
     torch.set_num_threads(1)
     config = FeatureConfig()
     chosen = {"epochs": epochs, "ensemble": ensemble}

@@ -66,7 +66,7 @@ def record(
         raise typer.BadParameter(str(exc), param_hint="--emotion") from None
     from moodplayer.voice import sample_store as store
 
-    first = len(store.all_samples())  # vary the sentences between sessions
+    first = len(store.all_samples())  # vary the sentences from one run of `record` to the next
     saved = 0
     try:
         while saved < count:

@@ -87,8 +87,8 @@ def libvlc_instance(vlc, aout: str | None):
     """This process's libvlc instance for ``aout``; no libvlc (or no plugins) is a PlaybackError.
 
     libvlc is meant to have one instance per process. Making and releasing
-    one per player loads and unloads every plugin each time, and the test
-    suite once died of a segfault inside ``libvlc_release``. Players are
+    one per player loads and unloads every plugin each time, and
+    ``libvlc_release`` can crash the process with a segfault. Players are
     released; the instance is kept.
     """
     if aout not in _INSTANCES:
