@@ -2,11 +2,11 @@
 
     python bench/accuracy.py [DATA_DIR] [--folds 5] [--seed 0] [--jobs 2] [--adapt MODE ...]
 
-Runs the accuracy protocol of issue #3 on the same folds for both (RAVDESS
+Runs the accuracy protocol on the same folds for both (RAVDESS
 actors 01-04, 05-08, ... held out in turn; each fold's model trains on all
 the other actors) and prints one table: per fold and mean ± std
 of accuracy and UAR, with the wall-clock time of each. Each fold's net is also
-scored with voice profiles (issue #8): ``neutral:4`` (each held-out speaker's
+scored with voice profiles: ``neutral:4`` (each held-out speaker's
 first four neutral clips enrol and are not scored) and ``history:20`` (20 of
 the speaker's clips, labels unused), side by side with the cold start, each
 also as ``…/stats`` (the profile's feature statistics alone, the nets' batch

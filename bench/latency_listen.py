@@ -19,8 +19,8 @@ tests) and libvlc. Prints, per run and as medians:
   VLC playing the first track (after one warm-up run that renders the demo
   music);
 - enrolment: ``moodplayer voice enroll --sentences 4`` from start to a saved
-  profile, a sentence played into the microphone at each prompt (issue #8's
-  "enrolment to usable profile in one command"), with the seconds of speech.
+  profile, a sentence played into the microphone at each prompt, with the
+  seconds of speech.
 """
 
 from __future__ import annotations

@@ -58,8 +58,8 @@ ROOMS = {
 def diffuse_reverberation(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Reverberation alone, RT60 0.5 s, with the direct sound 28 dB below it: a talker some twenty
     times farther away than the distance where direct and reflected sound are equal, as if the
-    room's walls were the only way the voice arrives. The model of training's rooms until the
-    seventeenth session; kept so that figures compare across sessions."""
+    room's walls were the only way the voice arrives: the far end of what a room does, beside the
+    rooms of fixed shape."""
     t = np.arange(int(0.5 * SAMPLE_RATE)) / SAMPLE_RATE
     response = rng.standard_normal(t.size) * 10 ** (-6 * t)
     response[0] = 1.0

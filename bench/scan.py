@@ -1,6 +1,6 @@
 """Benchmark `moodplayer library scan` on a generated library.
 
-Two figures, as issue #5 states them:
+Two figures:
 
 1. first scan, with analysis, of N three-minute tracks in mixed formats
    (mp3, ogg, flac, opus, m4a): tracks per second (target: >= 5 on 2 cores);
