@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from moodplayer.voice.audio import SAMPLE_RATE
-from moodplayer.voice.rooms import SPEED_OF_SOUND, Room, in_room, room_response
+from moodplayer.voice.rooms import (
+    SPEED_OF_SOUND,
+    Room,
+    in_room,
+    room_response,
+    with_direct_to_reverberant,
+)
 
 LOUNGE = (6.0, 4.5, 2.7)
 
@@ -71,3 +77,12 @@ def test_training_rooms_stay_inside_their_ranges():
         assert 0.3 <= room.distance <= 3.0 and 0.2 <= room.rt60 <= 1.0
         for point in (room.talker, room.microphone):
             assert all(0 < p < side for p, side in zip(point, room.size))
+
+
+@pytest.mark.parametrize("drr_db", [10.0, 0.0, -12.0])
+def test_a_room_heard_at_another_direct_to_reverberant_ratio_keeps_its_reflections(drr_db):
+    room = Room(LOUNGE, (1.5, 2.0, 1.6), (3.4, 2.4, 1.0), 0.6)
+    response = room_response(room, np.random.default_rng(3))
+    moved = with_direct_to_reverberant(response, drr_db)
+    assert direct_to_reverberant_db(moved) == pytest.approx(drr_db, abs=1e-6)
+    assert np.array_equal(moved[1:], response[1:])

@@ -108,6 +108,20 @@ def room_response(room: Room, rng: np.random.Generator) -> np.ndarray:
     return response
 
 
+def with_direct_to_reverberant(response: np.ndarray, drr_db: float) -> np.ndarray:
+    """The response with its direct sound scaled to stand ``drr_db`` above the rest.
+
+    The same walls heard from nearer the talker (a higher ratio) or from
+    farther, round a corner or through an open door (a lower one): the
+    direct-to-reverberant ratio, as much as the RT60, decides how much a room
+    smears a voice, and a shoebox's geometry alone reaches only part of the
+    range homes have.
+    """
+    scaled = response.copy()
+    scaled[0] = np.sqrt(np.sum(np.square(response[1:])) * 10 ** (drr_db / 10))
+    return scaled
+
+
 def in_room(samples: np.ndarray, room: Room, rng: np.random.Generator) -> np.ndarray:
     """The clip as the room's microphone hears it; the result keeps the clip's peak."""
     return reverberate(samples, room_response(room, rng))
