@@ -20,6 +20,13 @@ REPO = Path(__file__).resolve().parents[1]
 RAVDESS = Path(os.environ.get("MOODPLAYER_RAVDESS", REPO.parent / "shared" / "data" / "ravdess-16k"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests (training on RAVDESS) are bounded too, more loosely than the default per-test timeout."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(900))
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch) -> Path:
     """Every test gets its own MOODPLAYER_HOME: its own database, profiles and cache."""

@@ -75,9 +75,14 @@ class VirtualMic:
         ).stdout
 
     def play(self, clip: Path, delay: float = 0.0) -> threading.Thread:
-        """Play ``clip`` into the microphone after ``delay`` seconds, in the background."""
+        """Play ``clip`` into the microphone, in the background, ``delay`` seconds after a program opens it.
+
+        Waiting for the recording stream (not a fixed time from now) keeps the
+        tests right on a loaded machine, where a command may take seconds to start.
+        """
 
         def run() -> None:
+            self._wait_for_recording()
             time.sleep(delay)
             # Not checked: when a test fails early, the daemon may be gone before the clip starts.
             subprocess.run(
@@ -87,6 +92,16 @@ class VirtualMic:
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         return thread
+
+    def _wait_for_recording(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.pactl("list", "short", "source-outputs").strip():
+                    return
+            except subprocess.CalledProcessError:
+                return  # the daemon is gone: the test has ended
+            time.sleep(0.05)
 
     def stop(self) -> None:
         """Stop the daemon we started, by its pid."""
