@@ -94,7 +94,7 @@ def store_actor_clips(ravdess, per_emotion: int) -> None:
 
 @pytest.mark.slow
 def test_train_personal_makes_a_version_and_refuses_to_put_a_worse_one_in_force(ravdess, capsys):
-    from moodplayer.cli.personal import train_personal
+    from moodplayer.cli.train import train_personal
 
     store_actor_clips(ravdess, per_emotion=3)
     short = replace(personal.TuneRecipe(), epochs=3)  # the full recipe runs in the CLI test below

@@ -8,12 +8,29 @@ one-line message and an exit code.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
-# Importing a command module registers its commands on `app`.
-from moodplayer.cli import detect, doctor, history, listen, models, personal, play, playlists, voice  # noqa: F401,E402
 from moodplayer.cli.app import app
+
+# Importing a command module registers its commands on `app`; `moodplayer --help` lists them in this order.
+COMMAND_MODULES = (
+    "detect",
+    "doctor",
+    "history",
+    "listen",
+    "train",
+    "samples",
+    "play",
+    "moods",
+    "model",
+    "playlist",
+    "library",
+    "voice",
+)
+for _module in COMMAND_MODULES:
+    importlib.import_module(f"moodplayer.cli.{_module}")
 
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70

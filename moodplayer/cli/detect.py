@@ -8,12 +8,13 @@ from pathlib import Path
 import typer
 
 from moodplayer.cli.app import app
+from moodplayer.cli.common import MODEL_HELP
 
 
 @app.command()
 def detect(
     files: list[Path] = typer.Argument(..., help="Audio files (wav, flac, ogg, mp3, m4a, …)."),
-    model: Path | None = typer.Option(None, "--model", help="Model file (default: the shipped one)."),
+    model: Path | None = typer.Option(None, "--model", help=MODEL_HELP),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file, one per line."),
     profile: str | None = typer.Option(
         None, "--profile", "-p", help="Voice profile to normalise with (default: $MOODPLAYER_PROFILE or 'default')."

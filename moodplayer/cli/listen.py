@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from moodplayer.cli.app import app
+from moodplayer.cli.common import AOUT_HELP, DEVICE_HELP, MODEL_HELP, device_arg
 
 
 @app.command()
@@ -28,11 +29,9 @@ def listen(
         help="match: music that fits the mood; uplift: then move toward happier moods.",
     ),
     mood: str | None = typer.Option(None, "--mood", help="Skip detection and play this mood."),
-    device: str | None = typer.Option(
-        None, "--device", "-d", help="Input device (index or name; see `moodplayer devices`)."
-    ),
-    model: Path | None = typer.Option(None, "--model", help="Model file (default: the shipped one)."),
-    aout: str | None = typer.Option(None, "--aout", help="VLC audio output (e.g. pulse, alsa, dummy)."),
+    device: str | None = typer.Option(None, "--device", "-d", help=DEVICE_HELP),
+    model: Path | None = typer.Option(None, "--model", help=MODEL_HELP),
+    aout: str | None = typer.Option(None, "--aout", help=AOUT_HELP),
     as_json: bool = typer.Option(
         False, "--json", help="Print one JSON object (emotion, playlist, timings) instead of the views."
     ),
@@ -324,10 +323,3 @@ def save_feedback_clip(samples, history_id: int, emotion: str) -> Path:
     from moodplayer.voice import sample_store as store
 
     return store.add(samples, emotion, "feedback", history_id=history_id).path
-
-
-def device_arg(device: str | None):
-    """sounddevice takes an index as int, a name as str."""
-    if device is None:
-        return None
-    return int(device) if device.isdigit() else device

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from moodplayer.cli.app import app
+from moodplayer.cli.common import DEVICE_HELP, JSON_HELP, device_arg
 
 voice_app = typer.Typer(help="Teach moodplayer how your voice usually sounds (no labels needed).", no_args_is_help=True)
 app.add_typer(voice_app, name="voice")
@@ -32,9 +33,7 @@ def enroll(
         5, "--sentences", "-n", min=4, max=len(SENTENCES), help="How many sentences to read."
     ),
     seconds: float = typer.Option(8.0, "--seconds", min=3.0, max=20.0, help="Longest recording per sentence."),
-    device: str | None = typer.Option(
-        None, "--device", "-d", help="Input device (index or name; see `moodplayer devices`)."
-    ),
+    device: str | None = typer.Option(None, "--device", "-d", help=DEVICE_HELP),
 ) -> None:
     """Read a few neutral sentences (about 20 s of speech) to build your voice profile.
 
@@ -42,7 +41,6 @@ def enroll(
     refused with the reason, and you read it again. The new profile replaces
     the old one only once every sentence is recorded.
     """
-    from moodplayer.cli.listen import device_arg
     from moodplayer.ui.console import err, out
     from moodplayer.ui.meter import record_with_meter
     from moodplayer.voice import profiles
@@ -88,7 +86,7 @@ def _record_good_take(record, problem_of):
 @voice_app.command()
 def show(
     profile: str | None = typer.Option(None, "--profile", "-p", help=PROFILE_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     plot: Path | None = typer.Option(
         None, "--plot", help="Draw the voice's average spectrum, against the training speakers', to this PNG."
     ),
@@ -154,7 +152,7 @@ def reset(profile: str | None = typer.Option(None, "--profile", "-p", help=PROFI
 
 
 @voice_app.command("list")
-def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON only.")) -> None:
+def list_(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """List the voice profiles on this machine."""
     from moodplayer.ui.console import out
     from moodplayer.voice import profiles

@@ -1,9 +1,10 @@
-"""Rich views of results: a prediction as a panel with a probability bar chart."""
+"""Rich views of results: a prediction as a panel with a probability bar chart; the moods' playlists."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -60,6 +61,18 @@ def prediction_panel(prediction: Prediction, title: str = "") -> Panel:
     table.add_row(Text(""))
     table.add_row(probability_bars(prediction.probabilities))
     return Panel(table, title=title or None, title_align="left", expand=False)
+
+
+def mood_table(mapping: dict[str, list[str]], points: dict[str, tuple[float, float]]) -> Table:
+    """Each mood's valence/arousal point and the playlists it plays (names escaped: they are the user's)."""
+    from moodplayer.emotions import EMOTIONS
+
+    table = Table("mood", "valence", "arousal", "playlists")
+    for emotion in EMOTIONS:
+        valence, arousal = points[emotion]
+        playlists = ", ".join(escape(name) for name in mapping.get(emotion, [])) or "[dim]–[/]"
+        table.add_row(emotion, f"{valence:+.2f}", f"{arousal:+.2f}", playlists)
+    return table
 
 
 def new_figure(width: float = 8.0, height: float = 3.5):

@@ -1,4 +1,8 @@
-"""``moodplayer train`` and ``moodplayer evaluate``: build a model, and measure one."""
+"""``moodplayer train`` and ``moodplayer evaluate``: build a model, and measure one.
+
+``train --personal`` (:func:`train_personal`) adapts the model in force to the
+user's sample store and stores the result as a new model version.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 import typer
 
 from moodplayer.cli.app import app
+from moodplayer.cli.common import MODEL_HELP, SPEAKER_PATTERN_HELP, say
 
 
 def _progress(loss: bool = True, uar: bool = True):
@@ -62,9 +67,7 @@ def train(
     baseline: bool = typer.Option(
         False, "--baseline", help="With --folds: also cross-validate the classic 180-feature MLP on the same folds."
     ),
-    speaker_pattern: str | None = typer.Option(
-        None, "--speaker-pattern", help="Regex on file names whose first group is the speaker (folder-per-label trees)."
-    ),
+    speaker_pattern: str | None = typer.Option(None, "--speaker-pattern", help=SPEAKER_PATTERN_HELP),
     tune: int = typer.Option(
         0,
         "--tune",
@@ -88,8 +91,6 @@ def train(
     speakers, which calibrate the confidence.
     """
     if personal:
-        from moodplayer.cli.personal import train_personal
-
         train_personal(force=force, seed=seed)
         return
     if data_dir is None:
@@ -240,11 +241,9 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuni
 @app.command()
 def evaluate(
     data_dir: Path = typer.Argument(..., help="Labelled speech to score the model on."),
-    model: Path | None = typer.Option(None, "--model", help="Model file (default: the shipped one)."),
+    model: Path | None = typer.Option(None, "--model", help=MODEL_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with all the figures."),
-    speaker_pattern: str | None = typer.Option(
-        None, "--speaker-pattern", help="Regex on file names whose first group is the speaker (folder-per-label trees)."
-    ),
+    speaker_pattern: str | None = typer.Option(None, "--speaker-pattern", help=SPEAKER_PATTERN_HELP),
     baseline: bool = typer.Option(
         False, "--baseline", help="Also cross-validate the classic 180-feature MLP on DATA_DIR's speakers."
     ),
@@ -418,3 +417,48 @@ def _plot_confusion(result: dict, path: Path) -> None:
         f"accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%} (n={result['n']}, adapt {result['adapt']})"
     )
     save_figure(fig, path)
+
+
+def train_personal(force: bool = False, seed: int = 0, recipe=None) -> str:
+    """Adapt the model in force to the sample store; keep it in force only if it did not get worse.
+
+    The new model is always stored as a version (so a refused one can still be
+    tried with ``model use``); returns its ID.
+    """
+    import torch
+
+    from moodplayer.ui.console import out
+    from moodplayer.voice import finetune as personal
+    from moodplayer.voice import model_versions as versions
+    from moodplayer.voice import sample_store as store
+    from moodplayer.voice.features import FeatureConfig
+    from moodplayer.voice.model import load_model
+    from moodplayer.voice.train import make_examples
+
+    torch.set_num_threads(1)  # as `train`: this small net gains nothing from more
+    parent, path = versions.resolve_active()
+    base, metadata = load_model(path)
+    # The user's clips also at the speeds the model was trained at (fine-tuning draws from them as training
+    # did), and heard as the model hears every clip: at those speeds too only if it has speed views.
+    views = metadata.get("test_time_speeds", ())
+    speeds = metadata.get("recipe", {}).get("speeds", views)
+    examples = make_examples(
+        store.clips(), FeatureConfig.from_dict(metadata["features"]), speeds, speed_views=bool(views)
+    )
+    net, report = personal.adapt(base, metadata, examples, recipe or personal.TuneRecipe(), seed, say)
+    out.print(
+        f"accuracy on your own clips ({report['folds']}-fold, {report['n']} clips): "
+        f"{report['before']:.0%} before → {report['after']:.0%} after ({report['seconds']:.0f} s)"
+    )
+    new_metadata = {k: v for k, v in metadata.items() if k not in ("version", "format", "weights_sha256")}
+    new_metadata["personal"] = {**report, "recipe": (recipe or personal.TuneRecipe()).to_dict()}
+    scores = {"personal_before": report["before"], "personal_after": report["after"]}
+    version = versions.save(net.state_dict(), new_metadata, kind="personal", parent=parent, scores=scores)
+    if report["after"] < report["before"] and not force:
+        raise personal.PersonalError(
+            f"the adapted model ({version}) is worse on your clips, so {parent} stays in force; "
+            f"record more clips, or use it anyway with: moodplayer model use {version}"
+        )
+    versions.use(version)
+    out.print(f"now using model {version} (undo with: moodplayer model rollback)")
+    return version

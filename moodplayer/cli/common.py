@@ -1,0 +1,46 @@
+"""What several command modules share: option help texts, argument conversions and the
+stderr messages every command prints the same way."""
+
+from __future__ import annotations
+
+JSON_HELP = "Print JSON only."
+DEVICE_HELP = "Input device (index or name; see `moodplayer devices`)."
+MODEL_HELP = "Model file (default: the shipped one)."
+AOUT_HELP = "VLC audio output (e.g. pulse, alsa, dummy)."
+SPEAKER_PATTERN_HELP = "Regex on file names whose first group is the speaker (folder-per-label trees)."
+SAMPLE_ID_HELP = "The sample's ID (see `moodplayer samples list`)."
+
+
+def device_arg(device: str | None) -> int | str | None:
+    """sounddevice takes an index as int, a name as str."""
+    if device is None:
+        return None
+    return int(device) if device.isdigit() else device
+
+
+def say(message: str) -> None:
+    """A message on stderr, with rich markup."""
+    from moodplayer.ui.console import err
+
+    err.print(message)
+
+
+def say_verbatim(message: str) -> None:
+    """A message on stderr, printed as is: names and paths may hold ``[brackets]``."""
+    from moodplayer.ui.console import err
+
+    err.print(message, markup=False, soft_wrap=True)
+
+
+def markup_safe(value: object) -> str:
+    """User data (tags, names, paths) made safe to put in rich markup."""
+    from rich.markup import escape
+
+    return escape(str(value)) if value else ""
+
+
+def open_library():
+    """The music library, opened for a ``with`` block."""
+    from moodplayer.music.library import Library
+
+    return Library.open()

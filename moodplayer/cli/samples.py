@@ -1,0 +1,156 @@
+"""``moodplayer record`` and ``moodplayer samples …``: the user's own voice clips.
+
+Recording and the feedback of ``listen`` fill one sample store
+(:mod:`moodplayer.voice.sample_store`), which ``train --personal`` adapts the
+model in force to.
+"""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from moodplayer.cli.app import app
+from moodplayer.cli.common import AOUT_HELP, DEVICE_HELP, JSON_HELP, SAMPLE_ID_HELP, device_arg, say
+
+samples_app = typer.Typer(help="List, play and delete your recorded voice samples.", no_args_is_help=True)
+app.add_typer(samples_app, name="samples")
+
+#: Short, emotionally neutral sentences (RAVDESS's two, and more like them) to read in the asked emotion.
+PROMPTS = (
+    "Kids are talking by the door.",
+    "Dogs are sitting by the door.",
+    "The train leaves at seven tonight.",
+    "I put the keys on the table.",
+    "The meeting moved to Thursday.",
+    "There is a letter in the box.",
+    "We walked along the river.",
+    "The shop closes at six.",
+    "She painted the fence blue.",
+    "My phone is in the other room.",
+)
+#: Recordings in a row with no speech before ``record`` gives up.
+MAX_SILENT_TRIES = 3
+
+
+@app.command()
+def record(
+    emotion: str = typer.Option(
+        ...,
+        "--emotion",
+        "-e",
+        help="The emotion to speak in (neutral, calm, happy, sad, angry, fearful, disgust, surprised).",
+    ),
+    count: int = typer.Option(5, "--count", "-n", min=1, max=100, help="How many clips to record."),
+    seconds: float = typer.Option(
+        6.0, "--seconds", "-s", min=1.0, max=30.0, help="Longest clip; it stops early when you stop speaking."
+    ),
+    device: str | None = typer.Option(None, "--device", "-d", help=DEVICE_HELP),
+) -> None:
+    """Record your voice reading short sentences in one emotion, for `train --personal`.
+
+    Each clip is kept as soon as it is recorded: Ctrl-C stops, keeping the clips
+    already saved. A recording with no speech in it is asked for again.
+    """
+    from moodplayer.emotions import parse_emotion
+
+    try:
+        emotion = parse_emotion(emotion)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--emotion") from None
+    from moodplayer.voice import sample_store as store
+
+    first = len(store.all_samples())  # vary the sentences from one run of `record` to the next
+    saved = 0
+    try:
+        while saved < count:
+            sentence = PROMPTS[(first + saved) % len(PROMPTS)]
+            sample = _record_one(emotion, sentence, f"{saved + 1}/{count}", seconds, device)
+            saved += 1
+            say(f"saved sample {sample.id} ({sample.emotion}, {sample.duration:.1f} s)")
+    finally:
+        if saved < count:
+            say(f"kept the {saved} clip(s) recorded before stopping")
+    say(f"{count} {emotion} clip(s) saved; see them with: moodplayer samples list")
+
+
+def _record_one(emotion: str, sentence: str, progress: str, seconds: float, device: str | None):
+    """Prompt, record and store one clip, asking again while no speech is heard."""
+    from moodplayer.errors import NoSpeechError
+    from moodplayer.ui.meter import record_with_meter
+    from moodplayer.voice import sample_store as store
+
+    for _ in range(MAX_SILENT_TRIES):
+        say(f"[{progress}] say, sounding [bold]{emotion}[/]:  “{sentence}”")
+        _wait_until_ready()
+        clip = record_with_meter(seconds, device=device_arg(device))
+        try:
+            return store.add(clip, emotion, "recorded", prompt=sentence)
+        except NoSpeechError:
+            say("no speech heard; let's try that one again (speak up, or move closer to the microphone)")
+    raise NoSpeechError(
+        f"no speech heard in {MAX_SILENT_TRIES} recordings in a row; check the microphone (moodplayer devices)"
+    )
+
+
+def _wait_until_ready() -> None:
+    """At a terminal, recording starts when the user presses Enter; piped, it starts at once."""
+    import sys
+
+    from moodplayer.ui.console import err
+
+    if sys.stdin.isatty():
+        err.input("  press Enter, then speak… ")
+
+
+@samples_app.command("list")
+def samples_list(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Your voice samples: ID, emotion, where each came from, length and date."""
+    from collections import Counter
+
+    from rich.table import Table
+
+    from moodplayer.ui.console import out
+    from moodplayer.voice import sample_store as store
+
+    found = store.all_samples()
+    if as_json:
+        print(json.dumps([s.to_dict() for s in found]))
+        return
+    table = Table("id", "emotion", "source", "seconds", "recorded")
+    for s in found:
+        table.add_row(str(s.id), s.emotion, s.source, f"{s.duration:.1f}", s.created.replace("T", " ")[:16])
+    out.print(table)
+    counts = Counter(s.emotion for s in found)
+    out.print(
+        f"{len(found)} clips" + (": " + ", ".join(f"{e} {n}" for e, n in sorted(counts.items())) if found else "")
+    )
+
+
+@samples_app.command("play")
+def samples_play(
+    sample_id: int = typer.Argument(..., help=SAMPLE_ID_HELP),
+    aout: str | None = typer.Option(None, "--aout", help=AOUT_HELP),
+) -> None:
+    """Play one of your voice samples."""
+    from moodplayer.music.player import Player
+    from moodplayer.music.track import Track
+    from moodplayer.ui.tui import run_now_playing
+    from moodplayer.voice import sample_store as store
+
+    sample = store.get(sample_id)
+    title = f"sample {sample.id} ({sample.emotion})"
+    player = Player([Track(str(sample.path), title=title, duration=sample.duration)], aout=aout, name=title)
+    run_now_playing(player, title=title)
+
+
+@samples_app.command("delete")
+def samples_delete(
+    sample_id: int = typer.Argument(..., help=SAMPLE_ID_HELP),
+) -> None:
+    """Delete one of your voice samples."""
+    from moodplayer.voice import sample_store as store
+
+    sample = store.delete(sample_id)
+    say(f"deleted sample {sample.id} ({sample.emotion})")
