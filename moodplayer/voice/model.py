@@ -14,8 +14,6 @@ the sha256 of the weights). Both are written atomically.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -25,7 +23,8 @@ import torch
 from torch import nn
 
 from moodplayer.errors import ModelError
-from moodplayer.files import atomic_write
+from moodplayer.files import read_checksummed, read_sidecar, save_checksummed
+from moodplayer.files import sidecar_path as sidecar_path  # where a model's metadata lives, for its users
 
 #: Inputs are zero-padded to a multiple of this many frames. oneDNN compiles kernels
 #: for every new input length (0.1-3 s each); with lengths rounded up, a few dozen
@@ -34,6 +33,8 @@ PAD_FRAMES = 32
 
 #: Bumped whenever the architecture or the metadata change incompatibly.
 FORMAT = "moodplayer-emotion-lstm/1"
+#: What every use of a model reads from its metadata.
+REQUIRED_METADATA = ("labels", "features", "model")
 
 
 @dataclass(frozen=True)
@@ -342,44 +343,17 @@ def count_parameters(net: nn.Module) -> int:
 # --- files ----------------------------------------------------------------------------------
 
 
-def sidecar_path(path: Path) -> Path:
-    """``models/emotion-lstm.safetensors`` → ``models/emotion-lstm.json``."""
-    return Path(path).with_suffix(".json")
-
-
 def save_model(path: Path, state: dict[str, torch.Tensor], metadata: dict) -> dict:
-    """Save weights (safetensors) and metadata (JSON sidecar); returns the metadata written.
-
-    The sidecar is written last and carries the weights' sha256, so a crash
-    between the two writes leaves a pair that fails to load instead of a
-    silently mismatched one.
-    """
+    """Save weights (safetensors) and metadata (JSON sidecar with their sha256); returns the metadata written."""
     from safetensors.torch import save
 
-    path = Path(path)
     blob = save({k: v.detach().contiguous().cpu() for k, v in state.items()}, metadata={"format": FORMAT})
-    metadata = {**metadata, "format": FORMAT, "weights_sha256": hashlib.sha256(blob).hexdigest()}
-    atomic_write(path, blob)
-    atomic_write(sidecar_path(path), (json.dumps(metadata, indent=2) + "\n").encode())
-    return metadata
+    return save_checksummed(path, blob, {**metadata, "format": FORMAT})
 
 
 def read_metadata(path: Path) -> dict:
     """The sidecar of a model file, checked for the fields every user of it needs."""
-    side = sidecar_path(path)
-    if not side.is_file():
-        raise ModelError(f"model metadata {side} is missing (it must sit next to {Path(path).name})")
-    try:
-        metadata = json.loads(side.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"model metadata {side} is damaged ({type(exc).__name__})") from None
-    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        found = metadata.get("format") if isinstance(metadata, dict) else None
-        raise ModelError(f"{path} is not a model this version can use (format {found!r}, expected {FORMAT!r})")
-    for key in ("labels", "features", "model", "weights_sha256"):
-        if key not in metadata:
-            raise ModelError(f"model metadata {side} lacks {key!r}")
-    return metadata
+    return read_sidecar(path, FORMAT, REQUIRED_METADATA)
 
 
 def load_model(path: Path) -> tuple[nn.Module, dict]:
@@ -391,13 +365,7 @@ def load_model(path: Path) -> tuple[nn.Module, dict]:
     from safetensors import SafetensorError
     from safetensors.torch import load
 
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"model file {path} not found")
-    metadata = read_metadata(path)
-    blob = path.read_bytes()
-    if hashlib.sha256(blob).hexdigest() != metadata["weights_sha256"]:
-        raise ModelError(f"model file {path} is damaged or was changed (checksum mismatch); retrain or restore it")
+    blob, metadata = read_checksummed(path, FORMAT, REQUIRED_METADATA)
     try:
         state = load(blob)
         net = build(ModelConfig.from_dict(metadata["model"]))
