@@ -4,6 +4,8 @@ Two figures:
 
 1. first scan, with analysis, of N three-minute tracks in mixed formats
    (mp3, ogg, flac, opus, m4a): tracks per second (target: >= 5 on 2 cores);
+   with ``--music DIR``, tracks of real music instead: DIR's clips one after
+   another, 2 to 6 minutes long, as mp3, ogg and flac;
 2. re-scan of an unchanged 1,000-track library (target: <= 3 s).
 
 Each scan runs the real command in a fresh process, as a user would, so the
@@ -14,7 +16,7 @@ Wall-clock rates depend on what else the machine runs, so the CPU time one
 track costs (tags, decoding the excerpt, analysis; ffmpeg included) is also
 measured in this process, which no other load can inflate.
 
-    python bench/scan.py [--tracks 40] [--library 1000] [--jobs N]
+    python bench/scan.py [--tracks 40] [--library 1000] [--jobs N] [--music ../shared/data/music-4q]
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from moodplayer import demo  # noqa: E402
+from moodplayer import demo, paths  # noqa: E402
 from moodplayer.music.scan import ScanJob, examine  # noqa: E402
 
 FORMATS = ("mp3", "ogg", "flac", "opus", "m4a")
@@ -46,23 +48,28 @@ def render(spec: dict, seconds: float, target: Path, number: int) -> None:
     """One demo piece looped to ``seconds``, encoded (and tagged) by ffmpeg from its extension."""
     piece = demo.synthesise(spec)
     samples = np.tile(piece, int(np.ceil(seconds * demo.RATE / piece.size)))[: int(seconds * demo.RATE)]
+    encode(samples, demo.RATE, target, f"{spec['title']} {number}")
+
+
+def render_music(clips: list[Path], seconds: float, target: Path, number: int) -> None:
+    """Real music: clips of a labelled folder one after another up to ``seconds``, encoded and tagged."""
+    parts, rate, total = [], 48_000, 0
+    for clip in clips:
+        audio, rate = sf.read(clip, dtype="float32", always_2d=True)
+        parts.append(audio.mean(axis=1))
+        total += parts[-1].size
+        if total >= seconds * rate:
+            break
+    encode(np.concatenate(parts)[: int(seconds * rate)], rate, target, f"Song {number}")
+
+
+def encode(samples: np.ndarray, rate: int, target: Path, title: str) -> None:
+    """Encode (and tag) with ffmpeg, the format from the target's extension."""
     with tempfile.NamedTemporaryFile(suffix=".wav") as wav:
-        sf.write(wav.name, samples, demo.RATE)
+        sf.write(wav.name, samples, rate)
         subprocess.run(
-            [
-                "ffmpeg",
-                "-nostdin",
-                "-v",
-                "error",
-                "-y",
-                "-i",
-                wav.name,
-                "-metadata",
-                f"title={spec['title']} {number}",
-                "-metadata",
-                "artist=Bench",
-                str(target),
-            ],
+            ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", wav.name]
+            + ["-metadata", f"title={title}", "-metadata", "artist=Bench", str(target)],
             check=True,
         )
 
@@ -70,11 +77,24 @@ def render(spec: dict, seconds: float, target: Path, number: int) -> None:
 def generate(folder: Path, count: int, seconds: float) -> list[Path]:
     """``count`` distinct files, formats and pieces taken in turn."""
     specs = demo.load_definitions()["tracks"]
+    jobs = [(specs[n % len(specs)], seconds) for n in range(count)]
+    return _encode_all(folder, render, jobs, FORMATS)
+
+
+def generate_music(folder: Path, count: int, clips: Path) -> list[Path]:
+    """``count`` tracks of 2 to 6 minutes (mp3, ogg, flac in turn) made of a labelled folder's clips."""
+    files = sorted(clips.glob("*/*.*"))
+    per_track = 12  # 12 clips of 30 s: enough for the longest track
+    jobs = [(files[n * per_track : (n + 1) * per_track], 120 + (n * 67) % 241) for n in range(count)]
+    return _encode_all(folder, render_music, jobs, ("mp3", "ogg", "flac"))
+
+
+def _encode_all(folder: Path, make, jobs: list[tuple], formats: tuple[str, ...]) -> list[Path]:
     folder.mkdir(parents=True)
-    jobs = [(specs[n % len(specs)], folder / f"{n:04d}.{FORMATS[n % len(FORMATS)]}", n) for n in range(count)]
+    targets = [folder / f"{n:04d}.{formats[n % len(formats)]}" for n in range(len(jobs))]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        list(pool.map(lambda job: render(job[0], seconds, job[1], job[2]), jobs))
-    return [job[1] for job in jobs]
+        list(pool.map(lambda n: make(jobs[n][0], jobs[n][1], targets[n], n), range(len(jobs))))
+    return targets
 
 
 def link_library(sources: list[Path], folder: Path, count: int) -> None:
@@ -101,10 +121,11 @@ def timed_scan(folder: Path, home: Path, jobs: int | None) -> tuple[float, dict]
 
 def cpu_per_track(tracks: list[Path]) -> float:
     """Mean CPU seconds (this process and its ffmpeg children) to examine one track."""
-    examine(ScanJob(str(tracks[0]), tracks[0].stat().st_size, 0.0, True))  # imports and first-call costs
+    model = str(paths.music_model_path())
+    examine(ScanJob(str(tracks[0]), tracks[0].stat().st_size, 0.0, model))  # imports and first-call costs
     start = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
     for track in tracks:
-        examine(ScanJob(str(track), track.stat().st_size, 0.0, True))
+        examine(ScanJob(str(track), track.stat().st_size, 0.0, model))
     end = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
     children = (end[1].ru_utime + end[1].ru_stime) - (start[1].ru_utime + start[1].ru_stime)
     return (end[0] - start[0] + children) / len(tracks)
@@ -115,18 +136,23 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=40, help="three-minute tracks for the first-scan figure")
     parser.add_argument("--library", type=int, default=1000, help="tracks in the re-scanned library")
     parser.add_argument("--jobs", type=int, default=None, help="scan worker processes (default: all cores)")
+    parser.add_argument(
+        "--music", type=Path, default=None, help="make the first-scan tracks (2-6 min) of this folder's clips"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="moodplayer-bench-") as tmp:
         root = Path(tmp)
         started = time.perf_counter()
-        tracks = generate(root / "first", args.tracks, seconds=180.0)
+        if args.music:
+            tracks = generate_music(root / "first", args.tracks, args.music)
+        else:
+            tracks = generate(root / "first", args.tracks, seconds=180.0)
         clips = generate(root / "clips", 20, seconds=5.0)
         link_library(clips, root / "library", args.library)
-        print(
-            f"generated {args.tracks} three-minute tracks and a {args.library}-track library "
-            f"in {time.perf_counter() - started:.0f} s"
-        )
+        kind = f"2-6 minute tracks of {args.music}" if args.music else "three-minute tracks"
+        took = time.perf_counter() - started
+        print(f"generated {args.tracks} {kind} and a {args.library}-track library in {took:.0f} s")
 
         elapsed, report = timed_scan(root / "first", root / "home1", args.jobs)
         print(
@@ -147,7 +173,9 @@ def main() -> None:
         print(f"re-scan of the unchanged {args.library}-track library: {elapsed:.2f} s (target <= 3 s)")
     print(
         f"cores: {os.cpu_count()}, jobs: {args.jobs or 'all'}; command: python bench/scan.py "
-        f"--tracks {args.tracks} --library {args.library}" + (f" --jobs {args.jobs}" if args.jobs else "")
+        f"--tracks {args.tracks} --library {args.library}"
+        + (f" --jobs {args.jobs}" if args.jobs else "")
+        + (f" --music {args.music}" if args.music else "")
     )
 
 

@@ -12,6 +12,8 @@ Two strategies:
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from moodplayer.emotions import CIRCUMPLEX, EMOTIONS
@@ -20,6 +22,9 @@ from moodplayer.music.track import Track
 
 STRATEGIES = ("match", "uplift")
 TRACKS_PER_UPLIFT_STEP = 2
+#: A track belongs to its nearest mood, and also to any mood whose point is at most this much
+#: further away (valence/arousal units, the plane spanning -1..1): a near-tie, music between moods.
+TIE_MARGIN = 0.1
 
 
 @dataclass
@@ -35,6 +40,14 @@ class PlayPlan:
     def playlist(self) -> str:
         """The playlist the plan starts from (recorded in the listening history)."""
         return self.playlists[0]
+
+
+def nearest_moods(
+    valence: float, arousal: float, points: Mapping[str, tuple[float, float]], margin: float = TIE_MARGIN
+) -> list[tuple[str, float]]:
+    """(mood, distance) for the mood nearest the point and any within ``margin`` of it, closest first."""
+    ranked = sorted((math.hypot(valence - v, arousal - a), mood) for mood, (v, a) in points.items())
+    return [(mood, distance) for distance, mood in ranked if distance <= ranked[0][0] + margin]
 
 
 def uplift_path(emotion: str) -> list[str]:

@@ -48,6 +48,17 @@ def default_model_path() -> Path:
     return shipped_asset("models/emotion-lstm.safetensors")
 
 
+def trained_music_model_path() -> Path:
+    """Where `library train` puts a music-mood model trained by the user."""
+    return home() / "models" / "music-mood.safetensors"
+
+
+def music_model_path() -> Path:
+    """The music-mood model `library scan` uses: the user's own when trained, else the shipped one."""
+    trained = trained_music_model_path()
+    return trained if trained.exists() else shipped_asset("models/music-mood.safetensors")
+
+
 def cache_dir() -> Path:
     """Feature caches and other data that can be rebuilt at any time."""
     path = home() / "cache"

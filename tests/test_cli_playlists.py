@@ -127,11 +127,11 @@ def test_a_damaged_database_is_one_line_and_kept(isolated_home):
 def test_scan_autoplaylists_and_missing_from_the_command_line(album):
     scanned = json.loads(ok("library", "scan", str(album), "--jobs", "1", "--json").stdout)
     assert (scanned["found"], scanned["stored"], scanned["skipped"]) == (3, 3, 0)
-    ok("library", "autoplaylists", "--size", "2")
+    ok("library", "autoplaylists", "--size", "3")
     moods = json.loads(ok("moods", "--json").stdout)
     assert all(moods[e]["playlists"] == [e] for e in moods)
     placed = {t["location"] for e in moods for t in json.loads(ok("playlist", "show", e, "--json").stdout)["tracks"]}
-    assert len(placed) == 3  # every analysed track fits at least one mood
+    assert len(placed) == 3  # every analysed track lies within reach of its nearest mood
     (album / "b" / "03 thïrd.flac").unlink()
     assert json.loads(ok("library", "missing", "--json").stdout) == [str(album / "b" / "03 thïrd.flac")]
     rescanned = json.loads(ok("library", "scan", str(album), "--json").stdout)
@@ -161,6 +161,9 @@ def test_scan_autoplaylists_and_missing_from_the_command_line(album):
         ["library", "scan"],
         ["library", "missing"],
         ["library", "autoplaylists"],
+        ["library", "list"],
+        ["library", "train"],
+        ["library", "evaluate"],
     ],
 )
 def test_every_command_has_help(command):

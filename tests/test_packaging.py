@@ -27,3 +27,4 @@ def test_the_wheel_builds_without_a_warning_and_carries_the_models(tmp_path):
     (wheel,) = (source / "dist").glob("moodplayer-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "moodplayer/data/emotion-lstm.safetensors" in names and "moodplayer/data/demo.json" in names
+    assert {"moodplayer/data/music-mood.safetensors", "moodplayer/data/music-mood.json"} <= set(names)

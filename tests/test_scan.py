@@ -16,9 +16,11 @@ import soundfile as sf
 
 from moodplayer import demo, paths
 from moodplayer.errors import LibraryError
+from moodplayer.music import mood_model
 from moodplayer.music.library import Library
 from moodplayer.music.library.schema import MIGRATIONS
-from moodplayer.music.scan import analyse, load_excerpt, read_tags, scan
+from moodplayer.music.mood_features import extract
+from moodplayer.music.scan import analyse, load_excerpt, mood_point, read_tags, scan
 from tests.test_library import REPO, make_audio
 
 
@@ -30,17 +32,21 @@ def demo_track(tmp_path, title: str):
     return spec, path
 
 
-def test_analysis_hears_mode_tempo_and_places_happy_above_gloomy(tmp_path):
+def test_analysis_hears_mode_and_tempo_and_the_formula_places_happy_above_gloomy(tmp_path):
+    model = mood_model.load(paths.shipped_asset("models/music-mood.safetensors"))
     results = {}
     for title in ("Bright Side", "Off Taste"):
         spec, path = demo_track(tmp_path, title)
-        result = analyse(load_excerpt(str(path), sf.info(path).duration))
+        samples = load_excerpt(str(path), sf.info(path).duration)
+        result = analyse(samples, model)
         assert result["mode"] == spec["mode"]
         assert result["tempo"] == pytest.approx(spec["bpm"], rel=0.04)
-        results[spec["mood"]] = result
-    happy, disgust = results["happy"], results["disgust"]
-    assert happy["valence"] > 0 > disgust["valence"]
-    assert happy["arousal"] > disgust["arousal"]
+        assert -1 <= result["valence"] <= 1 and -1 <= result["arousal"] <= 1
+        heard = extract(samples)
+        results[spec["mood"]] = mood_point(heard.tempo, heard.energy, heard.brightness, heard.majorness)
+    (happy_valence, happy_arousal), (disgust_valence, disgust_arousal) = results["happy"], results["disgust"]
+    assert happy_valence > 0 > disgust_valence
+    assert happy_arousal > disgust_arousal
 
 
 @pytest.fixture
@@ -117,14 +123,14 @@ def test_autoplaylists_keep_what_the_user_added_and_removed(tmp_path):
                 for name, v, a in points
             ]
         )
-        assert lib.autoplaylists(size=2)["happy"] == "happy"
+        assert lib.autoplaylists(size=2)["happy"].playlist == "happy"
         assert [t.title for t in lib.tracks("happy")] == ["joy", "glee"]
         lib.remove_entries("happy", [1])
         lib.add_tracks("happy", [str(tmp_path / "gloom.ogg")])
         lib.autoplaylists(size=2)
         assert [t.title for t in lib.tracks("happy")] == ["gloom", "glee", "cheer"]
         assert lib.mood_map()["sad"] == ["sad"]
-        assert [t.title for t in lib.tracks("sad")] == ["gloom"]  # the others are out of its reach
+        assert [t.title for t in lib.tracks("sad")] == ["gloom"]  # the others are nearer other moods
         lib.set_mood_point("angry", 0.6, 0.3)  # this user's angry music is the cheerful kind
         lib.autoplaylists(size=1)
         assert [t.title for t in lib.tracks("angry")] == ["cheer"]

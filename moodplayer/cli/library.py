@@ -1,4 +1,11 @@
-"""``moodplayer library …``: scan music folders, find missing files, fill mood playlists."""
+"""``moodplayer library …``: scan music folders, find missing files, fill mood playlists, list the
+tracks' moods, and train and score the music-mood model behind them.
+
+``list`` shows where the music-mood model placed each track and the mood it
+sits nearest to; ``train`` makes a model from labelled music and says how it
+scores on artists it never heard; ``evaluate`` scores a model (and the
+hand-written formula) on a labelled folder.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,10 @@ import typer
 from moodplayer.cli.app import app
 from moodplayer.cli.common import JSON_HELP, markup_safe, open_library, say_verbatim
 
-library_app = typer.Typer(help="Scan music folders, find missing files, fill mood playlists.", no_args_is_help=True)
+library_app = typer.Typer(
+    help="Scan music folders, list their moods, fill mood playlists, train the music-mood model.",
+    no_args_is_help=True,
+)
 app.add_typer(library_app, name="library")
 
 
@@ -30,9 +40,10 @@ def scan(
     """Add music under FOLDERS to the library; unchanged files are skipped.
 
     Tags are read with mutagen; with analysis, 30 s from the middle of each
-    track give its tempo, energy, brightness and mode, and from them a
-    valence/arousal estimate. Unreadable files are skipped and counted; files
-    the library knew under FOLDERS that are gone are marked missing.
+    track give its tempo, energy, brightness and mode, and the music-mood
+    model places it on the valence/arousal plane (see `library list`). Tracks
+    analysed by another model are analysed again. Unreadable files are skipped
+    and counted; files the library knew under FOLDERS that are gone are marked missing.
     """
     from moodplayer.music.scan import scan as run_scan
 
@@ -108,17 +119,236 @@ def missing(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> No
 @library_app.command("autoplaylists")
 def autoplaylists(
     size: int = typer.Option(25, "--size", min=1, help="Tracks each mood playlist gets from the analysis."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Fill each mood's playlist with the scanned tracks closest to the mood's valence/arousal.
+    """Fill each mood's playlist with the scanned tracks that sit nearest that mood.
 
-    Tracks you added to a mood playlist by hand stay; tracks you removed are
-    never put back. Run `moodplayer library scan` first.
+    A track goes to the mood whose valence/arousal point (see `moodplayer
+    moods`) is nearest, and to a second mood only when that one is nearly as
+    near, so two moods share only music that lies between them. Tracks you
+    added to a mood playlist by hand stay; tracks you removed are never put
+    back. Says what each playlist gained and lost. Run `moodplayer library scan` first.
     """
-    from moodplayer.ui.console import out
-    from moodplayer.ui.views import mood_table
-
     with open_library() as lib:
         filled = lib.autoplaylists(size)
-        counts = {p["name"]: p["tracks"] for p in lib.playlists()}
-        points = lib.mood_points()
-    out.print(mood_table({emotion: [f"{name} ({counts[name]})"] for emotion, name in filled.items()}, points))
+    if as_json:
+        print(json.dumps({emotion: _fill_json(fill) for emotion, fill in filled.items()}, ensure_ascii=False))
+        return
+    _print_fills(filled)
+
+
+def _fill_json(fill) -> dict:
+    return {
+        "playlist": fill.playlist,
+        "tracks": fill.tracks,
+        "added": [t.location for t in fill.added],
+        "removed": [t.location for t in fill.removed],
+    }
+
+
+def _print_fills(filled: dict) -> None:
+    from rich.table import Table
+
+    from moodplayer.ui.console import out
+
+    table = Table("mood", "playlist", "tracks", "added", "taken out")
+    for emotion, fill in filled.items():
+        table.add_row(
+            emotion, markup_safe(fill.playlist), str(fill.tracks), f"+{len(fill.added)}", f"-{len(fill.removed)}"
+        )
+    out.print(table)
+    added = sum(len(fill.added) for fill in filled.values())
+    removed = sum(len(fill.removed) for fill in filled.values())
+    say_verbatim(f"{added} entries added and {removed} taken out" if added or removed else "no playlist changed")
+
+
+QUADRANT_NAMES = ("Q1 happy", "Q2 angry", "Q3 sad", "Q4 calm")
+
+
+@library_app.command("list")
+def list_tracks(
+    query: str | None = typer.Argument(None, help="Show tracks whose artist, title, album or path contains this."),
+    mood: str | None = typer.Option(None, "--mood", help="Only tracks that belong to this mood's autoplaylist."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """List the library's tracks with their valence, arousal and nearest mood.
+
+    Valence and arousal (-1..1) are where `library scan`'s music-mood model
+    placed each track; its mood is the one whose point (see `moodplayer
+    moods`) lies nearest. With --mood, tracks nearly as near that mood as
+    their own are listed too, as `library autoplaylists` counts them.
+    """
+    from moodplayer.emotions import parse_emotion
+    from moodplayer.errors import LibraryError
+    from moodplayer.mood import nearest_moods
+
+    try:
+        wanted = parse_emotion(mood) if mood else None
+    except ValueError as exc:
+        raise LibraryError(str(exc)) from None
+    with open_library() as lib:
+        tracks, points = lib.library_tracks(query), lib.mood_points()
+    rows = []
+    for track, missing in tracks:
+        moods = [m for m, _ in nearest_moods(track.valence, track.arousal, points)] if track.valence is not None else []
+        if wanted is None or wanted in moods:
+            rows.append((track, missing, moods[0] if moods else None))
+    if as_json:
+        print(json.dumps([_track_json(*row) for row in rows], ensure_ascii=False))
+        return
+    _print_tracks(rows, query, wanted)
+
+
+def _track_json(track, missing: bool, mood: str | None) -> dict:
+    return {
+        "location": track.location,
+        "artist": track.artist,
+        "title": track.title,
+        "album": track.album,
+        "duration": track.duration,
+        "valence": track.valence,
+        "arousal": track.arousal,
+        "mood": mood,
+        "missing": missing,
+    }
+
+
+def _print_tracks(rows: list, query: str | None, mood: str | None) -> None:
+    """A table that fits 80 columns: text columns shrink with an ellipsis, numbers stay whole."""
+    from rich import box
+    from rich.table import Table
+
+    from moodplayer.ui.console import out
+    from moodplayer.ui.views import EMOTION_STYLE, clock
+
+    if not rows:
+        say_verbatim(
+            "no tracks match"
+            if query or mood
+            else "the library is empty; add music with: moodplayer library scan FOLDER"
+        )
+        return
+    marked = any(missing for _, missing, _ in rows)
+    caption = f"{len(rows)} track{'s' if len(rows) != 1 else ''}" + ("; ✗ the file is missing" if marked else "")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, caption=caption, expand=True)
+    for header, share in (("artist", 3), ("title", 4), ("album", 2)):
+        table.add_column(header, overflow="ellipsis", no_wrap=True, ratio=share)
+    table.add_column("time", justify="right", no_wrap=True, min_width=5)
+    table.add_column("val", justify="right", no_wrap=True, min_width=5)
+    table.add_column("aro", justify="right", no_wrap=True, min_width=5)
+    table.add_column("mood", no_wrap=True, min_width=9)
+    for track, missing, nearest in rows:
+        title = ("[red]✗[/] " if missing else "") + markup_safe(track.title or track.display_title)
+        table.add_row(
+            markup_safe(track.artist),
+            title,
+            markup_safe(track.album),
+            clock(track.duration),
+            f"{track.valence:+.2f}" if track.valence is not None else "",
+            f"{track.arousal:+.2f}" if track.arousal is not None else "",
+            f"[{EMOTION_STYLE[nearest]}]{nearest}[/]" if nearest else "[dim]–[/]",
+        )
+    out.print(table)
+
+
+@library_app.command("train")
+def train(
+    data_dir: Path = typer.Argument(..., help="A folder of clips with labels.csv (file, quadrant Q1-Q4, artist)."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Model file to write (default: your own, which library scan then uses)."
+    ),
+    folds: int = typer.Option(5, "--folds", min=2, help="Artist-disjoint folds for the scores."),
+    jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes (default: CPU cores)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Train the music-mood model on labelled music, scored on artists held out.
+
+    Extracts each clip's features (cached), scores the model, a reference
+    recipe (logistic regression on librosa's usual summary features) and the
+    hand-written formula on the same artist-disjoint folds, then fits the
+    model on every clip and writes it with its scores. A re-scan of the
+    library analyses every track again with the new model.
+    """
+    from moodplayer import paths
+    from moodplayer.music.mood_training import train as run_training
+
+    output = output or paths.trained_music_model_path()
+    with _progress("extracting features") as advance:
+        metadata = run_training(data_dir, output, folds=folds, jobs=jobs, progress=advance)
+    if as_json:
+        print(json.dumps({"path": str(output), **metadata}, ensure_ascii=False))
+        return
+    _print_cross_validation(metadata["evaluation"], metadata["features"]["count"])
+    in_use = output.resolve() == paths.music_model_path().resolve()
+    say_verbatim(
+        f"wrote {output} ({output.stat().st_size / 1024:.0f} KB)" + ("; library scan uses it" if in_use else "")
+    )
+
+
+def _print_cross_validation(evaluation: dict, features: int) -> None:
+    from rich.table import Table
+
+    from moodplayer.ui.console import out
+
+    table = Table("recipe", "quadrant", "valence sign", "arousal sign", caption=evaluation["folds"])
+    for name, label in (
+        ("model", f"model, {features} features"),
+        ("reference", "reference recipe"),
+        ("formula", "hand-written formula"),
+    ):
+        scores = evaluation[name]
+        table.add_row(label, *(_percent(scores, key) for key in ("quadrant", "valence", "arousal")))
+    out.print(table)
+
+
+def _percent(scores: dict, key: str) -> str:
+    """The mean over folds, with the folds' range."""
+    per_fold = [100 * fold[key] for fold in scores["per_fold"]]
+    return f"{100 * scores[key]:.1f} % ({min(per_fold):.0f}-{max(per_fold):.0f})"
+
+
+@library_app.command("evaluate")
+def evaluate(
+    data_dir: Path = typer.Argument(..., help="A folder of clips with labels.csv (file, quadrant Q1-Q4)."),
+    model: Path | None = typer.Option(None, "--model", help="Model file (default: the one library scan uses)."),
+    baseline: bool = typer.Option(False, "--baseline", help="Also score the hand-written formula on the same clips."),
+    jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes (default: CPU cores)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Score the music-mood model on labelled music: quadrant and sign accuracy, confusion.
+
+    The quadrant is read from the signs of the valence and arousal the model
+    gives, as `library scan` stores them. Clips the model was trained on are
+    counted and flagged: scores on them overstate what it does on new music.
+    """
+    from moodplayer import paths
+    from moodplayer.music import mood_model
+    from moodplayer.music.mood_training import evaluate as run_evaluation
+    from moodplayer.ui.console import warn
+
+    loaded = mood_model.load(model or paths.music_model_path())
+    with _progress("extracting features") as advance:
+        result = run_evaluation(data_dir, loaded, baseline=baseline, jobs=jobs, progress=advance)
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    if result["trained_on"]:
+        warn(f"the model was trained on {result['trained_on']} of these clips: these are not held-out scores")
+    _print_scores(result)
+
+
+def _print_scores(result: dict) -> None:
+    from rich.table import Table
+
+    from moodplayer.ui.console import out
+
+    scored = [("model", result["scores"])] + ([("formula", result["baseline"])] if "baseline" in result else [])
+    table = Table("", "quadrant", "valence sign", "arousal sign", caption=f"{result['scores']['clips']} clips")
+    for name, scores in scored:
+        table.add_row(name, *(f"{scores[key]:.1%}" for key in ("quadrant", "valence", "arousal")))
+    out.print(table)
+    for name, scores in scored:
+        confusion = Table("true \\ heard", *QUADRANT_NAMES, title=f"{name}: confusion")
+        for label, row in zip(QUADRANT_NAMES, scores["confusion"]):
+            confusion.add_row(label, *map(str, row))
+        out.print(confusion)

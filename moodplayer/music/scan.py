@@ -24,14 +24,20 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from moodplayer.errors import LibraryError
+from moodplayer.music.mood_features import RATE
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from moodplayer.music.mood_model import MoodModel
+
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: What `playlist add FOLDER` and `library scan` treat as music.
 AUDIO_EXTENSIONS = frozenset(".mp3 .flac .ogg .oga .opus .m4a .mp4 .aac .wma .aiff .aif .wav .wv .ape".split())
@@ -209,14 +215,9 @@ def _first_text(tags, keys: Iterable[str]) -> str | None:
 
 #: The excerpt analysed: this many seconds from the middle of the track, at this rate.
 EXCERPT_SECONDS = 30.0
-ANALYSIS_RATE = 22_050
+ANALYSIS_RATE = RATE
 #: Less decodable audio than this is not worth a mood estimate (a truncated or empty file).
 MIN_ANALYSIS_SECONDS = 1.0
-
-# Albrecht & Shanahan (2013) key profiles, C major / C minor: pitch-class distributions of a
-# corpus of tonal music, which tell major from relative minor better than Krumhansl-Kessler's.
-_MAJOR_PROFILE = (0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009, 0.080, 0.008, 0.081)
-_MINOR_PROFILE = (0.220, 0.006, 0.104, 0.123, 0.019, 0.103, 0.012, 0.214, 0.062, 0.022, 0.061, 0.052)
 
 
 class UnreadableAudio(Exception):
@@ -304,52 +305,33 @@ def _excerpt_ffmpeg(path: str, offset: float) -> np.ndarray:
     return np.frombuffer(result.stdout[: len(result.stdout) // 4 * 4], dtype="<f4").copy()
 
 
-def analyse(samples: np.ndarray) -> dict:
-    """Tempo, energy, brightness and mode of an excerpt, and the mood they suggest.
+def analyse(samples: np.ndarray, model: MoodModel) -> dict:
+    """Tempo, energy, brightness and mode of an excerpt, and where the music-mood model places it.
 
-    One STFT serves every feature: RMS energy (dBFS), spectral-centroid
-    brightness (Hz), tempo from the onset envelope, and major/minor mode by
-    correlating the mean chroma with the key profiles of every major and minor key.
+    ``analysis_version`` names the features and model that made the estimate,
+    so a scan with another model analyses the track again.
     """
-    import librosa
     import numpy as np
+
+    from moodplayer.music.mood_features import extract
 
     if not np.all(np.isfinite(samples)) or not np.any(samples):
         raise UnreadableAudio("silent or invalid samples")
-    power = np.abs(librosa.stft(samples, n_fft=2048, hop_length=512)) ** 2
-    mel = librosa.feature.melspectrogram(S=power, sr=ANALYSIS_RATE)
-    onsets = librosa.onset.onset_strength(S=librosa.power_to_db(mel), sr=ANALYSIS_RATE)
-    tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=onsets, sr=ANALYSIS_RATE))[0])
-    energy = float(10 * np.log10(max(float(np.mean(samples.astype(np.float64) ** 2)), 1e-12)))
-    brightness = float(np.mean(librosa.feature.spectral_centroid(S=np.sqrt(power), sr=ANALYSIS_RATE)))
-    chroma = librosa.feature.chroma_stft(S=power, sr=ANALYSIS_RATE, tuning=0.0).mean(axis=1)
-    mode, majorness = key_mode(chroma)
-    valence, arousal = mood_point(tempo, energy, brightness, majorness)
+    analysis = extract(samples)
+    [valence], [arousal] = model.predict(analysis.vector)
     return {
-        "tempo": round(tempo, 2),
-        "energy": round(energy, 2),
-        "brightness": round(brightness, 1),
-        "mode": mode,
-        "valence": valence,
-        "arousal": arousal,
+        "tempo": round(analysis.tempo, 2),
+        "energy": round(analysis.energy, 2),
+        "brightness": round(analysis.brightness, 1),
+        "mode": "major" if analysis.majorness >= 0 else "minor",
+        "valence": round(float(valence), 4),
+        "arousal": round(float(arousal), 4),
+        "analysis_version": model.version,
     }
 
 
-def key_mode(chroma) -> tuple[str, float]:
-    """``("major"|"minor", majorness)``: best major minus best minor key correlation."""
-    import numpy as np
-
-    def best(profile) -> float:
-        return max(float(np.corrcoef(chroma, np.roll(profile, k))[0, 1]) for k in range(12))
-
-    if np.ptp(chroma) == 0:
-        return "major", 0.0
-    majorness = best(_MAJOR_PROFILE) - best(_MINOR_PROFILE)
-    return ("major" if majorness >= 0 else "minor"), round(majorness, 4)
-
-
 def mood_point(tempo: float, energy_db: float, brightness_hz: float, majorness: float) -> tuple[float, float]:
-    """A valence/arousal estimate in [-1, 1] from the features.
+    """A hand-written valence/arousal estimate in [-1, 1]: the baseline the mood model is measured against.
 
     The cues are the ones listeners agree on most (Gabrielsson & Lindström
     2010; Eerola et al. 2013): arousal rises with tempo, loudness and
@@ -399,22 +381,25 @@ class ScanJob(NamedTuple):
     location: str
     size: int
     mtime: float
-    analysis: bool
+    model: str | None  # the music-mood model file to analyse with; None reads tags only
 
 
 def examine(job: ScanJob) -> tuple[str, dict | None, str | None]:
     """One file's row for the library, or why it was skipped. Runs in a worker process."""
-    location, size, mtime, with_analysis = job
+    from moodplayer.music import mood_model
+
+    location, size, mtime, model = job
     if size == 0:
         return location, None, "empty file (0 bytes)"
     tags = read_tags(location)
     row = {"location": location, "size": size, "mtime": mtime, **tags}
-    if not with_analysis:
+    if model is None:
         if tags["duration"] is None:
             return location, None, "not an audio file mutagen can read"
         return location, row, None
     try:
-        row.update(analyse(load_excerpt(location, tags["duration"])), analysed_at=_now())
+        samples = load_excerpt(location, tags["duration"])
+        row.update(analyse(samples, mood_model.cached(Path(model))), analysed_at=_now())
     except UnreadableAudio as exc:
         return location, None, str(exc) or "not decodable audio"
     return location, row, None
@@ -426,18 +411,26 @@ def scan(
     analysis: bool = True,
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    model: Path | None = None,
 ) -> ScanReport:
     """Bring the library up to date with what is under ``folders``.
 
     New and changed files (by size and mtime) are read and, with ``analysis``,
-    analysed in a pool of ``jobs`` processes; files the library knew under
+    analysed in a pool of ``jobs`` processes by the music-mood ``model`` (by
+    default :func:`moodplayer.paths.music_model_path`), as are files analysed
+    by another model or feature extraction; files the library knew under
     these folders that are gone are flagged missing. ``progress(done, total)``
     is called as files complete.
     """
+    from moodplayer import paths
+    from moodplayer.music import mood_model
+
     roots = [os.path.abspath(f) for f in folders]
     for root in roots:
         if not os.path.isdir(root):
             raise LibraryError(f"not a folder: {root}")
+    model = (model or paths.music_model_path()) if analysis else None
+    version = mood_model.load(model).version if model else None  # a damaged model stops the scan here
     report = ScanReport()
     known = lib.known_files()
     seen, todo = set(), []
@@ -445,7 +438,7 @@ def scan(
         if location in seen:
             continue
         seen.add(location)
-        job = _job(location, known.get(location), analysis)
+        job = _job(location, known.get(location), model, version)
         if job is None:
             report.unchanged += 1
         else:
@@ -458,16 +451,20 @@ def scan(
     return report
 
 
-def _job(location: str, known, analysis: bool) -> ScanJob | None:
-    """The work for one file, or ``None`` when the library already has it as it is."""
+def _job(location: str, known, model: Path | None, version: str | None) -> ScanJob | None:
+    """The work for one file, or ``None`` when the library already has it as it is.
+
+    With a model (``version`` naming it), a file analysed by another model or
+    feature extraction, or never analysed, is analysed again.
+    """
     try:
         st = os.stat(location)
     except OSError:  # gone since the folder walk: the next scan will flag it
         return None
     unchanged = known is not None and (known.size, known.mtime) == (st.st_size, st.st_mtime)
-    if unchanged and (known.analysed or not analysis) and not known.missing:
+    if unchanged and (version is None or known.analysis_version == version) and not known.missing:
         return None
-    return ScanJob(location, st.st_size, st.st_mtime, analysis)
+    return ScanJob(location, st.st_size, st.st_mtime, str(model) if model else None)
 
 
 def _under(location: str, roots: list[str]) -> bool:
@@ -497,26 +494,34 @@ def _examine_all(lib, todo: list[ScanJob], jobs: int | None, report: ScanReport,
 
 
 def _results(todo: list[ScanJob], jobs: int | None) -> Iterator[tuple]:
-    """``examine`` over ``todo``: inline for tags only, else in a pool of processes.
+    """``examine`` over ``todo``: inline for tags only, else in a pool of processes."""
+    if not any(job.model for job in todo):
+        return map(examine, todo)
+    return parallel_map(examine, todo, jobs)
+
+
+def parallel_map(function: Callable[[T], R], items: list[T], jobs: int | None) -> Iterator[R]:
+    """``function`` over ``items``, in order, in a pool of ``jobs`` processes (default: all cores).
 
     The pool uses forkserver, not fork: the parent runs rich's refresh thread
     and holds a SQLite connection, neither of which survives a fork safely.
+    One process, or one item, runs inline.
     """
     jobs = jobs or os.cpu_count() or 1
-    if not todo or jobs == 1 or not any(job.analysis for job in todo):
-        yield from map(examine, todo)
+    if jobs == 1 or len(items) <= 1:
+        yield from map(function, items)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(
-        max_workers=min(jobs, len(todo)),
+        max_workers=min(jobs, len(items)),
         initializer=_quiet_worker,
         mp_context=multiprocessing.get_context("forkserver"),
     )
     try:
-        yield from pool.map(examine, todo)
-    finally:  # stopped early (Ctrl-C, a locked database): drop the queued files, don't finish them
+        yield from pool.map(function, items)
+    finally:  # stopped early (Ctrl-C, a locked database): drop the queued items, don't finish them
         pool.shutdown(wait=True, cancel_futures=True)
 
 

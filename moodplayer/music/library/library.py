@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -41,6 +40,7 @@ SCAN_COLUMNS = (
     "valence",
     "arousal",
     "analysed_at",
+    "analysis_version",
 )
 #: How many tracks `library autoplaylists` puts in each mood playlist by default.
 AUTOPLAYLIST_SIZE = 25
@@ -55,8 +55,18 @@ class KnownFile(NamedTuple):
 
     size: int | None
     mtime: float | None
-    analysed: bool
+    analysis_version: str | None  # the features and model of its mood estimate; None when never analysed
     missing: bool
+
+
+@dataclass(frozen=True)
+class AutoFill:
+    """A mood playlist after `library autoplaylists`: its size, and the tracks the run added and took out."""
+
+    playlist: str
+    tracks: int
+    added: list[Track]
+    removed: list[Track]
 
 
 @dataclass(frozen=True)
@@ -275,12 +285,30 @@ class Library:
     # -- scanning ------------------------------------------------------------------
 
     @guarded
+    def library_tracks(self, query: str | None = None) -> list[tuple[Track, bool]]:
+        """Every track with its missing flag, by artist, album and title.
+
+        ``query`` keeps the tracks whose artist, title, album or location
+        contains it, ignoring case (Unicode-aware, unlike SQLite's LIKE).
+        """
+        rows = self.db.execute(
+            f"SELECT {TRACK_COLUMNS} FROM tracks t ORDER BY t.artist IS NULL, t.artist COLLATE NOCASE, "
+            "t.album COLLATE NOCASE, t.title COLLATE NOCASE, t.location"
+        ).fetchall()
+        needle = (query or "").casefold()
+        return [
+            (_track(row), bool(row[-1]))
+            for row in rows
+            if needle in " ".join(str(field) for field in row[1:5] if field).casefold()
+        ]
+
+    @guarded
     def known_files(self) -> dict[str, KnownFile]:
         """Every local track's location → what is known of its file, for incremental scans."""
         return {
-            location: KnownFile(size, mtime, analysed is not None, bool(missing))
-            for location, size, mtime, analysed, missing in self.db.execute(
-                "SELECT location, size, mtime, analysed_at, missing FROM tracks "
+            location: KnownFile(size, mtime, version, bool(missing))
+            for location, size, mtime, version, missing in self.db.execute(
+                "SELECT location, size, mtime, analysis_version, missing FROM tracks "
                 "WHERE location NOT LIKE 'http://%' AND location NOT LIKE 'https://%'"
             )
         }
@@ -323,14 +351,18 @@ class Library:
     # -- autoplaylists ---------------------------------------------------------------
 
     @guarded
-    def autoplaylists(self, size: int = AUTOPLAYLIST_SIZE) -> dict[str, str]:
-        """Fill each mood's playlist with the analysed tracks nearest its circumplex point.
+    def autoplaylists(self, size: int = AUTOPLAYLIST_SIZE) -> dict[str, AutoFill]:
+        """Fill each mood's playlist with the analysed tracks that sit nearest its point.
 
-        Up to ``size`` tracks within :data:`AUTOPLAYLIST_REACH` of the point,
-        closest first. A mood plays its first mapped playlist, or a playlist named after it
+        A track goes to the mood nearest it, and to another mood only when that
+        one is nearly as near (:data:`moodplayer.mood.TIE_MARGIN`): two moods'
+        playlists share only music that lies between them. Each mood takes up
+        to ``size`` of its tracks within :data:`AUTOPLAYLIST_REACH`, closest
+        first. A mood plays its first mapped playlist, or a playlist named after it
         (created and mapped when there is none). Only entries a previous run
         put there are replaced; tracks the user added stay where they are, and
-        tracks the user removed are never put back. Returns mood → playlist.
+        tracks the user removed are never put back. Returns, for each mood, its
+        playlist's size and the tracks this run added and took out.
         """
         filled = {}
         targets = self.mood_points()
@@ -340,11 +372,16 @@ class Library:
             ).fetchall()
             if not points:
                 raise LibraryError("no analysed tracks in the library yet; first run: moodplayer library scan FOLDER")
+            candidates = _candidates(points, targets)
             for emotion in EMOTIONS:
                 pid, name = self._mood_playlist(emotion)
-                ranked = _nearest(points, targets[emotion])
-                self._replace_auto_entries(pid, ranked, size)
-                filled[emotion] = name
+                added, removed = self._replace_auto_entries(pid, candidates[emotion], size)
+                filled[emotion] = AutoFill(
+                    playlist=name,
+                    tracks=self._last_position(pid),
+                    added=[self._track(tid) for tid in added],
+                    removed=[self._track(tid) for tid in removed],
+                )
         return filled
 
     def _mood_playlist(self, emotion: str) -> tuple[int, str]:
@@ -361,7 +398,11 @@ class Library:
         self.map_mood(emotion, emotion)
         return pid, self.db.execute("SELECT name FROM playlists WHERE id = ?", [pid]).fetchone()[0]
 
-    def _replace_auto_entries(self, pid: int, ranked_ids: list[int], size: int) -> None:
+    def _replace_auto_entries(self, pid: int, ranked_ids: list[int], size: int) -> tuple[list[int], list[int]]:
+        """Put the first ``size`` of ``ranked_ids`` (less the user's) in place of the last run's entries.
+
+        Returns the track ids added and those taken out.
+        """
         kept = {
             r[0]
             for r in self.db.execute(
@@ -371,6 +412,12 @@ class Library:
             )
         }
         chosen = [tid for tid in ranked_ids if tid not in kept][:size]
+        before = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT track_id FROM playlist_entries WHERE playlist_id = ? AND manual = 0 ORDER BY position", [pid]
+            )
+        ]
         self.db.execute("DELETE FROM playlist_entries WHERE playlist_id = ? AND manual = 0", [pid])
         self._renumber(pid)
         start = self._last_position(pid)
@@ -378,6 +425,7 @@ class Library:
             "INSERT INTO playlist_entries (playlist_id, track_id, position, manual) VALUES (?, ?, ?, 0)",
             [(pid, tid, start + n) for n, tid in enumerate(chosen, start=1)],
         )
+        return [t for t in chosen if t not in before], [t for t in before if t not in chosen]
 
     # -- moods ---------------------------------------------------------------------
 
@@ -571,11 +619,18 @@ def describe(item: Track) -> dict:
     return row
 
 
-def _nearest(points: Sequence[tuple[int, float, float]], target: tuple[float, float]) -> list[int]:
-    """Ids of the (id, valence, arousal) points within reach of ``target``, closest first."""
-    tv, ta = target
-    distances = [(math.hypot(v - tv, a - ta), tid) for tid, v, a in points]
-    return [tid for distance, tid in sorted(distances) if distance <= AUTOPLAYLIST_REACH]
+def _candidates(
+    points: Sequence[tuple[int, float, float]], targets: Mapping[str, tuple[float, float]]
+) -> dict[str, list[int]]:
+    """Each mood's (id, valence, arousal) points: those nearest it (or nearly), within reach, closest first."""
+    from moodplayer.mood import nearest_moods
+
+    ranked: dict[str, list[tuple[float, int]]] = {emotion: [] for emotion in targets}
+    for tid, valence, arousal in points:
+        for emotion, distance in nearest_moods(valence, arousal, targets):
+            if distance <= AUTOPLAYLIST_REACH:
+                ranked[emotion].append((distance, tid))
+    return {emotion: [tid for _, tid in sorted(found)] for emotion, found in ranked.items()}
 
 
 def _track(row: Sequence) -> Track:

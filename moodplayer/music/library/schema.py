@@ -99,7 +99,12 @@ def _v3_mood_points(db) -> None:
     )
 
 
-MIGRATIONS = (_v1_core, _v2_scanning, _v3_mood_points)
+def _v4_analysis_version(db) -> None:
+    """Which feature extraction and music-mood model placed a track, so a new model re-analyses it."""
+    db["tracks"].add_column("analysis_version", str)
+
+
+MIGRATIONS = (_v1_core, _v2_scanning, _v3_mood_points, _v4_analysis_version)
 VERSION = len(MIGRATIONS)
 
 
