@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,12 +30,42 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(900))
 
 
+@pytest.fixture(scope="session")
+def demo_music(request, tmp_path_factory) -> Path:
+    """The demo music, rendered once (seconds of synthesis) and kept in pytest's cache until
+    :mod:`moodplayer.demo` or its definitions change."""
+    from moodplayer import demo
+
+    digest = hashlib.sha256(Path(demo.__file__).read_bytes() + demo.DEFINITIONS.read_bytes()).hexdigest()[:16]
+    cache = getattr(request.config, "cache", None)
+    root = cache.mkdir("demo-music") if cache is not None else tmp_path_factory.mktemp("demo-music")
+    rendered = root / digest
+    if not rendered.is_dir():
+        for old in root.iterdir():  # renders of earlier definitions, or one interrupted
+            shutil.rmtree(old)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("MOODPLAYER_HOME", str(root / "rendering"))
+            demo.render_missing()
+        (root / "rendering" / "demo-music").rename(rendered)  # complete or absent
+        shutil.rmtree(root / "rendering")
+    return rendered
+
+
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch) -> Path:
-    """Every test gets its own MOODPLAYER_HOME: its own database, profiles and cache."""
-    home = tmp_path / "home"
+def isolated_home(tmp_path_factory, monkeypatch, demo_music) -> Path:
+    """Every test gets its own MOODPLAYER_HOME (its own database, profiles and cache) holding the
+    demo music already rendered; ``tmp_path`` stays the test's own, empty."""
+    home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("MOODPLAYER_HOME", str(home))
+    shutil.copytree(demo_music, home / "demo-music", copy_function=_link_or_copy)
     return home
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system
+        shutil.copy2(source, target)
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +88,15 @@ def run_cli(*args: str, input: str | None = None, timeout: float = 120, env: dic
         env=full_env,
         cwd=REPO,
     )
+
+
+def unsure_model(tmp_path):
+    """The shipped model, told to call every prediction below 99 % confidence uncertain."""
+    from moodplayer.paths import default_model_path
+
+    source = default_model_path()
+    target = tmp_path / source.name
+    target.write_bytes(source.read_bytes())
+    metadata = json.loads(source.with_suffix(".json").read_text())
+    target.with_suffix(".json").write_text(json.dumps({**metadata, "uncertain_below": 0.99}))
+    return target

@@ -15,7 +15,6 @@ import soundfile as sf
 from conftest import REPO, run_cli
 from vmic import speech_clip, vmic  # noqa: F401  (the fixture)
 
-from moodplayer.cli.listen import save_feedback_clip
 from moodplayer.errors import NoSpeechError
 from moodplayer.paths import BUNDLED_DATA_DIR
 from moodplayer.voice import sample_store as store
@@ -75,7 +74,7 @@ def test_a_half_written_or_damaged_clip_is_never_listed():
 
 def test_feedback_from_listen_lands_in_the_same_store():
     store.add(padded_voice(), "sad", "recorded")
-    path = save_feedback_clip(padded_voice(), 42, "calm")
+    path = store.add(padded_voice(), "calm", "feedback", history_id=42).path  # as listen's "wrong mood" keeps it
     feedback = store.all_samples()[-1]
     assert feedback.path == path and feedback.source == "feedback" and feedback.emotion == "calm"
     assert feedback.extra == {"history_id": 42}
