@@ -129,8 +129,10 @@ def autoplaylists(
     added to a mood playlist by hand stay; tracks you removed are never put
     back. Says what each playlist gained and lost. Run `moodplayer library scan` first.
     """
+    from moodplayer.music.autoplaylists import autoplaylists as fill
+
     with open_library() as lib:
-        filled = lib.autoplaylists(size)
+        filled = fill(lib, size)
     if as_json:
         print(json.dumps({emotion: _fill_json(fill) for emotion, fill in filled.items()}, ensure_ascii=False))
         return

@@ -1,8 +1,8 @@
 """The music library: playlists of tracks, the mood→playlist map and listening history.
 
 :class:`Library` is the only code that knows the schema. It never prints and
-never decides what to play; the CLI shows what it returns and
-:mod:`moodplayer.mood` chooses from it.
+never decides what to play; the CLI shows what it returns,
+:mod:`moodplayer.mood` and :mod:`moodplayer.music.autoplaylists` choose from it.
 """
 
 from __future__ import annotations
@@ -42,12 +42,6 @@ SCAN_COLUMNS = (
     "analysed_at",
     "analysis_version",
 )
-#: How many tracks `library autoplaylists` puts in each mood playlist by default.
-AUTOPLAYLIST_SIZE = 25
-#: How far (valence/arousal units, the plane spanning -1..1) a track may lie from a mood's
-#: point and still join its playlist. Every point of the plane lies within 0.74 of some
-#: default mood point, so each analysed track fits at least one mood; none fits its opposite.
-AUTOPLAYLIST_REACH = 1.0
 
 
 class KnownFile(NamedTuple):
@@ -57,16 +51,6 @@ class KnownFile(NamedTuple):
     mtime: float | None
     analysis_version: str | None  # the features and model of its mood estimate; None when never analysed
     missing: bool
-
-
-@dataclass(frozen=True)
-class AutoFill:
-    """A mood playlist after `library autoplaylists`: its size, and the tracks the run added and took out."""
-
-    playlist: str
-    tracks: int
-    added: list[Track]
-    removed: list[Track]
 
 
 @dataclass(frozen=True)
@@ -348,84 +332,51 @@ class Library:
         self.set_missing(back, False)
         return [self._track_at(loc) for loc in sorted(gone)]
 
-    # -- autoplaylists ---------------------------------------------------------------
+    # -- automatic entries (see moodplayer.music.autoplaylists) ---------------------
 
     @guarded
-    def autoplaylists(self, size: int = AUTOPLAYLIST_SIZE) -> dict[str, AutoFill]:
-        """Fill each mood's playlist with the analysed tracks that sit nearest its point.
+    def analysed_points(self) -> list[tuple[int, float, float]]:
+        """(track id, valence, arousal) of every analysed track whose file is present."""
+        return self.db.execute(
+            "SELECT id, valence, arousal FROM tracks WHERE valence IS NOT NULL AND missing = 0"
+        ).fetchall()
 
-        A track goes to the mood nearest it, and to another mood only when that
-        one is nearly as near (:data:`moodplayer.mood.TIE_MARGIN`): two moods'
-        playlists share only music that lies between them. Each mood takes up
-        to ``size`` of its tracks within :data:`AUTOPLAYLIST_REACH`, closest
-        first. A mood plays its first mapped playlist, or a playlist named after it
-        (created and mapped when there is none). Only entries a previous run
-        put there are replaced; tracks the user added stay where they are, and
-        tracks the user removed are never put back. Returns, for each mood, its
-        playlist's size and the tracks this run added and took out.
-        """
-        filled = {}
-        targets = self.mood_points()
-        with write(self.db):
-            points = self.db.execute(
-                "SELECT id, valence, arousal FROM tracks WHERE valence IS NOT NULL AND missing = 0"
-            ).fetchall()
-            if not points:
-                raise LibraryError("no analysed tracks in the library yet; first run: moodplayer library scan FOLDER")
-            candidates = _candidates(points, targets)
-            for emotion in EMOTIONS:
-                pid, name = self._mood_playlist(emotion)
-                added, removed = self._replace_auto_entries(pid, candidates[emotion], size)
-                filled[emotion] = AutoFill(
-                    playlist=name,
-                    tracks=self._last_position(pid),
-                    added=[self._track(tid) for tid in added],
-                    removed=[self._track(tid) for tid in removed],
-                )
-        return filled
-
-    def _mood_playlist(self, emotion: str) -> tuple[int, str]:
-        row = self.db.execute(
-            "SELECT p.id, p.name FROM mood_map m JOIN playlists p ON p.id = m.playlist_id "
-            "WHERE m.emotion = ? ORDER BY m.position LIMIT 1",
-            [emotion],
-        ).fetchone()
-        if row:
-            return row[0], row[1]
-        pid = self._playlist_id(emotion, required=False)
-        if pid is None:
-            pid = self.db["playlists"].insert({"name": emotion, "created_at": now()}).last_pk
-        self.map_mood(emotion, emotion)
-        return pid, self.db.execute("SELECT name FROM playlists WHERE id = ?", [pid]).fetchone()[0]
-
-    def _replace_auto_entries(self, pid: int, ranked_ids: list[int], size: int) -> tuple[list[int], list[int]]:
+    @guarded
+    def replace_automatic_entries(
+        self, name: str, ranked_ids: Sequence[int], size: int
+    ) -> tuple[list[Track], list[Track]]:
         """Put the first ``size`` of ``ranked_ids`` (less the user's) in place of the last run's entries.
 
-        Returns the track ids added and those taken out.
+        Entries the user added stay where they are, and tracks the user removed
+        are never put back. Returns the tracks added and those taken out.
         """
-        kept = {
-            r[0]
-            for r in self.db.execute(
-                "SELECT track_id FROM playlist_entries WHERE playlist_id = ? AND manual = 1 "
-                "UNION SELECT track_id FROM playlist_exclusions WHERE playlist_id = ?",
-                [pid, pid],
+        with write(self.db):
+            pid = self._playlist_id(name)
+            kept = {
+                r[0]
+                for r in self.db.execute(
+                    "SELECT track_id FROM playlist_entries WHERE playlist_id = ? AND manual = 1 "
+                    "UNION SELECT track_id FROM playlist_exclusions WHERE playlist_id = ?",
+                    [pid, pid],
+                )
+            }
+            chosen = [tid for tid in ranked_ids if tid not in kept][:size]
+            before = [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT track_id FROM playlist_entries WHERE playlist_id = ? AND manual = 0 ORDER BY position",
+                    [pid],
+                )
+            ]
+            self.db.execute("DELETE FROM playlist_entries WHERE playlist_id = ? AND manual = 0", [pid])
+            self._renumber(pid)
+            start = self._last_position(pid)
+            self.db.conn.executemany(
+                "INSERT INTO playlist_entries (playlist_id, track_id, position, manual) VALUES (?, ?, ?, 0)",
+                [(pid, tid, start + n) for n, tid in enumerate(chosen, start=1)],
             )
-        }
-        chosen = [tid for tid in ranked_ids if tid not in kept][:size]
-        before = [
-            r[0]
-            for r in self.db.execute(
-                "SELECT track_id FROM playlist_entries WHERE playlist_id = ? AND manual = 0 ORDER BY position", [pid]
-            )
-        ]
-        self.db.execute("DELETE FROM playlist_entries WHERE playlist_id = ? AND manual = 0", [pid])
-        self._renumber(pid)
-        start = self._last_position(pid)
-        self.db.conn.executemany(
-            "INSERT INTO playlist_entries (playlist_id, track_id, position, manual) VALUES (?, ?, ?, 0)",
-            [(pid, tid, start + n) for n, tid in enumerate(chosen, start=1)],
-        )
-        return [t for t in chosen if t not in before], [t for t in before if t not in chosen]
+            added = [self._track(t) for t in chosen if t not in before]
+            return added, [self._track(t) for t in before if t not in chosen]
 
     # -- moods ---------------------------------------------------------------------
 
@@ -617,20 +568,6 @@ def describe(item: Track) -> dict:
     tags = read_tags(location)
     row.update({k: v for k, v in tags.items() if v is not None})
     return row
-
-
-def _candidates(
-    points: Sequence[tuple[int, float, float]], targets: Mapping[str, tuple[float, float]]
-) -> dict[str, list[int]]:
-    """Each mood's (id, valence, arousal) points: those nearest it (or nearly), within reach, closest first."""
-    from moodplayer.mood import nearest_moods
-
-    ranked: dict[str, list[tuple[float, int]]] = {emotion: [] for emotion in targets}
-    for tid, valence, arousal in points:
-        for emotion, distance in nearest_moods(valence, arousal, targets):
-            if distance <= AUTOPLAYLIST_REACH:
-                ranked[emotion].append((distance, tid))
-    return {emotion: [tid for _, tid in sorted(found)] for emotion, found in ranked.items()}
 
 
 def _track(row: Sequence) -> Track:
