@@ -60,7 +60,7 @@ def main() -> None:
 
     started = time.perf_counter()
     dataset = load_dataset(args.data, jobs=args.jobs)
-    print(f"features of {len(dataset.clips)} clips in {time.perf_counter() - started:.0f} s (cached after)")
+    print(f"features of {len(dataset.clips)} clips: {time.perf_counter() - started:.0f} s (cached after the first run)")
     started = time.perf_counter()
     result = cross_validate(dataset, folds=args.folds)
     print(f"{result['folds']}; fitted in {time.perf_counter() - started:.0f} s\n")
