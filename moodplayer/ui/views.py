@@ -98,3 +98,89 @@ def save_figure(fig, target) -> None:
         raise MoodplayerError(f"cannot write {target}: {exc.strerror}") from None
     finally:
         plt.close(fig)
+
+
+def local_time(stamp: str, seconds: bool = False) -> str:
+    """A stored UTC timestamp as the user's local date and time, ``2026-01-05 14:03``."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+#: From this terminal width on, the history also shows the strategy and the seconds; from the next, the source.
+HISTORY_WIDE, HISTORY_WIDER = 100, 120
+
+
+def history_table(rows: list[dict], width: int) -> Table:
+    """The detections, one line each, fitting ``width`` columns: dates whole, only a long playlist cut.
+
+    80 columns hold the essentials; a wider terminal also gets the strategy,
+    the seconds and where the voice came from (a file, or the microphone).
+    """
+    from pathlib import PurePath
+
+    wide, wider = width >= HISTORY_WIDE, width >= HISTORY_WIDER
+    table = Table(box=None, header_style="bold underline", pad_edge=False, expand=True)
+    # The columns never cut (no_wrap, min_width) are as wide as their longest cell; the rest share what is left.
+    table.add_column("when", min_width=19 if wide else 16, no_wrap=True)
+    table.add_column("emotion", min_width=max(map(len, EMOTION_STYLE)), no_wrap=True)
+    table.add_column("conf.", justify="right", min_width=5, no_wrap=True)
+    table.add_column("valence", justify="right", min_width=7, no_wrap=True)
+    table.add_column("arousal", justify="right", min_width=7, no_wrap=True)
+    if wide:
+        table.add_column("strategy", min_width=8, no_wrap=True)
+    table.add_column("playlist", overflow="ellipsis", no_wrap=True, ratio=1)
+    table.add_column("feedback", no_wrap=True)
+    if wider:
+        table.add_column("source", overflow="ellipsis", no_wrap=True, ratio=1)
+    for row in rows:
+        cells = [
+            local_time(row["at"], seconds=wide),
+            Text(row["emotion"], style=EMOTION_STYLE.get(row["emotion"], "")),
+            f"{max(row['probabilities'].values(), default=0.0):.0%}",
+            _signed(row["valence"]),
+            _signed(row["arousal"]),
+            *([row["strategy"] or ""] if wide else []),
+            Text(row["playlist"] or "–"),
+            f"was {row['feedback']}" if row.get("feedback") else "",
+        ]
+        if wider:
+            source = row.get("source") or ""
+            cells.append(Text(source if source == "microphone" else PurePath(source).name))
+        table.add_row(*cells)
+    return table
+
+
+def _signed(value: float | None) -> str:
+    return "" if value is None else f"{value:+.2f}"
+
+
+def timeline_figure(rows: list[dict]):
+    """Valence and arousal of each detection (oldest first) against the local time it was made.
+
+    A time axis (matplotlib's concise date labels: hours within a day, days
+    within a month) keeps gaps between sessions visible and never shows
+    fractional tick values.
+    """
+    from datetime import datetime, timedelta
+
+    import matplotlib.dates as mdates
+
+    fig, ax = new_figure()
+    times = [datetime.fromisoformat(r["at"]).astimezone() for r in rows]
+    ax.plot(times, [r["valence"] for r in rows], marker="o", label="valence")
+    ax.plot(times, [r["arousal"] for r in rows], marker="s", label="arousal")
+    for moment, row in zip(times, rows):
+        ax.annotate(
+            row["emotion"], (moment, row["valence"]), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8
+        )
+    locator = mdates.AutoDateLocator(tz=times[0].tzinfo)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=times[0].tzinfo))
+    if len(times) == 1:  # an hour around a lone detection, not matplotlib's default of years
+        ax.set_xlim(times[0] - timedelta(minutes=30), times[0] + timedelta(minutes=30))
+    ax.set_ylim(-1.1, 1.1)
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.set_xlabel("when (local time)")
+    ax.legend(loc="lower right")
+    return fig
