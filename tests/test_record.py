@@ -20,7 +20,13 @@ from vmic import speech_clip, vmic  # noqa: F401  (the fixture)
 from moodplayer.errors import DeviceError
 from moodplayer.ui.meter import RecordingMeter
 from moodplayer.voice.audio import SAMPLE_RATE, find_speech
-from moodplayer.voice.capture import TRAILING_SILENCE_SECONDS, device_error, list_input_devices, record_voice
+from moodplayer.voice.capture import (
+    TRAILING_SILENCE_SECONDS,
+    check_input,
+    device_error,
+    list_input_devices,
+    record_voice,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,6 +85,12 @@ def test_an_unknown_device_name_is_a_device_error(vmic):
         record_voice(1.0, device="no-such-mic")
 
 
+def test_checking_the_microphone_before_recording_finds_it_or_names_what_is_wrong(vmic):
+    check_input()
+    with pytest.raises(DeviceError, match=r"^no audio input device 'no-such-mic'; see: moodplayer devices$"):
+        check_input("no-such-mic")
+
+
 def has_sound_card() -> bool:
     cards = Path("/proc/asound/cards")
     return cards.exists() and "no soundcards" not in cards.read_text() and cards.read_text().strip() != ""
@@ -89,8 +101,9 @@ def test_no_input_device_is_a_one_line_device_error(tmp_path, monkeypatch):
     """No reachable sound server and no sound card: PortAudio's 'Error querying device -1'."""
     monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path / 'no-server'}")
     assert list_input_devices() == []
-    with pytest.raises(DeviceError, match=r"^no audio input device found \(no microphone\?\)"):
-        record_voice(1.0)
+    for attempt in (lambda: record_voice(1.0), check_input):
+        with pytest.raises(DeviceError, match=r"^no audio input device found \(no microphone\?\)"):
+            attempt()
 
 
 def test_a_busy_device_is_said_plainly():

@@ -62,6 +62,21 @@ def test_silence_and_unknown_emotions_store_nothing():
     assert store.all_samples() == [] and not any(store.samples_dir().iterdir())
 
 
+def test_a_recording_the_user_has_joins_the_store_checked_as_a_recorded_one(tmp_path):
+    memo = tmp_path / "memo.ogg"
+    sf.write(memo, padded_voice(), SAMPLE_RATE, format="OGG")
+    sample = store.add_file(memo, "happy")
+    assert (sample.emotion, sample.source, sample.extra) == ("happy", "imported", {"file": "memo.ogg"})
+    assert sample.duration < 6 and store.all_samples() == [sample]
+    sf.write(tmp_path / "quiet.wav", np.zeros(3 * SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    with pytest.raises(NoSpeechError, match=f"no speech heard in {tmp_path / 'quiet.wav'}"):
+        store.add_file(tmp_path / "quiet.wav", "sad")
+    sf.write(tmp_path / "lecture.flac", np.tile(load_audio(VOICE), 10), SAMPLE_RATE)
+    with pytest.raises(store.SampleError, match=r"lecture.flac holds \d+ s of speech; .* cut it into shorter clips"):
+        store.add_file(tmp_path / "lecture.flac", "calm")
+    assert store.all_samples() == [sample]  # the refused ones left nothing behind
+
+
 def test_a_half_written_or_damaged_clip_is_never_listed():
     kept = store.add(padded_voice(), "sad", "recorded")
     folder = store.samples_dir()

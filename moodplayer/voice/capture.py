@@ -94,6 +94,19 @@ def _named(device) -> str:
     return "" if device is None else f" {device!r}"
 
 
+def check_input(device=None) -> None:
+    """:class:`DeviceError` now if ``device`` (default: the default input) cannot record.
+
+    Commands that prompt before they record (``record``, ``voice enroll``)
+    call it first, so a missing microphone is said before the first prompt,
+    not after the user has read it.
+    """
+    try:
+        _usable_rate(portaudio(), device)
+    except DeviceError:  # perhaps only PortAudio's device list is out of date: look again, once
+        _usable_rate(portaudio(rescan=True), device)
+
+
 def record_voice(
     max_seconds: float = 6.0,
     *,

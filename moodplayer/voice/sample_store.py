@@ -1,6 +1,7 @@
 """The personal sample store: the user's own labelled voice clips, for fine-tuning.
 
-Clips recorded with ``moodplayer record`` and clips the user corrected in
+Clips recorded with ``moodplayer record``, recordings the user already has
+(``samples add``: voice memos, a phone's clips) and clips the user corrected in
 ``listen`` ("wrong mood") land here alike, in ``<home>/samples/``: each one is
 a 16 kHz mono FLAC trimmed to its speech and a JSON sidecar (emotion, date,
 duration, source). The FLAC is written first and the sidecar last, both
@@ -21,7 +22,9 @@ import numpy as np
 
 from moodplayer.errors import MoodplayerError
 
-SOURCES = ("recorded", "feedback")
+SOURCES = ("recorded", "imported", "feedback")
+#: The most speech one clip may hold: a sentence or two, as ``record`` takes at most.
+MAX_SECONDS = 30.0
 #: Every personal clip is one speaker: the user.
 SPEAKER = "user"
 
@@ -62,7 +65,19 @@ def samples_dir() -> Path:
     return path
 
 
-def add(samples: np.ndarray, emotion: str, source: str, **extra) -> Sample:
+def add_file(path: Path, emotion: str) -> Sample:
+    """Store a recording the user already has, checked as a recorded clip is.
+
+    Any format :func:`~moodplayer.voice.audio.load_audio` reads; speech must be
+    heard in it, and no more than :data:`MAX_SECONDS` of it (a long memo is
+    refused, not cut at a place that may fall mid-word).
+    """
+    from moodplayer.voice.audio import load_audio
+
+    return add(load_audio(path), emotion, "imported", heard_in=str(path), file=Path(path).name)
+
+
+def add(samples: np.ndarray, emotion: str, source: str, *, heard_in: str = "the recording", **extra) -> Sample:
     """Store a clip, trimmed to its speech; :class:`~moodplayer.errors.NoSpeechError` if there is none.
 
     The ID is claimed by hard-linking the finished FLAC under its final name,
@@ -80,7 +95,12 @@ def add(samples: np.ndarray, emotion: str, source: str, **extra) -> Sample:
         emotion = parse_emotion(emotion)
     except ValueError as exc:
         raise SampleError(str(exc)) from None
-    speech = speech_only(np.asarray(samples, dtype=np.float32))
+    speech = speech_only(np.asarray(samples, dtype=np.float32), heard_in)
+    if speech.size > MAX_SECONDS * SAMPLE_RATE:
+        raise SampleError(
+            f"{heard_in} holds {speech.size / SAMPLE_RATE:.0f} s of speech; a sample is a sentence or two "
+            f"(at most {MAX_SECONDS:.0f} s): cut it into shorter clips"
+        )
     folder = samples_dir()
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".clip.", suffix=".flac.tmp")
     try:
