@@ -1,6 +1,10 @@
-"""The Typer application object that every command module registers on."""
+"""The Typer application object that every command module registers on, and how its help names values."""
+
+from pathlib import Path
+from typing import get_args
 
 import typer
+from typer.core import TyperArgument, TyperOption
 
 app = typer.Typer(
     name="moodplayer",
@@ -10,3 +14,39 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
+
+
+def option_value_name(option, ctx) -> str | None:
+    """What an option's value is called in help: nothing for a flag, its choices, else PATH, INTEGER, FLOAT or TEXT.
+
+    Typer's own help shows Python's types (``<bool>`` for a flag,
+    ``<list[Path]>``); these are the names command-line tools use.
+    """
+    if option.is_flag or option.count:
+        return None
+    if option.metavar is not None:
+        return option.metavar
+    described = option.type_descriptor
+    if described.is_choice:
+        return "[" + "|".join(str(getattr(c, "value", c)) for c in described.choices) + "]"
+    kind = get_args(described.annotation)[0] if described.is_list else described.annotation
+    if described.is_path or (isinstance(kind, type) and issubclass(kind, Path)):
+        return "PATH"
+    return {int: "INTEGER", float: "FLOAT"}.get(kind, "TEXT")
+
+
+def argument_usage(argument) -> str:
+    """An argument in a usage line: ``FILES...`` when required, ``[DATA_DIR]`` when not (Typer writes ``{files}``)."""
+    name = argument.display_name_raw
+    name = name if argument.required else f"[{name}]"
+    return name + ("..." if argument.nargs != 1 else "")
+
+
+# Typer reads these when it writes help; where a Typer version has no such methods, setting them changes nothing.
+for owner, attribute, replacement in (
+    (TyperOption, "display_type_rich", option_value_name),
+    (TyperArgument, "display_name_raw", property(lambda argument: argument.metavar or argument.name.upper())),
+    (TyperArgument, "display_type_rich", lambda argument, ctx: None),  # its name says what it is
+    (TyperArgument, "_usage_display_name", argument_usage),
+):
+    setattr(owner, attribute, replacement)
