@@ -7,6 +7,7 @@ import subprocess
 import sys
 import zipfile
 
+from moodplayer import __version__
 from tests.conftest import REPO
 
 
@@ -24,7 +25,7 @@ def test_the_wheel_builds_without_a_warning_and_carries_the_models(tmp_path):
     assert result.returncode == 0, result.stderr
     said = (result.stdout + result.stderr).splitlines()
     assert [line for line in said if "warning" in line.lower() or "deprecat" in line.lower()] == []
-    (wheel,) = (source / "dist").glob("moodplayer-*.whl")
+    (wheel,) = (source / "dist").glob(f"moodplayer-{__version__}-*.whl")  # the version --version prints
     names = zipfile.ZipFile(wheel).namelist()
     assert "moodplayer/data/emotion-lstm.safetensors" in names and "moodplayer/data/demo.json" in names
     assert {"moodplayer/data/music-mood.safetensors", "moodplayer/data/music-mood.json"} <= set(names)

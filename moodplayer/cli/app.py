@@ -1,5 +1,6 @@
 """The Typer application object that every command module registers on, and how its help names values."""
 
+import os
 from pathlib import Path
 from typing import get_args
 
@@ -14,6 +15,38 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
+
+
+def debugging() -> bool:
+    """Whether ``--debug`` (or ``MOODPLAYER_DEBUG``) asks for Python's own words: exception names, tracebacks."""
+    return bool(os.environ.get("MOODPLAYER_DEBUG"))
+
+
+def _show_version(asked: bool) -> None:
+    if asked:
+        from moodplayer import __version__
+
+        print(f"moodplayer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def global_options(
+    debug: bool = typer.Option(
+        False,
+        "--debug",
+        help="Show what went wrong in Python's words (tracebacks, decoders' output); as MOODPLAYER_DEBUG=1.",
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print moodplayer's version and exit."
+    ),
+) -> None:
+    """The options every command takes (the app's help is the Typer object's)."""
+    if debug:
+        from moodplayer.ui.console import show_log_records
+
+        os.environ["MOODPLAYER_DEBUG"] = "1"  # worker processes inherit it
+        show_log_records(debug=True)
 
 
 def option_value_name(option, ctx) -> str | None:

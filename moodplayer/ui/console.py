@@ -37,10 +37,15 @@ class _ConsoleHandler(logging.Handler):
             err.print(f"[dim]{record.name}:[/] {message}", soft_wrap=True)
 
 
-def show_log_records(level: int = logging.WARNING) -> None:
-    """Route the ``moodplayer`` loggers to stderr from ``level`` up (once per process)."""
-    logger = logging.getLogger("moodplayer")
-    logger.setLevel(level)
-    if not any(isinstance(h, _ConsoleHandler) for h in logger.handlers):
-        logger.addHandler(_ConsoleHandler())
-    logger.propagate = False
+def show_log_records(debug: bool = False) -> None:
+    """Put moodplayer's warnings on stderr, one line each; with ``debug``, its debug records and
+    other libraries' warnings too (python-vlc, numba…), which otherwise stay off the terminal."""
+    handler = next((h for h in logging.getLogger().handlers if isinstance(h, _ConsoleHandler)), _ConsoleHandler())
+    ours = logging.getLogger("moodplayer")
+    ours.setLevel(logging.DEBUG if debug else logging.WARNING)
+    ours.propagate = True  # to the root logger's one handler
+    root = logging.getLogger()
+    root.setLevel(logging.WARNING)
+    if handler not in root.handlers:
+        root.addHandler(handler)
+    handler.filters = [] if debug else [lambda record: record.name.startswith("moodplayer")]
