@@ -37,8 +37,28 @@ def test_a_damaged_database_fails_its_check_and_is_left_alone(isolated_home):
     assert db.read_bytes() == b"garbage" * 500
 
 
-def test_the_table_names_each_check():
-    result = run_cli("doctor")
-    for name in ("libvlc", "microphone", "model", "database", "ffmpeg"):
-        assert name in result.stdout
-    assert "Traceback" not in result.stderr
+def test_every_failing_check_says_what_to_do_and_the_report_fits_80_columns(isolated_home, tmp_path):
+    """No libvlc, no sound server (so no microphone), no ffmpeg on PATH, a damaged database."""
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    (isolated_home / "moodplayer.db").write_bytes(b"garbage" * 500)
+    broken = {
+        "PYTHON_VLC_LIB_PATH": "/nonexistent/libvlc.so",
+        "PULSE_SERVER": f"unix:{tmp_path / 'no-server'}",
+        "PATH": str(tmp_path),
+    }
+    found = checks(run_cli("doctor", "--json", env=broken))
+    failed = {name: c["fix"] for name, c in found.items() if not c["ok"]}
+    assert {"libvlc", "database", "ffmpeg"} <= set(failed) and found["model"]["ok"]
+    assert "libvlc5" in failed["libvlc"] and "apt-get install ffmpeg" in failed["ffmpeg"]
+    assert "move it aside" in failed["database"]
+    if "microphone" in failed:  # a machine with a sound card still has its microphone
+        assert failed["microphone"].startswith("plug in a microphone")
+    result = run_cli("doctor", env={**broken, "COLUMNS": "80"})
+    assert result.returncode == 1 and result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    rows = [i for i, line in enumerate(lines) if line[:1] in "✓✗"] + [len(lines)]
+    for start, end in zip(rows, rows[1:]):  # each failed check, then its fix under it
+        said = " ".join(line.strip() for line in lines[start:end])
+        assert ("fix: " in said) == lines[start].startswith("✗"), said
+    assert "…" not in result.stdout  # the database's long path folds, never cut

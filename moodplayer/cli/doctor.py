@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -33,15 +34,18 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print the checks 
 
 
 def run_check(name: str, probe: Callable[[], Check]) -> Check:
-    """Run one probe; any failure it did not foresee is still a failed check, not a crash."""
+    """Run one probe; a failure it raised is a failed check with that part's fix, never a crash."""
+    import logging
+
     from moodplayer.errors import MoodplayerError
 
     try:
         return probe()
     except MoodplayerError as exc:
-        return Check(name, False, str(exc), FIXES.get(name, ""))
+        return Check(name, False, str(exc), FIXES[name])
     except Exception as exc:  # a probe must never take the whole report down
-        return Check(name, False, f"{type(exc).__name__}: {exc}", FIXES.get(name, ""))
+        logging.getLogger(__name__).debug("the %s check failed", name, exc_info=True)
+        return Check(name, False, f"the check itself failed ({exc})", FIXES[name])
 
 
 def check_vlc() -> Check:
@@ -49,18 +53,20 @@ def check_vlc() -> Check:
 
     vlc = load_vlc()
     version = vlc.libvlc_get_version().decode()
-    output = "sound output found" if audio_output_available() else "no sound output: music plays silently"
-    return Check("libvlc", True, f"libvlc {version}; {output}")
+    if audio_output_available():
+        return Check("libvlc", True, f"libvlc {version}; sound output found")
+    return Check("libvlc", True, f"libvlc {version}; no sound server or card, so music plays silently")
 
 
 def check_microphone() -> Check:
+    from moodplayer.ui.views import count
     from moodplayer.voice.capture import list_input_devices
 
     devices = list_input_devices()
     if not devices:
-        return Check("microphone", False, "PortAudio works but sees no input device", FIXES["microphone"])
+        return Check("microphone", False, "PortAudio works but sees no input device", NO_INPUT_FIX)
     default = next((d["name"] for d in devices if d["default"]), devices[0]["name"])
-    return Check("microphone", True, f"{len(devices)} input device(s); default: {default}")
+    return Check("microphone", True, f"{count(len(devices), 'input device')}; default: {default}")
 
 
 def check_model() -> Check:
@@ -79,10 +85,10 @@ def check_model() -> Check:
 def check_database() -> Check:
     from moodplayer.music.library import Library
     from moodplayer.paths import database_path
+    from moodplayer.ui.views import count
 
     with Library.open() as lib:
-        count = len(lib.playlists())
-    return Check("database", True, f"{database_path()} ({count} playlists)")
+        return Check("database", True, f"{database_path()} ({count(len(lib.playlists()), 'playlist')})")
 
 
 def check_ffmpeg() -> Check:
@@ -99,23 +105,37 @@ PROBES: list[tuple[str, Callable[[], Check]]] = [
     ("ffmpeg", check_ffmpeg),
 ]
 
+_INSTALL = "brew install" if sys.platform == "darwin" else "sudo apt-get install"
+#: What to do when a check fails: the package to install or the setting to change.
 FIXES = {
-    "libvlc": "sudo apt-get install libvlc5 vlc-plugin-base",
-    "microphone": "sudo apt-get install libportaudio2; plug in a microphone or check `pactl list sources`",
-    "model": "reinstall the shipped model (git checkout models/) or train one: moodplayer train DATA_DIR",
-    "database": "another moodplayer may hold it; a damaged file can be moved aside and a new one is created",
-    "ffmpeg": "sudo apt-get install ffmpeg",
+    "libvlc": f"install VLC's library: {_INSTALL} "
+    + ("--cask vlc" if sys.platform == "darwin" else "libvlc5 vlc-plugin-base")
+    + "; or set PYTHON_VLC_LIB_PATH to the libvlc file",
+    "microphone": f"install PortAudio: {_INSTALL} " + ("portaudio" if sys.platform == "darwin" else "libportaudio2"),
+    "model": "put the shipped model back in force: moodplayer model use shipped (or reinstall moodplayer)",
+    "database": "close any other moodplayer; if the file is damaged, move it aside and a new one is made",
+    "ffmpeg": f"install ffmpeg: {_INSTALL} ffmpeg",
 }
+NO_INPUT_FIX = (
+    "plug in a microphone; if one is in, check the sound settings (pactl list sources) "
+    "and that your user may record (the audio group)"
+)
 
 
 def show(checks: list[Check]) -> None:
+    """One line per check, and under a failed one what to do about it; fits 80 columns."""
     from rich.table import Table
+    from rich.text import Text
 
     from moodplayer.ui.console import out
 
-    table = Table(show_header=True, header_style="bold", box=None)
-    for column in ("", "check", "status", "how to fix"):
-        table.add_column(column)
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")  # a long path folds onto the next line, never cut
     for c in checks:
-        table.add_row("[green]✓[/]" if c.ok else "[red]✗[/]", c.name, c.detail, "" if c.ok else c.fix)
+        said = Text(c.detail)
+        if not c.ok:
+            said.append_text(Text.assemble("\n", ("fix: ", "bold"), c.fix))
+        table.add_row(Text("✓", "green") if c.ok else Text("✗", "red"), c.name, said)
     out.print(table)

@@ -184,3 +184,8 @@ def timeline_figure(rows: list[dict]):
     ax.set_xlabel("when (local time)")
     ax.legend(loc="lower right")
     return fig
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 track``, ``2 tracks``, ``0 entries`` (give ``plural`` where adding an s is wrong)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
