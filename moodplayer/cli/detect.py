@@ -28,7 +28,7 @@ def detect(
     A file that cannot be read, or holds no speech, is reported on stderr and
     makes the exit status 1; the other files are still classified. With a
     voice profile (see `moodplayer voice`), each file is judged against that
-    voice's usual sound.
+    voice's usual sound. Each detection is logged (see `moodplayer history`).
     """
     from moodplayer.errors import AudioError
     from moodplayer.ui.console import err, fail, out
@@ -49,9 +49,35 @@ def detect(
             fail(str(exc))
             failures += 1
             continue
+        log_detection(result, path)
         if as_json:
             print(json.dumps({"file": str(path), **result.to_dict(), **used}), flush=True)
         else:
             out.print(prediction_panel(result, title=str(path)))
     if failures:
         raise typer.Exit(1)
+
+
+def log_detection(prediction, path: Path) -> None:
+    """Add a detection to the history, under the file it came from.
+
+    A library that cannot take it (locked, damaged) costs a warning, not the
+    result: the emotion is still shown.
+    """
+    from moodplayer.errors import LibraryError
+    from moodplayer.music.library import Library
+    from moodplayer.ui.console import warn
+
+    try:
+        with Library.open() as lib:
+            lib.record_detection(
+                emotion=prediction.emotion,
+                probabilities=prediction.probabilities,
+                valence=prediction.valence,
+                arousal=prediction.arousal,
+                strategy=None,
+                playlist=None,
+                source=str(path.resolve()),
+            )
+    except LibraryError as exc:
+        warn(f"not kept in the history: {exc}")
