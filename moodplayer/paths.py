@@ -64,3 +64,9 @@ def cache_dir() -> Path:
     path = home() / "cache"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def typed_path(typed: str) -> str:
+    """A path as the user typed it, with ``~``, ``~user`` and ``$VARIABLES`` expanded as a shell would:
+    also where the shell did not (a quoted ``"~/Music/…"``, a value from a config or an M3U)."""
+    return os.path.expandvars(os.path.expanduser(typed))

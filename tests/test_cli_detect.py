@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from moodplayer.demo import SAMPLE_VOICE
@@ -35,3 +36,30 @@ def test_detect_shows_a_panel_per_file():
     result = run_cli("detect", str(SAMPLE_VOICE))
     assert result.returncode == 0, result.stderr
     assert "heard:" in result.stdout and "valence" in result.stdout
+
+
+def test_paths_given_with_a_tilde_or_a_variable_are_expanded(tmp_path):
+    """Quoted, or after `=`, a shell leaves `~` and `$VAR` as typed; every path option and argument expands them."""
+    (tmp_path / "voice memos").mkdir()
+    (tmp_path / "voice memos" / "memo.flac").write_bytes(SAMPLE_VOICE.read_bytes())
+    env = {"HOME": str(tmp_path), "MEMOS": str(tmp_path / "voice memos")}
+    result = run_cli("detect", "--json", "~/voice memos/memo.flac", "$MEMOS/memo.flac", env=env)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["file"] for line in result.stdout.splitlines()] == [
+        str(tmp_path / "voice memos" / "memo.flac")
+    ] * 2
+    plotted = run_cli("history", "--plot=~/timeline.png", env=env)
+    assert plotted.returncode == 0, plotted.stderr
+    assert (tmp_path / "timeline.png").is_file()
+
+
+def test_each_detection_is_logged_with_its_file_and_history_shows_it(tmp_path):
+    memo = tmp_path / "memo.flac"
+    memo.write_bytes(SAMPLE_VOICE.read_bytes())
+    detected = json.loads(run_cli("detect", "--json", str(memo)).stdout)
+    (row,) = json.loads(run_cli("history", "--json").stdout)
+    assert row["source"] == str(memo) and row["emotion"] == detected["emotion"]
+    assert row["probabilities"] == pytest.approx(detected["probabilities"], abs=1e-4)  # --json rounds to 4 places
+    assert row["playlist"] is None and row["strategy"] is None
+    shown = run_cli("history", env={"COLUMNS": "120"}).stdout
+    assert detected["emotion"] in shown and "memo.flac" in shown

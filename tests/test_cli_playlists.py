@@ -42,6 +42,20 @@ def test_create_add_folders_globs_urls_show_and_list(album):
     ]
 
 
+def test_the_readmes_quoted_home_folder_is_found(album, tmp_path):
+    """`playlist add evening "~/Music/…"`: in quotes the shell leaves ~ alone; moodplayer expands it."""
+    home = {"HOME": str(tmp_path)}
+    assert run_cli("playlist", "create", "evening", env=home).returncode == 0
+    result = run_cli("playlist", "add", "evening", "~/my music/a", "$HOME/my music/b/*.flac", env=home)
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(ok("playlist", "show", "evening", "--json").stdout)
+    assert [t["location"] for t in shown["tracks"]] == [
+        str(album / "a" / "01 first.ogg"),
+        str(album / "a" / "02 second.mp3"),
+        str(album / "b" / "03 thïrd.flac"),
+    ]
+
+
 def test_names_and_tags_with_brackets_are_shown_as_written(tmp_path):
     make_audio(tmp_path / "[live] song.ogg", title="Song [Live at /dev/null]", artist="[bold]Band")
     ok("playlist", "create", "[2024] Best")

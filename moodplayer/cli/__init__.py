@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from moodplayer.cli.app import app
+from moodplayer.cli.app import app, expand_typed_paths
 
 # Importing a command module registers its commands on `app`; `moodplayer --help` lists them in this order.
 COMMAND_MODULES = (
@@ -33,6 +33,7 @@ COMMAND_MODULES = (
 )
 for _module in COMMAND_MODULES:
     importlib.import_module(f"moodplayer.cli.{_module}")
+expand_typed_paths(app)
 
 #: Exit statuses, as CONTRIBUTING's table lists them; a user error's is its MoodplayerError's exit_code (1).
 EXIT_USAGE = 2

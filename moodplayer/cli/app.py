@@ -1,5 +1,6 @@
 """The Typer application object that every command module registers on, and how its help names values."""
 
+import functools
 import os
 from pathlib import Path
 from typing import get_args
@@ -47,6 +48,38 @@ def global_options(
 
         os.environ["MOODPLAYER_DEBUG"] = "1"  # worker processes inherit it
         show_log_records(debug=True)
+
+
+def expand_typed_paths(commands: typer.Typer) -> None:
+    """Give every command the paths it takes with ``~`` and ``$VARIABLES`` expanded, as a shell would have.
+
+    A shell leaves them be in quotes (``"~/Music/My Mix"``) and after ``=``
+    (``--out=~/m.safetensors``); a user expects them expanded all the same.
+    Run once, after every command module has registered its commands.
+    """
+    for info in commands.registered_commands:
+        info.callback = _with_paths_expanded(info.callback)
+    for group in commands.registered_groups:
+        if group.typer_instance is not None:
+            expand_typed_paths(group.typer_instance)
+
+
+def _with_paths_expanded(command):
+    @functools.wraps(command)  # Typer reads the parameters from the command itself, through the wrapper
+    def run(**params):
+        return command(**{name: _expanded(value) for name, value in params.items()})
+
+    return run
+
+
+def _expanded(value):
+    from moodplayer.paths import typed_path
+
+    if isinstance(value, Path):
+        return Path(typed_path(str(value)))
+    if isinstance(value, list | tuple):
+        return type(value)(_expanded(item) for item in value)
+    return value
 
 
 def option_value_name(option, ctx) -> str | None:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from moodplayer.errors import LibraryError
 from moodplayer.music.mood_features import RATE
+from moodplayer.paths import typed_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -80,13 +81,15 @@ def find_audio(folder: str | Path) -> Iterator[str]:
 def expand_items(items: Iterable[str]) -> list[str]:
     """What a user typed (files, folders, globs, http(s) URLs) as locations, in order.
 
-    Nothing is added when any item names nothing, so a typo never leaves a
-    half-filled playlist behind.
+    ``~`` and ``$VARIABLES`` are expanded as a shell would, also where the
+    shell did not (a quoted ``"~/Music/…"``). Nothing is added when any item
+    names nothing, so a typo never leaves a half-filled playlist behind.
     """
     locations: list[str] = []
-    for item in items:
-        if item.lower().startswith(("http://", "https://")):
-            locations.append(item)
+    for typed in items:
+        item = typed_path(typed)
+        if typed.lower().startswith(("http://", "https://")):
+            locations.append(typed)
         elif os.path.isdir(item):
             locations.extend(_folder(item))
         elif os.path.isfile(item):
@@ -107,7 +110,7 @@ def _folder(folder: str) -> list[str]:
 
 def _glob(pattern: str) -> list[str]:
     found: list[str] = []
-    for match in sorted(glob.glob(os.path.expanduser(pattern), recursive=True)):
+    for match in sorted(glob.glob(pattern, recursive=True)):
         if os.path.isdir(match):
             found.extend(find_audio(match))
         elif is_audio(match):
