@@ -11,6 +11,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from moodplayer.demo import SAMPLE_VOICE
@@ -119,3 +120,17 @@ def test_when_unsure_and_nobody_to_ask_what_was_heard_is_played(tmp_path):
     data = json.loads(result.stdout)
     assert data["playlists"] == [f"demo-{data['emotion']}"]
     assert "warning: not sure what I heard" in result.stderr and "playing it anyway" in result.stderr
+
+
+@pytest.mark.parametrize("how", [("--strategy", "bogus"), ("--strategy=bogus",), ("--mood", "grumpy")])
+def test_a_wrong_option_is_refused_before_anything_is_recorded_or_logged(how, tmp_path):
+    """From the microphone (none here, or a silent one): the option is refused first, never the recording."""
+    env = {"PULSE_SERVER": f"unix:{tmp_path / 'no-server'}"}
+    result = run_cli("listen", *how, "--no-play", env=env)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: ") and line.endswith("(see: moodplayer listen --help)")
+    assert ("'match', 'uplift'" in line) if "bogus" in "".join(how) else ("unknown emotion 'grumpy'" in line)
+    assert "microphone" not in line and "input device" not in line
+    with Library.open() as lib:
+        assert lib.history() == []

@@ -9,6 +9,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ import typer
 from moodplayer.cli.app import app
 from moodplayer.cli.common import AOUT_HELP, DEVICE_HELP, MODEL_HELP, device_arg
 from moodplayer.listening import Listening, ListeningUI, Switch
+from moodplayer.mood import STRATEGIES
 
 if TYPE_CHECKING:
     import numpy as np
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
     from moodplayer.mood import PlayPlan
     from moodplayer.music.player import Player
     from moodplayer.voice.classifier import Prediction
+
+#: What --strategy takes, checked before anything is recorded.
+Strategy = Enum("Strategy", {name: name for name in STRATEGIES}, type=str)  # type: ignore[misc]
 
 
 @app.command()
@@ -33,10 +38,11 @@ def listen(
     ),
     file: Path | None = typer.Option(None, "--file", "-f", help="Classify this audio file instead of recording."),
     no_play: bool = typer.Option(False, "--no-play", help="Only show the emotion and the playlist; play nothing."),
-    strategy: str = typer.Option(
-        "match",
+    strategy: Strategy = typer.Option(
+        Strategy("match"),
         "--strategy",
         envvar="MOODPLAYER_STRATEGY",
+        case_sensitive=False,
         help="match: music that fits the mood; uplift: then move toward happier moods.",
     ),
     mood: str | None = typer.Option(None, "--mood", help="Skip detection and play this mood."),
@@ -68,7 +74,7 @@ def listen(
         profile=profile,
         use_profile=not no_profile,
         if_unsure=_unsure_policy(if_unsure),
-        strategy=strategy,
+        strategy=strategy.value,
         device=device_arg(device),
         seconds=seconds,
     )
