@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from moodplayer.mood import PlayPlan
     from moodplayer.music.player import Player
+    from moodplayer.music.track import Track
     from moodplayer.voice.classifier import Classifier, Prediction
     from moodplayer.voice.profiles import VoiceProfile
 
@@ -56,8 +57,8 @@ class ListeningUI:
         """The mood the user says to play when the model is unsure; None where nobody can be asked."""
         return None
 
-    def show_plan(self, plan: PlayPlan) -> None:
-        """The mood and the playlists about to play."""
+    def show_plan(self, plan: PlayPlan, playing: int) -> None:
+        """The mood and the playlists about to play; ``playing`` of the plan's tracks play (the demo: one)."""
 
     def report(self, result: dict) -> None:
         """The result (emotion, probabilities, playlists, timings) once it is complete; see :attr:`reports`."""
@@ -120,7 +121,7 @@ class Listening:
             prediction = self.detect(source)
             mood = self.settle(prediction)
         plan = self.plan(mood, prediction, source)
-        self.ui.show_plan(plan)
+        self.ui.show_plan(plan, len(self.playing(plan)))
         if not play:
             self.ui.report(self.result(prediction, plan, source))
             return
@@ -172,8 +173,6 @@ class Listening:
         with Library.open() as lib:
             ensure_demo_library(lib)
             plan = mood.plan(lib, emotion, self.strategy)
-            if self.max_tracks:
-                plan.tracks = plan.tracks[: self.max_tracks]
             if prediction is not None:
                 self.history_id = lib.record_detection(
                     emotion=prediction.emotion,
@@ -192,7 +191,7 @@ class Listening:
         """Record once more and switch to the music for what is heard now."""
         prediction = self.detect(None)
         plan = self.plan(self.settle(prediction), prediction, None)
-        self.ui.show_plan(plan)
+        self.ui.show_plan(plan, len(self.playing(plan)))
         return self.player_for(plan)
 
     def wrong_mood(self, emotion: str) -> Switch:
@@ -210,7 +209,13 @@ class Listening:
     def player_for(self, plan: PlayPlan) -> Switch:
         from moodplayer.music.player import Player
 
-        return Player(plan.tracks, aout=self.aout, name=plan.playlist), f"{plan.emotion} · {', '.join(plan.playlists)}"
+        return Player(
+            self.playing(plan), aout=self.aout, name=plan.playlist
+        ), f"{plan.emotion} · {', '.join(plan.playlists)}"
+
+    def playing(self, plan: PlayPlan) -> list[Track]:
+        """The plan's tracks that play: all of them, or the first ``max_tracks``."""
+        return plan.tracks[: self.max_tracks] if self.max_tracks else plan.tracks
 
     def time_first_audio(self, player: Player) -> None:
         """Start ``player`` and time its first audio from the end of the recording (``to_first_audio``)."""

@@ -156,13 +156,15 @@ class ListenView(ListeningUI):
             except ValueError:
                 err.print(f"one of: {', '.join(EMOTIONS)}")
 
-    def show_plan(self, plan: PlayPlan) -> None:
+    def show_plan(self, plan: PlayPlan, playing: int) -> None:
         from moodplayer.ui.console import out
+        from moodplayer.ui.views import count
 
+        tracks = count(playing, "track") + (f" of its {len(plan.tracks)}" if playing < len(plan.tracks) else "")
         if not self.as_json:
             out.print(
                 f"mood [bold]{plan.emotion}[/] → playlist [bold]{', '.join(plan.playlists)}[/] "
-                f"({len(plan.tracks)} track{'s' if len(plan.tracks) != 1 else ''}, strategy {plan.strategy})"
+                f"({tracks}, strategy {plan.strategy})"
             )
 
     def report(self, result: dict) -> None:
