@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from vmic import vmic  # noqa: F401  (the fixture)
@@ -78,7 +79,7 @@ def usage(tmp_path) -> str:
 def bug(tmp_path) -> str:
     result = run_script(CRASHING, "crash-test")
     assert result.returncode == 70
-    (report,) = (tmp_path / "home" / "reports").glob("internal-error-*.txt")
+    (report,) = (Path(os.environ["MOODPLAYER_HOME"]) / "reports").glob("internal-error-*.txt")
     assert str(report) in result.stderr
     written = report.read_text()
     assert written.startswith("moodplayer ") and "command: moodplayer crash-test\n" in written
