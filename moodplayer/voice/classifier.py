@@ -210,13 +210,19 @@ class Classifier:
 
     @classmethod
     def load(cls, path: Path | None = None) -> Classifier:
-        """Load a model file (default: the version in force); :class:`ModelError` if unusable."""
+        """Load a model file (default: the version in force); :class:`ModelError` if unusable.
+
+        Every inference path loads its model here, so this is where the process
+        takes on inference's thread counts (:mod:`moodplayer.voice.threads`).
+        """
         from moodplayer.voice.model import load_model
         from moodplayer.voice.model_versions import active_model_path
+        from moodplayer.voice.threads import use_inference_threads
 
         net, metadata = load_model(Path(path) if path is not None else active_model_path())
         if tuple(metadata["labels"]) != emotions.EMOTIONS:
             raise ModelError(f"model labels {metadata['labels']} are not moodplayer's eight emotions")
+        use_inference_threads()
         return cls(net, metadata)
 
     def warm_up(self) -> None:
