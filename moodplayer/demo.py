@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from moodplayer import paths
+from moodplayer.music.scan import describe
 
 DEFINITIONS = paths.shipped_asset("playlists/demo.json")
 SAMPLE_VOICE = paths.BUNDLED_DATA_DIR / "sample-voice.flac"
@@ -64,7 +65,7 @@ def ensure_demo_library(lib) -> bool:
     for emotion, tracks in files.items():
         name = playlist_name(emotion)
         lib.create_playlist(name)
-        lib.add_tracks(name, [str(p) for p in tracks])
+        lib.add_tracks(name, describe([str(p) for p in tracks]))
         lib.map_mood(emotion, name)
     return True
 

@@ -8,7 +8,8 @@ the new one. Torch-free on purpose, so small writes never pay for its import.
 
 A model is two files, its arrays (``name.safetensors``) and a JSON sidecar
 (``name.json``) carrying their sha256: :func:`save_checksummed` writes the pair,
-:func:`read_checksummed` reads it back or says in one line what is wrong.
+:func:`read_checksummed` reads it back or says in one line what is wrong. Every
+record moodplayer writes is stamped with :func:`utc_now`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,16 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from pathlib import Path
 
 from moodplayer.errors import ModelError
+
+
+def utc_now() -> str:
+    """The time now in UTC, ISO 8601 to the second (``2026-01-31T12:00:00+00:00``): the stamp of
+    every record moodplayer writes (library rows, samples, model versions, voice profiles)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def atomic_write(path: Path, data: bytes) -> None:

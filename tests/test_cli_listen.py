@@ -18,6 +18,7 @@ import soundfile as sf
 from moodplayer.demo import SAMPLE_VOICE
 from moodplayer.emotions import EMOTIONS
 from moodplayer.music.library import Library
+from moodplayer.music.scan import describe
 from tests.conftest import REPO, run_cli, unsure_model
 
 SILENT_VLC = {"MOODPLAYER_AOUT": "dummy"}
@@ -33,7 +34,7 @@ def short_playlist(tmp_path, name="short", seconds=1.0, count=2) -> list[str]:
         files.append(str(path))
     with Library.open() as lib:
         lib.create_playlist(name)
-        lib.add_tracks(name, files)
+        lib.add_tracks(name, describe(files))
         for emotion in EMOTIONS:
             lib.set_mood_playlists(emotion, [name])
     return files

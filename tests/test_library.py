@@ -13,6 +13,7 @@ import pytest
 from moodplayer import paths
 from moodplayer.errors import LibraryError
 from moodplayer.music.library import Library
+from moodplayer.music.scan import describe
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,7 +59,7 @@ def test_open_creates_a_wal_database_with_foreign_keys_in_the_home(lib):
 def test_add_tracks_reads_tags_of_each_format(lib, tmp_path, ext):
     path = make_audio(tmp_path / f"sång {ext}.{ext}", title=f"Tïtle {ext}", artist="Ärtist", album="Albüm")
     lib.create_playlist("mix")
-    [track] = lib.add_tracks("mix", [str(path)])
+    [track] = lib.add_tracks("mix", describe([str(path)]))
     assert (track.title, track.artist) == (f"Tïtle {ext}", "Ärtist")
     if ext != "aiff":  # ffmpeg writes no album frame into AIFF's ID3
         assert track.album == "Albüm"
@@ -69,7 +70,7 @@ def test_add_tracks_reads_tags_of_each_format(lib, tmp_path, ext):
 def test_playlists_keep_order_moves_removals_and_report_counts(lib, tmp_path):
     files = [make_audio(tmp_path / f"{n}.ogg", title=f"t{n}") for n in range(4)]
     lib.create_playlist("Road")
-    lib.add_tracks("Road", [str(f) for f in files] + ["https://radio.example/live"])
+    lib.add_tracks("Road", describe([str(f) for f in files] + ["https://radio.example/live"]))
     lib.move_entry("Road", 5, 1)
     lib.remove_entries("Road", [3])
     titles = [t.title or t.location for t in lib.tracks("Road")]
@@ -84,7 +85,7 @@ def test_playlists_keep_order_moves_removals_and_report_counts(lib, tmp_path):
 
 def test_a_file_that_does_not_exist_is_kept_and_flagged_missing(lib, tmp_path):
     lib.create_playlist("p")
-    lib.add_tracks("p", [str(tmp_path / "gone.mp3")])
+    lib.add_tracks("p", describe([str(tmp_path / "gone.mp3")]))
     [entry] = lib.entries("p")
     assert entry.missing and entry.track.location == str(tmp_path / "gone.mp3")
 
@@ -214,9 +215,10 @@ def test_a_newer_schema_is_refused_not_downgraded(tmp_path):
 ADDER = """
 import sys
 from moodplayer.music.library import Library
+from moodplayer.music.scan import describe
 with Library.open(sys.argv[1]) as lib:
     for n in range(int(sys.argv[3])):
-        lib.add_tracks("shared", [f"https://{sys.argv[2]}.example/{n}"])
+        lib.add_tracks("shared", describe([f"https://{sys.argv[2]}.example/{n}"]))
 """
 
 

@@ -10,6 +10,7 @@ import pytest
 from moodplayer.errors import LibraryError
 from moodplayer.music.library import Library
 from moodplayer.music.m3u import read_m3u, write_m3u
+from moodplayer.music.scan import describe
 from moodplayer.music.track import Track
 
 
@@ -144,7 +145,7 @@ def test_import_keeps_missing_entries_in_order(music):
     playlist = write(music / "mixed.m3u8", "b side.ogg\ngone.mp3\nArtist A/02 Ünïcode.flac\n")
     with Library.open() as lib:
         lib.create_playlist("mixed")
-        lib.add_tracks("mixed", [e.track for e in read_m3u(playlist)])
+        lib.add_tracks("mixed", describe([e.track for e in read_m3u(playlist)]))
         entries = lib.entries("mixed")
     assert [(Path(e.track.location).name, e.missing) for e in entries] == [
         ("b side.ogg", False),

@@ -21,7 +21,7 @@ from moodplayer.music.autoplaylists import autoplaylists
 from moodplayer.music.library import Library
 from moodplayer.music.library.schema import MIGRATIONS
 from moodplayer.music.mood_features import extract
-from moodplayer.music.scan import analyse, load_excerpt, mood_point, read_tags, scan
+from moodplayer.music.scan import analyse, describe, load_excerpt, mood_point, read_tags, scan
 from tests.test_library import REPO, make_audio
 
 
@@ -98,7 +98,7 @@ def test_vanished_files_are_marked_missing_but_stay_in_playlists(music):
     with Library.open() as lib:
         scan(lib, [music], analysis=False)
         lib.create_playlist("keep")
-        lib.add_tracks("keep", [str(music / "flac" / "03.flac"), str(music / "m4a" / "04.m4a")])
+        lib.add_tracks("keep", describe([str(music / "flac" / "03.flac"), str(music / "m4a" / "04.m4a")]))
         os.rename(music / "flac" / "03.flac", music / "flac" / "03 renamed.flac")
         (music / "m4a" / "04.m4a").unlink()
         report = scan(lib, [music], analysis=False)
@@ -127,7 +127,7 @@ def test_autoplaylists_keep_what_the_user_added_and_removed(tmp_path):
         assert autoplaylists(lib, size=2)["happy"].playlist == "happy"
         assert [t.title for t in lib.tracks("happy")] == ["joy", "glee"]
         lib.remove_entries("happy", [1])
-        lib.add_tracks("happy", [str(tmp_path / "gloom.ogg")])
+        lib.add_tracks("happy", describe([str(tmp_path / "gloom.ogg")]))
         autoplaylists(lib, size=2)
         assert [t.title for t in lib.tracks("happy")] == ["gloom", "glee", "cheer"]
         assert lib.mood_map()["sad"] == ["sad"]

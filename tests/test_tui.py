@@ -18,6 +18,7 @@ from conftest import run_cli
 from test_player import write_tone
 
 from moodplayer.music.player import Player
+from moodplayer.music.scan import describe
 from moodplayer.music.track import Track
 from moodplayer.ui.tui import build_app, clock
 
@@ -176,7 +177,7 @@ def make_playlist(name: str, tracks) -> None:
 
     with Library.open() as lib:
         lib.create_playlist(name)
-        lib.add_tracks(name, [t.location for t in tracks])
+        lib.add_tracks(name, describe([t.location for t in tracks]))
 
 
 def test_piped_play_prints_one_line_per_track_and_ends(tmp_path):
@@ -199,7 +200,7 @@ def test_play_of_a_playlist_with_nothing_playable_is_one_error_line(tmp_path):
 
     with Library.open() as lib:
         lib.create_playlist("broken")
-        lib.add_tracks("broken", [str(tmp_path / "silent.mp3")])
+        lib.add_tracks("broken", describe([str(tmp_path / "silent.mp3")]))
     result = run_cli("play", "broken", "--aout", "dummy")
     assert result.returncode == 1
     assert result.stderr == "error: no playable tracks in broken (silent.mp3: empty file)\n"

@@ -129,11 +129,11 @@ def add(
     ),
 ) -> None:
     """Append music to a playlist, in the order given (folders sorted by path)."""
-    from moodplayer.music.scan import expand_items
+    from moodplayer.music.scan import describe, expand_items
 
-    locations = expand_items(items)
+    rows = describe(expand_items(items))
     with open_library() as lib:
-        added = lib.add_tracks(name, locations)
+        added = lib.add_tracks(name, rows)
     say_verbatim(f"added {len(added)} tracks to '{name}'")
 
 
@@ -170,6 +170,7 @@ def import_(
     """Import an M3U playlist; entries not found are reported and kept as missing."""
     from moodplayer.errors import LibraryError
     from moodplayer.music.m3u import read_m3u
+    from moodplayer.music.scan import describe
     from moodplayer.ui.console import warn
 
     entries = read_m3u(file)
@@ -178,7 +179,7 @@ def import_(
         if name.lower() in (p["name"].lower() for p in lib.playlists()):
             raise LibraryError(f"a playlist named '{name}' already exists; choose another name with --name")
         lib.create_playlist(name)
-        lib.add_tracks(name, [e.track for e in entries])
+        lib.add_tracks(name, describe([e.track for e in entries]))
     missing = [e for e in entries if not e.found]
     for entry in missing:
         warn(f"not found, kept as missing: {markup_safe(entry.written)}")

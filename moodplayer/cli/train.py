@@ -190,9 +190,8 @@ def _cross_validate(examples, folds, recipe, seed, jobs, modes) -> dict:
 
 
 def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuning, jobs) -> Path:
-    import datetime
-
     from moodplayer.emotions import EMOTIONS
+    from moodplayer.files import utc_now
     from moodplayer.voice.datasets import speakers
     from moodplayer.voice.model import count_parameters, save_model
     from moodplayer.voice.train import enrolment_shift, train_split, training_voices
@@ -232,7 +231,7 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuni
         "training": info,
         "cross_validation": cv,
         "tuning": tuning,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": utc_now(),
     }
     save_model(path, net.state_dict(), metadata)
     return Path(path)

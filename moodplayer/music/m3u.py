@@ -26,10 +26,9 @@ from pathlib import Path, PureWindowsPath
 from urllib.parse import unquote, urlparse
 
 from moodplayer.errors import LibraryError
-from moodplayer.music.track import Track
+from moodplayer.music.track import Track, is_url, is_windows_path
 
 _EXTINF = re.compile(r'#EXTINF:\s*(-?\d+(?:\.\d+)?)?((?:\s+[\w-]+="[^"]*")*)\s*,(.*)$', re.IGNORECASE)
-_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
 
 @dataclass(frozen=True)
@@ -113,10 +112,10 @@ def resolve_location(written: str, base: Path) -> tuple[str, bool]:
     from the files they point at. A Windows absolute path that is nowhere to be
     found is returned as written: there is no honest POSIX spelling of ``C:\\``.
     """
-    if written.lower().startswith(("http://", "https://")):
+    if is_url(written):
         return written, True
     text = _from_file_uri(written) if written.lower().startswith("file:") else written
-    if "\\" not in text and not _DRIVE.match(text):
+    if "\\" not in text and not is_windows_path(text):
         return _located(os.path.normpath(os.path.join(base, text)))  # join keeps `text` when absolute
     windows = PureWindowsPath(text)
     if not windows.anchor:
@@ -178,7 +177,7 @@ def _from_file_uri(uri: str) -> str:
 
 def _relative(location: str, base: Path) -> str:
     """A path under ``base`` relative to it (with ``/``); anything else unchanged."""
-    if location.startswith(("http://", "https://")) or not os.path.isabs(location):
+    if is_url(location) or not os.path.isabs(location):
         return location
     try:
         if os.path.commonpath([location, str(base)]) == str(base):
@@ -189,7 +188,7 @@ def _relative(location: str, base: Path) -> str:
 
 
 def _stem(location: str) -> str:
-    return location if location.startswith(("http://", "https://")) else Path(location).stem
+    return location if is_url(location) else Path(location).stem
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -26,11 +26,11 @@ import io
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from moodplayer.errors import MoodplayerError
+from moodplayer.files import utc_now
 from moodplayer.music.mood_model import QUADRANTS
 
 if TYPE_CHECKING:
@@ -395,7 +395,7 @@ def train(
             "labels_sha256": hashlib.sha256(labels).hexdigest(),
             "files": [clip.file for clip in dataset.clips],
             "skipped": [file for file, _ in dataset.skipped],
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": utc_now(),
             "sklearn": sklearn.__version__,
         },
         "evaluation": evaluation,

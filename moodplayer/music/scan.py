@@ -1,7 +1,7 @@
 """Finding music files, reading their tags and estimating their mood from their audio.
 
 Three layers, each usable alone: finding files (:func:`find_audio`,
-:func:`expand_items`); examining one file (:func:`read_tags`,
+:func:`expand_items`); examining one file (:func:`read_tags`, :func:`describe`,
 :func:`load_excerpt`, :func:`analyse`), which is what the worker processes
 run; and :func:`scan`, which brings a library up to date with some folders.
 
@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from moodplayer.errors import LibraryError
+from moodplayer.files import utc_now
 from moodplayer.music.mood_features import RATE
+from moodplayer.music.track import Track, is_url, is_windows_path
 from moodplayer.paths import typed_path
 
 if TYPE_CHECKING:
@@ -88,7 +90,7 @@ def expand_items(items: Iterable[str]) -> list[str]:
     locations: list[str] = []
     for typed in items:
         item = typed_path(typed)
-        if typed.lower().startswith(("http://", "https://")):
+        if is_url(typed):
             locations.append(typed)
         elif os.path.isdir(item):
             locations.extend(_folder(item))
@@ -118,6 +120,42 @@ def _glob(pattern: str) -> list[str]:
     if not found:
         raise LibraryError(f"no audio files match {pattern}")
     return found
+
+
+def describe(items: Iterable[str | Track]) -> list[dict]:
+    """The library rows for files or URLs to add to a playlist: each item's own fields (an M3U's
+    ``#EXTINF`` title, a stream's name), overridden by the file's tags; a file not there is flagged missing."""
+    return [_described(item if isinstance(item, Track) else Track(location=item)) for item in items]
+
+
+def _described(item: Track) -> dict:
+    location = normalise_location(item.location)
+    row = {
+        "location": location,
+        "title": item.title,
+        "artist": item.artist,
+        "album": item.album,
+        "duration": item.duration,
+        "missing": 0,
+    }
+    if is_url(location) or is_windows_path(location):
+        return {**row, "missing": int(not is_url(location))}
+    if not os.path.isfile(location):
+        return {**row, "missing": 1}
+    tags = read_tags(location)
+    row.update({k: v for k, v in tags.items() if v is not None})
+    return row
+
+
+def normalise_location(location: str) -> str:
+    """A file as an absolute, normalised path (symlinks kept as named).
+
+    URLs, and Windows paths from a foreign playlist that matched no file here,
+    are kept exactly as written: they have no other honest spelling.
+    """
+    if is_url(location) or is_windows_path(location):
+        return location
+    return os.path.abspath(os.path.expanduser(location))
 
 
 def read_tags(path: str | Path) -> dict:
@@ -402,7 +440,7 @@ def examine(job: ScanJob) -> tuple[str, dict | None, str | None]:
         return location, row, None
     try:
         samples = load_excerpt(location, tags["duration"])
-        row.update(analyse(samples, mood_model.cached(Path(model))), analysed_at=_now())
+        row.update(analyse(samples, mood_model.cached(Path(model))), analysed_at=utc_now())
     except UnreadableAudio as exc:
         return location, None, str(exc) or "not decodable audio"
     return location, row, None
@@ -544,9 +582,3 @@ def _quiet_worker() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     os.close(devnull)
-
-
-def _now() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

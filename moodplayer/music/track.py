@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+_WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+def is_url(location: str) -> bool:
+    """Whether a location is an http(s) stream rather than a file (the scheme in any case)."""
+    return location.lower().startswith(("http://", "https://"))
+
+
+def is_windows_path(location: str) -> bool:
+    """Whether a location is a Windows absolute path (``C:\\…`` or ``C:/…``), as foreign playlists hold."""
+    return bool(_WINDOWS_PATH.match(location))
 
 
 @dataclass(frozen=True)
@@ -25,7 +38,7 @@ class Track:
 
     @property
     def is_stream(self) -> bool:
-        return self.location.startswith(("http://", "https://"))
+        return is_url(self.location)
 
     @property
     def display_title(self) -> str:

@@ -16,7 +16,6 @@ shipped model.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import logging
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moodplayer.errors import ModelError
+from moodplayer.files import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def _read_pointer() -> dict:
 def _write_pointer(active: str, history: list[str]) -> None:
     from moodplayer.files import atomic_write
 
-    body = {"active": active, "history": history, "changed": _now()}
+    body = {"active": active, "history": history, "changed": utc_now()}
     atomic_write(models_dir() / POINTER, (json.dumps(body, indent=2) + "\n").encode())
 
 
@@ -183,7 +183,7 @@ def save(state: dict, metadata: dict, kind: str, parent: str | None, scores: dic
     from moodplayer.voice.model import save_model
 
     version_id = _next_id()
-    info = {"id": version_id, "kind": kind, "parent": parent, "created": _now(), "scores": scores or {}}
+    info = {"id": version_id, "kind": kind, "parent": parent, "created": utc_now(), "scores": scores or {}}
     save_model(weights_path(version_id), state, {**metadata, "version": info})
     return version_id
 
@@ -199,7 +199,7 @@ def import_file(path: Path) -> str:
         raise ModelError(trouble)
     metadata = read_metadata(path)
     version_id = _next_id()
-    info = {"id": version_id, "kind": "imported", "parent": None, "created": _now(), "source": str(path.resolve())}
+    info = {"id": version_id, "kind": "imported", "parent": None, "created": utc_now(), "source": str(path.resolve())}
     target = weights_path(version_id)
     atomic_write(target, path.read_bytes())
     atomic_write(target.with_suffix(".json"), (json.dumps({**metadata, "version": info}, indent=2) + "\n").encode())
@@ -225,7 +225,3 @@ def export(version_id: str, target: Path) -> Path:
 def _next_id() -> str:
     numbers = [int(m.group(1)) for p in models_dir().glob("v*") if (m := _ID.match(p.name.split(".")[0]))]
     return f"v{max(numbers, default=0) + 1}"
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

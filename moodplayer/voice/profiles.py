@@ -36,6 +36,7 @@ import numpy as np
 
 from moodplayer import paths
 from moodplayer.errors import MoodplayerError
+from moodplayer.files import utc_now
 from moodplayer.voice import audio
 from moodplayer.voice.classifier import merge_norms
 from moodplayer.voice.features import EnrolmentShift, FeatureConfig, Stats, frame_features
@@ -105,7 +106,7 @@ class VoiceProfile:
             self.heard = self.heard.merge(clip)
         self.seconds = round(self.seconds + speech.size / audio.SAMPLE_RATE, 3)
         self.clips += 1
-        self.updated = _now()
+        self.updated = utc_now()
 
 
 def hear(profile: VoiceProfile, speech: np.ndarray, classifier, views: Sequence[np.ndarray] = ()) -> None:
@@ -204,7 +205,7 @@ def clips_dir(name: str) -> Path:
 
 
 def new_profile(name: str, config: FeatureConfig) -> VoiceProfile:
-    now = _now()
+    now = utc_now()
     empty = Stats.empty(config.dims)
     return VoiceProfile(name, config.key(), empty, empty, created=now, updated=now)
 
@@ -371,7 +372,3 @@ def _decode(data: bytes) -> VoiceProfile:
         norms_model=norms["model"] if norms else "",
         norms_seconds=float(norms["seconds"]) if norms else 0.0,
     )
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")

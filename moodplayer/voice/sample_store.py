@@ -11,7 +11,6 @@ never listed, never a clip with a wrong or missing label.
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from moodplayer.errors import MoodplayerError
+from moodplayer.files import utc_now
 
 SOURCES = ("recorded", "imported", "feedback")
 #: The most speech one clip may hold: a sentence or two, as ``record`` takes at most.
@@ -116,7 +116,7 @@ def add(samples: np.ndarray, emotion: str, source: str, *, heard_in: str = "the 
         "id": sample_id,
         "emotion": emotion,
         "source": source,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": utc_now(),
         "duration": round(speech.size / SAMPLE_RATE, 2),
         **extra,
     }

@@ -1,7 +1,8 @@
 """The music library: playlists of tracks, the mood→playlist map and listening history.
 
-:class:`Library` is the only code that knows the schema. It never prints and
-never decides what to play; the CLI shows what it returns,
+:class:`Library` is the only code that knows the schema. It never prints,
+never decides what to play and never reads tags (a scan describes what it
+stores: :func:`moodplayer.music.scan.describe`); the CLI shows what it returns,
 :mod:`moodplayer.mood` and :mod:`moodplayer.music.autoplaylists` choose from it.
 """
 
@@ -10,15 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
 from moodplayer.emotions import EMOTIONS, parse_emotion
 from moodplayer.errors import LibraryError
+from moodplayer.files import utc_now
 from moodplayer.music.library import database, schema
 from moodplayer.music.library.database import guarded, write
 from moodplayer.music.track import Track
@@ -61,29 +61,6 @@ class Entry:
     track: Track
     missing: bool
     manual: bool
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def is_url(location: str) -> bool:
-    return location.startswith(("http://", "https://"))
-
-
-def is_windows_path(location: str) -> bool:
-    return bool(re.match(r"^[A-Za-z]:[\\/]", location))
-
-
-def normalise_location(location: str) -> str:
-    """A file as an absolute, normalised path (symlinks kept as named).
-
-    URLs, and Windows paths from a foreign playlist that matched no file here,
-    are kept exactly as written: they have no other honest spelling.
-    """
-    if is_url(location) or is_windows_path(location):
-        return location
-    return os.path.abspath(os.path.expanduser(location))
 
 
 class Library:
@@ -135,7 +112,7 @@ class Library:
         with write(self.db):
             if self._playlist_id(name, required=False) is not None:
                 raise LibraryError(f"a playlist named '{name}' already exists")
-            self.db["playlists"].insert({"name": name, "created_at": now()})
+            self.db["playlists"].insert({"name": name, "created_at": utc_now()})
 
     @guarded
     def delete_playlist(self, name: str) -> None:
@@ -180,22 +157,15 @@ class Library:
         ]
 
     @guarded
-    def add_tracks(self, name: str, locations: Sequence[str | Track]) -> list[Track]:
-        """Append files or URLs to a playlist, in order; returns the tracks added.
-
-        Each item is a location, or a :class:`Track` whose fields stand in for
-        tags the file does not have (an M3U's ``#EXTINF`` title, a stream's
-        name). Local files have their tags read with mutagen; a file that
-        does not exist is still added, flagged missing, so nothing a user
-        asked for disappears silently.
-        """
-        items = [item if isinstance(item, Track) else Track(location=item) for item in locations]
-        described = [describe(item) for item in items]
+    def add_tracks(self, name: str, rows: Sequence[Mapping]) -> list[Track]:
+        """Append described files or URLs (:func:`moodplayer.music.scan.describe`) to a playlist, in order;
+        returns the tracks added. A file that does not exist is still added, flagged missing, so nothing
+        a user asked for disappears silently."""
         with write(self.db):
             pid = self._playlist_id(name)
             position = self._last_position(pid)
             added = []
-            for row in described:
+            for row in rows:
                 track_id = self._upsert_track(row)
                 self.db.execute(
                     "DELETE FROM playlist_exclusions WHERE playlist_id = ? AND track_id = ?", [pid, track_id]
@@ -311,7 +281,7 @@ class Library:
             self.db.conn.executemany(
                 f"INSERT INTO tracks ({columns}, missing, added_at) VALUES ({marks}, 0, ?) "
                 f"ON CONFLICT (location) DO UPDATE SET {updates}, missing = 0",
-                [[row.get(c) for c in SCAN_COLUMNS] + [now()] for row in rows],
+                [[row.get(c) for c in SCAN_COLUMNS] + [utc_now()] for row in rows],
             )
 
     @guarded
@@ -475,7 +445,7 @@ class Library:
     ) -> int:
         """Log one detection and what it led to play; returns the history row id."""
         row = {
-            "at": now(),
+            "at": utc_now(),
             "emotion": emotion,
             "probabilities": json.dumps({k: round(float(v), 6) for k, v in probabilities.items()}),
             "valence": valence,
@@ -530,11 +500,11 @@ class Library:
             [(position, entry_id) for position, entry_id in enumerate(entry_ids, start=1)],
         )
 
-    def _upsert_track(self, row: dict) -> int:
+    def _upsert_track(self, row: Mapping) -> int:
         """The id of the track at ``row['location']``, created or refreshed from ``row``."""
         existing = self.db.execute("SELECT id FROM tracks WHERE location = ?", [row["location"]]).fetchone()
         if existing is None:
-            return self.db["tracks"].insert({**row, "added_at": now()}).last_pk
+            return self.db["tracks"].insert({**row, "added_at": utc_now()}).last_pk
         known = {k: v for k, v in row.items() if v is not None}
         self.db["tracks"].update(existing[0], known)
         return existing[0]
@@ -546,28 +516,6 @@ class Library:
     def _track(self, track_id: int) -> Track:
         row = self.db.execute(f"SELECT {TRACK_COLUMNS} FROM tracks t WHERE t.id = ?", [track_id]).fetchone()
         return _track(row)
-
-
-def describe(item: Track) -> dict:
-    """The row to store for an item: its own fields, overridden by the file's tags."""
-    from moodplayer.music.scan import read_tags
-
-    location = normalise_location(item.location)
-    row = {
-        "location": location,
-        "title": item.title,
-        "artist": item.artist,
-        "album": item.album,
-        "duration": item.duration,
-        "missing": 0,
-    }
-    if is_url(location) or is_windows_path(location):
-        return {**row, "missing": int(not is_url(location))}
-    if not os.path.isfile(location):
-        return {**row, "missing": 1}
-    tags = read_tags(location)
-    row.update({k: v for k, v in tags.items() if v is not None})
-    return row
 
 
 def _track(row: Sequence) -> Track:
