@@ -39,7 +39,7 @@ class Watching(ListeningUI):
         self.questions.append(question)
         return self.answer
 
-    def show_plan(self, plan):
+    def show_plan(self, plan, playing):
         self.plans.append(plan.playlists)
 
     def report(self, result):
