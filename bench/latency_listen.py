@@ -43,7 +43,7 @@ from test_player import write_tone  # noqa: E402
 from test_voice import enroll_through_the_mic  # noqa: E402
 from vmic import VirtualMic, speech_clip  # noqa: E402
 
-from moodplayer.music.player import Player  # noqa: E402
+from moodplayer.music.player import Player, Playing  # noqa: E402
 from moodplayer.voice.capture import record_voice  # noqa: E402
 
 
@@ -77,7 +77,7 @@ def first_audio(track, aout: str) -> tuple[float, float, float]:
     player = Player([track], aout=aout)
     built = time.monotonic()
     player.play()
-    while not any(e.startswith("playing") for e in player.poll()):
+    while not any(isinstance(e, Playing) for e in player.poll()):
         time.sleep(0.002)
     opened = time.monotonic()
     while player.position == 0:

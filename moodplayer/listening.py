@@ -219,9 +219,11 @@ class Listening:
 
     def time_first_audio(self, player: Player) -> None:
         """Start ``player`` and time its first audio from the end of the recording (``to_first_audio``)."""
+        from moodplayer.music.player import Playing
+
         player.play()
         deadline = time.perf_counter() + FIRST_AUDIO_TIMEOUT_S
-        while player.state == "playing" and not any(e.startswith("playing ") for e in player.poll()):
+        while player.state == "playing" and not any(isinstance(e, Playing) for e in player.poll()):
             if time.perf_counter() > deadline:
                 return
             time.sleep(0.005)

@@ -14,7 +14,16 @@ import soundfile as sf
 from vmic import vmic  # noqa: F401  (the fixture)
 
 from moodplayer.errors import PlaybackError
-from moodplayer.music.player import Player, choose_aout, libvlc_instance, load_vlc
+from moodplayer.music.player import (
+    Player,
+    PlayerEvent,
+    Playing,
+    PlayingSilently,
+    QueueEnded,
+    choose_aout,
+    libvlc_instance,
+    load_vlc,
+)
 from moodplayer.music.track import Track
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,7 +51,7 @@ def long_tone(tmp_path) -> Track:
     return write_tone(tmp_path / "long.ogg", 20.0, 220, "Long")
 
 
-def run_until(player: Player, done, timeout: float = 10.0) -> tuple[list[str], list[str]]:
+def run_until(player: Player, done, timeout: float = 10.0) -> tuple[list[PlayerEvent], list[str]]:
     """Poll like the app's main loop until ``done(player)``; return the events and the states seen."""
     events, states = [], [player.state]
     deadline = time.monotonic() + timeout
@@ -55,6 +64,11 @@ def run_until(player: Player, done, timeout: float = 10.0) -> tuple[list[str], l
     return events, states
 
 
+def lines(events: list[PlayerEvent]) -> list[str]:
+    """The events as the user reads them."""
+    return [str(e) for e in events]
+
+
 def ended(player: Player) -> bool:
     return player.state == "ended"
 
@@ -65,7 +79,12 @@ def test_plays_the_queue_in_order_then_ends(tones):
     player.play()
     assert player.current == tones[0]
     events, states = run_until(player, ended)
-    assert events == ["playing Test Artist – A", "playing Test Artist – B", "playing Test Artist – C", "end of queue"]
+    assert lines(events) == [
+        "playing Test Artist – A",
+        "playing Test Artist – B",
+        "playing Test Artist – C",
+        "end of queue",
+    ]
     assert states == ["playing", "ended"]
     assert player.current is None
 
@@ -78,7 +97,7 @@ def test_missing_empty_and_garbage_files_are_skipped_with_a_warning(tmp_path, to
     player = Player(queue, aout="dummy")
     player.play()
     events, _ = run_until(player, ended)
-    assert events == [
+    assert lines(events) == [
         f"skipped {tmp_path / 'gone.ogg'}: missing",
         f"skipped {tmp_path / 'empty.mp3'}: empty file",
         "playing Test Artist – A",
@@ -118,7 +137,7 @@ def test_next_and_previous(tones):
     assert player.current == tones[0]
     player.next(), player.next(), player.next()
     assert player.state == "ended"
-    assert player.poll()[-1] == "end of queue"
+    assert player.poll()[-1] == QueueEnded()
 
 
 def test_pause_holds_the_position(long_tone):
@@ -173,7 +192,7 @@ def test_repeat_one_replays_and_repeat_all_wraps(tones):
     seen = []
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and len(seen) < 2:
-        seen += [e for e in player.poll() if e.startswith("playing")]
+        seen += [str(e) for e in player.poll() if isinstance(e, Playing)]
         time.sleep(0.02)
     assert seen == ["playing Test Artist – A", "playing Test Artist – A"]
     assert player.toggle_repeat() == "off"
@@ -223,8 +242,7 @@ def test_a_track_that_ends_between_polls_is_still_announced_with_its_own_length(
     player.play()
     time.sleep(2.0)  # A (1.5 s; about 1 s through the dummy output) ends before the first poll
     events, _ = run_until(player, lambda p: p.current != tones[0])
-    assert events[0] == "playing Test Artist – A"
-    assert events[0].track == tones[0] and events[0].length == pytest.approx(1.5, abs=0.1)
+    assert events[0] == Playing(tones[0], events[0].length) and events[0].length == pytest.approx(1.5, abs=0.1)
     assert player.current == tones[1]
     player.close()
 
@@ -234,7 +252,7 @@ def test_an_untagged_track_gets_its_title_from_the_file_tags(tones):
     player = Player([bare], aout="dummy")
     player.play()
     events, _ = run_until(player, ended)
-    assert events[0] == "playing Test Artist – A"
+    assert isinstance(events[0], Playing) and str(events[0]) == "playing Test Artist – A"
     assert events[0].track.title == "A" and events[0].track.artist == "Test Artist"
 
 
@@ -271,7 +289,7 @@ def test_without_any_audio_output_it_plays_silently_and_says_so(tones, tmp_path,
         pytest.skip("this machine has a sound card")
     player = Player(tones[:1])
     assert player.aout == "dummy"
-    assert player.poll() == ["no audio output found: playing silently"]
+    assert player.poll() == [PlayingSilently()]
     monkeypatch.setenv("PULSE_SERVER", "unix:/run/somewhere/native")
     assert audio_output_available() and choose_aout(None) is None
     player.close()
@@ -285,5 +303,5 @@ def test_players_share_the_process_libvlc_instance_which_outlives_them(tones):
     assert libvlc_instance(load_vlc(), "dummy") is second._instance is first._instance
     second.play()
     events, _ = run_until(second, ended)
-    assert events == ["playing Test Artist – B", "end of queue"]
+    assert lines(events) == ["playing Test Artist – B", "end of queue"]
     second.close()

@@ -20,6 +20,7 @@ import os
 import queue
 import random
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from moodplayer.errors import PlaybackError
@@ -121,20 +122,50 @@ def unplayable_reason(track: Track) -> str | None:
     return None
 
 
-class Event(str):
-    """One of :meth:`Player.poll`'s lines; a "playing" one also carries its track and length.
+@dataclass(frozen=True)
+class Playing:
+    """libvlc plays ``track`` (its tags as read by then), ``length`` seconds long when known.
 
-    By the time the caller reads a "playing" line the queue may already have
-    moved on (a short track), so what the line is about travels with it.
+    By the time the caller reads it the queue may already have moved on (a
+    short track), so what the event is about travels with it.
     """
 
-    track: Track | None
+    track: Track
     length: float | None
 
-    def __new__(cls, text: str, *, track: Track | None = None, length: float | None = None) -> Event:
-        event = super().__new__(cls, text)
-        event.track, event.length = track, length
-        return event
+    def __str__(self) -> str:
+        return f"playing {self.track.display_title}"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A track that cannot be played, and why; the queue goes on without it."""
+
+    location: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"skipped {self.location}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class PlayingSilently:
+    """No sound card or sound server was found: the queue plays to libvlc's dummy output."""
+
+    def __str__(self) -> str:
+        return "no audio output found: playing silently"
+
+
+@dataclass(frozen=True)
+class QueueEnded:
+    """The last track finished (or was skipped): nothing more plays."""
+
+    def __str__(self) -> str:
+        return "end of queue"
+
+
+#: What :meth:`Player.poll` reports; ``str()`` of each is the line to show the user.
+PlayerEvent = Playing | Skipped | PlayingSilently | QueueEnded
 
 
 class Player:
@@ -174,10 +205,10 @@ class Player:
         self._volume = max(0, min(100, int(volume)))
         self.shuffle = False
         self.repeat = "off"
-        self._pending: list[str] = []
+        self._pending: list[PlayerEvent] = []
         if self.aout == "dummy" and aout is None and not os.environ.get("MOODPLAYER_AOUT"):
-            self._pending.append("no audio output found: playing silently")
-        self._pending += [f"skipped {self._tracks[i].location}: {why}" for i, why in self._unplayable.items()]
+            self._pending.append(PlayingSilently())
+        self._pending += [Skipped(self._tracks[i].location, why) for i, why in self._unplayable.items()]
         self._announced = True  # "playing <title>" is said once libvlc really plays the current track
         self._media = None
 
@@ -320,12 +351,11 @@ class Player:
 
     # --- the main-loop side ----------------------------------------------------
 
-    def poll(self) -> list[str]:
-        """Handle what libvlc reported since the last call; return lines describing what happened.
+    def poll(self) -> list[PlayerEvent]:
+        """Handle what libvlc reported since the last call; return what happened, in order.
 
-        Lines are ``playing <title>`` (once libvlc has started decoding it),
-        ``skipped <location>: <reason>``, ``end of queue`` and notes such as
-        silent playback.
+        :class:`Playing` comes once libvlc has started decoding a track;
+        :class:`Skipped`, :class:`QueueEnded` and :class:`PlayingSilently` as they happen.
         """
         self._announce_if_started()
         while True:
@@ -365,7 +395,7 @@ class Player:
             self._advance()
 
     def _announce_if_started(self, *, finished: bool = False) -> None:
-        """Say "playing <title>" once libvlc really plays the current track.
+        """Report :class:`Playing` once libvlc really plays the current track.
 
         That is when its clock moves — or, for a track whose title is known,
         as soon as libvlc knows its length; a bare path waits for the clock, as
@@ -378,7 +408,7 @@ class Player:
         opened = track.title is not None and self._mp.get_length() > 0
         if finished or opened or self._mp.get_time() > 0:
             self._announced = True
-            self._pending.append(Event(f"playing {track.display_title}", track=track, length=self.length))
+            self._pending.append(Playing(track, self.length))
 
     def _tag_from_media(self, index: int) -> Track:
         """The track, its missing title/artist/album filled in from the tags libvlc has read.
@@ -404,7 +434,7 @@ class Player:
 
     def _skip(self, index: int, reason: str) -> None:
         self._unplayable[index] = reason
-        self._pending.append(f"skipped {self._tracks[index].location}: {reason}")
+        self._pending.append(Skipped(self._tracks[index].location, reason))
 
     def _advance(self) -> None:
         """Go to the next queue position, wrapping on repeat all; past the end the queue is over."""
@@ -449,4 +479,4 @@ class Player:
         self._mp.stop()
         self._state = "ended"
         self._pos = 0
-        self._pending.append("end of queue")
+        self._pending.append(QueueEnded())

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
-from moodplayer.music.player import Player
+from moodplayer.music.player import Player, Playing, PlayingSilently, QueueEnded, Skipped
 from moodplayer.music.track import Track
 from moodplayer.ui.console import out, warn
 from moodplayer.ui.views import clock
@@ -66,10 +66,10 @@ def _run_plain(player: Player, title: str) -> None:
     player.play()
     while player.state != "ended":
         for event in player.poll():
-            if event.startswith("playing "):
+            if isinstance(event, Playing):
                 out.print(f"▶ {event.track.display_title} ({clock(event.length)})", markup=False)
-            elif event.startswith("skipped ") or event.startswith("no audio output"):
-                warn(event)
+            elif isinstance(event, (Skipped, PlayingSilently)):
+                warn(str(event))
         time.sleep(POLL_SECONDS / 2)
 
 
@@ -188,10 +188,10 @@ def build_app(player: Player, title: str, on_listen_again=None, on_wrong_mood=No
                 self.exit()
                 return
             for event in events:
-                if event == "end of queue":
+                if isinstance(event, QueueEnded):
                     self.exit()
-                elif not event.startswith("playing "):
-                    self.message = event
+                elif not isinstance(event, Playing):
+                    self.message = str(event)
             views.first(Static).update(self.render_view())
 
         def render_view(self):
