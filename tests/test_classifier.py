@@ -10,6 +10,7 @@ import pytest
 
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import ModelError, NoSpeechError
+from moodplayer.voice import model_versions as versions
 from moodplayer.voice.classifier import Classifier
 from tests.conftest import run_cli
 
@@ -79,7 +80,9 @@ def test_load_of_a_missing_model_is_a_model_error(tmp_path):
         Classifier.load(tmp_path / "absent.safetensors")
 
 
-def test_evaluate_json_reports_every_figure(tmp_path, classifier, ravdess):
+def test_evaluate_json_reports_every_figure_and_the_model_in_force(tmp_path, classifier, ravdess):
+    versions.export("shipped", tmp_path / "copy.safetensors")
+    in_force = versions.use(versions.import_file(tmp_path / "copy.safetensors"))
     for actor in _unseen_actor_dirs(classifier, ravdess):
         (tmp_path / "data" / actor.name).mkdir(parents=True)
         for clip in sorted(actor.glob("*.flac"))[::3]:
@@ -89,6 +92,7 @@ def test_evaluate_json_reports_every_figure(tmp_path, classifier, ravdess):
     assert result.returncode == 0, result.stderr
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = json.loads(result.stdout)
+    assert report["model"] == str(versions.weights_path(in_force.id))
     assert report["n"] == 40 and report["speakers"] == 2
     assert 0.25 < report["accuracy"] <= 1 and 0.25 < report["uar"] <= 1
     assert set(report["per_class"]) >= set(EMOTIONS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 JSON_HELP = "Print JSON only."
 DEVICE_HELP = "Input device (index or name; see `moodplayer devices`)."
-MODEL_HELP = "Model file (default: the shipped one)."
+MODEL_HELP = "Model file (default: the version in force; see `moodplayer model list`)."
 AOUT_HELP = "VLC audio output (e.g. pulse, alsa, dummy)."
 SPEAKER_PATTERN_HELP = "Regex on file names whose first group is the speaker (folder-per-label trees)."
 SAMPLE_ID_HELP = "The sample's ID (see `moodplayer samples list`)."

@@ -271,7 +271,6 @@ def evaluate(
     shown beside the model's own cross-validation from its metadata.
     """
     from moodplayer.errors import AudioError
-    from moodplayer.paths import default_model_path
     from moodplayer.voice.audio import load_audio
     from moodplayer.voice.classifier import Classifier
     from moodplayer.voice.datasets import discover
@@ -311,7 +310,7 @@ def evaluate(
     predicted = ["no-speech" if p is None else classifier.labels[int(p.argmax())] for p in probabilities]
     result = {
         "data": str(data_dir),
-        "model": str(model or default_model_path()),
+        "model": str(classifier.path),
         "adapt": adapt,
         **scores(truth, predicted),
     }

@@ -207,6 +207,8 @@ class Classifier:
         self.enrolment_shift = EnrolmentShift.from_dict(shift) if shift else None
         #: Which weights these are: a voice's batch-norm statistics hold for these weights only.
         self.model_id: str = metadata.get("weights_sha256", "")
+        #: The file these weights came from (set by :meth:`load`).
+        self.path: Path | None = None
 
     @classmethod
     def load(cls, path: Path | None = None) -> Classifier:
@@ -219,11 +221,14 @@ class Classifier:
         from moodplayer.voice.model_versions import active_model_path
         from moodplayer.voice.threads import use_inference_threads
 
-        net, metadata = load_model(Path(path) if path is not None else active_model_path())
+        path = Path(path) if path is not None else active_model_path()
+        net, metadata = load_model(path)
         if tuple(metadata["labels"]) != emotions.EMOTIONS:
             raise ModelError(f"model labels {metadata['labels']} are not moodplayer's eight emotions")
         use_inference_threads()
-        return cls(net, metadata)
+        classifier = cls(net, metadata)
+        classifier.path = path
+        return classifier
 
     def warm_up(self) -> None:
         """Classify a synthetic vowel once, so the user's first clip does not pay for the set-up
