@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from moodplayer.cli.app import app, expand_typed_paths
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     import typer
 
     # Typer vendors click from 0.26 on; its exceptions are the ones raised, whichever click it uses.
-    ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    ClickException: type[Any] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
     Abort = typer.Abort
 
     from moodplayer.cli.app import debugging

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Literal, NamedTuple, TypeVar
 
 from moodplayer.errors import LibraryError
 from moodplayer.files import utc_now
@@ -213,7 +213,7 @@ def iff_text_tags(path: str | Path) -> dict[str, str]:
 
 
 def _walk_iff(f, big_endian: bool, found: dict[str, str], end: int | None = None) -> None:
-    order = "big" if big_endian else "little"
+    order: Literal["big", "little"] = "big" if big_endian else "little"
     while end is None or f.tell() + 8 <= end:
         header = f.read(8)
         if len(header) < 8:

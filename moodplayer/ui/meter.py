@@ -7,9 +7,14 @@ terminal (and not for ``--json``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from moodplayer.voice.capture import BLOCK_SECONDS
+
+if TYPE_CHECKING:
+    from rich.live import Live
 
 #: Peak level (dBFS) under which the meter says "too quiet", once this far in.
 TOO_QUIET_DB, TOO_QUIET_AFTER = -40.0, 1.5
@@ -25,7 +30,7 @@ class RecordingMeter:
         self.max_seconds = max_seconds
         self.console = err
         self.enabled = enabled and err.is_terminal
-        self.live = None
+        self.live: Live | None = None
 
     def __enter__(self) -> RecordingMeter:
         if self.enabled:

@@ -325,14 +325,14 @@ class KeyHints:
 
 def now_playing_view(player: Player, heading: str, status: str | KeyHints = ""):
     """The view's body as a rich renderable: heading, track, progress, settings, up next."""
-    from rich.console import Group
+    from rich.console import Group, RenderableType
     from rich.progress_bar import ProgressBar
     from rich.table import Table
     from rich.text import Text
 
     track = player.current
     symbol = {"playing": "▶", "paused": "⏸"}.get(player.state, "■")
-    lines = [Text(heading, style="bold")]
+    lines: list[RenderableType] = [Text(heading, style="bold")]
     lines.append(Text(f"{symbol} {track.display_title}" if track else f"{symbol} {player.state}", style="bold cyan"))
     if track is not None and track.album:
         lines.append(Text(f"  {track.album}", style="dim"))

@@ -110,7 +110,7 @@ class Library:
         if not name:
             raise LibraryError("a playlist needs a name")
         with write(self.db):
-            if self._playlist_id(name, required=False) is not None:
+            if self._find_playlist(name) is not None:
                 raise LibraryError(f"a playlist named '{name}' already exists")
             self.db["playlists"].insert({"name": name, "created_at": utc_now()})
 
@@ -130,7 +130,7 @@ class Library:
             raise LibraryError("a playlist needs a name")
         with write(self.db):
             pid = self._playlist_id(old)
-            other = self._playlist_id(new, required=False)
+            other = self._find_playlist(new)
             if other is not None and other != pid:
                 raise LibraryError(f"a playlist named '{new}' already exists")
             self.db.execute("UPDATE playlists SET name = ? WHERE id = ?", [new, pid])
@@ -474,10 +474,14 @@ class Library:
 
     # -- internals -----------------------------------------------------------------
 
-    def _playlist_id(self, name: str, required: bool = True) -> int | None:
-        row = self.db.execute("SELECT id FROM playlists WHERE name = ?", [name.strip()]).fetchone()
-        if row is None and required:
+    def _playlist_id(self, name: str) -> int:
+        pid = self._find_playlist(name)
+        if pid is None:
             raise LibraryError(f"no playlist named '{name}'; create it with: moodplayer playlist create '{name}'")
+        return pid
+
+    def _find_playlist(self, name: str) -> int | None:
+        row = self.db.execute("SELECT id FROM playlists WHERE name = ?", [name.strip()]).fetchone()
         return row[0] if row else None
 
     def _last_position(self, pid: int) -> int:
