@@ -21,7 +21,16 @@ from moodplayer.music.autoplaylists import autoplaylists
 from moodplayer.music.library import Library
 from moodplayer.music.library.schema import MIGRATIONS
 from moodplayer.music.mood_features import extract
-from moodplayer.music.scan import analyse, describe, load_excerpt, mood_point, read_tags, scan
+from moodplayer.music.scan import (
+    WORKER_NICENESS,
+    analyse,
+    describe,
+    load_excerpt,
+    mood_point,
+    parallel_map,
+    read_tags,
+    scan,
+)
 from tests.test_library import REPO, make_audio
 
 
@@ -270,3 +279,9 @@ def test_wav_and_aiff_text_chunks_give_tags_in_utf8_or_windows_1252(tmp_path):
     cut = tmp_path / "cut.wav"
     cut.write_bytes(legacy.read_bytes()[:-9])  # the artist chunk cut short: what was read stays
     assert read_tags(cut)["title"] == "Café au lait"
+
+
+def test_the_scan_pool_runs_below_the_callers_priority():
+    """Playback and `listen` stay responsive: a busy core favours them over the analysis workers."""
+    ours = os.nice(0)
+    assert set(parallel_map(os.nice, [0, 0, 0, 0], jobs=2)) == {min(ours + WORKER_NICENESS, 19)}

@@ -566,8 +566,15 @@ def parallel_map(function: Callable[[T], R], items: list[T], jobs: int | None) -
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+#: How far below the user's other programs the pool's processes (and their ffmpeg) run (``nice``): on a
+#: core a worker shares, ``listen`` or the player gets twice the worker's share, so they stay responsive
+#: while a big library is scanned; beside busy programs a worker still gets a third of its core (a half
+#: at equal priority), enough for the scan's speed on a busy machine (docs/experiments.md, library scan).
+WORKER_NICENESS = 3
+
+
 def _quiet_worker() -> None:
-    """One BLAS thread per worker (the pool is the parallelism), and a silent stderr.
+    """One BLAS thread per worker (the pool is the parallelism), a lower priority, and a silent stderr.
 
     The thread limits take effect because this module imports numpy only
     inside functions: the worker loads OpenBLAS after this has run.
@@ -578,6 +585,7 @@ def _quiet_worker() -> None:
 
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[name] = "1"
+    os.nice(WORKER_NICENESS)
     warnings.simplefilter("ignore")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
