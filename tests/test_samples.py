@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import REPO, run_cli
+from test_record import has_sound_card
 from vmic import speech_clip, vmic  # noqa: F401  (the fixture)
 
 from moodplayer.errors import NoSpeechError
@@ -110,6 +111,42 @@ def test_samples_list_and_play_through_the_cli():
     )
 
 
+def test_samples_add_keeps_the_good_recordings_and_says_which_were_refused(tmp_path):
+    memo = tmp_path / "voice memo.ogg"
+    sf.write(memo, padded_voice(), SAMPLE_RATE, format="OGG")
+    (tmp_path / "notes.m4a").write_text("not a recording\n")
+    sf.write(tmp_path / "silence.wav", np.zeros(3 * SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    files = [str(memo), str(tmp_path / "notes.m4a"), str(tmp_path / "silence.wav")]
+    result = run_cli("samples", "add", *files, "--emotion", "Calm")
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"added sample 1 (calm, {store.get(1).duration:.1f} s of speech) from {memo}"
+    assert lines[1].startswith(f"error: cannot read {tmp_path / 'notes.m4a'}: it is not audio")
+    assert lines[2].startswith(f"error: no speech heard in {tmp_path / 'silence.wav'}") and len(lines) == 3
+    [sample] = store.all_samples()
+    assert (sample.emotion, sample.source, sample.extra) == ("calm", "imported", {"file": "voice memo.ogg"})
+    listed = run_cli("samples", "list", env={"COLUMNS": "80"}).stdout
+    assert "imported" in listed and listed.rstrip().endswith("1 clip: calm 1")
+
+
+def test_a_wrong_emotion_is_refused_before_anything_is_asked_or_stored(tmp_path):
+    for command in (["record"], ["samples", "add", str(VOICE)]):
+        result = run_cli(*command, "--emotion", "grumpy")
+        assert result.returncode == 2
+        (line,) = result.stderr.splitlines()
+        assert "unknown emotion 'grumpy'" in line and line.endswith(f"(see: moodplayer {' '.join(command[:2])} --help)")
+    assert store.all_samples() == []
+
+
+@pytest.mark.skipif(has_sound_card(), reason="needs a machine without sound cards (as CI is)")
+@pytest.mark.parametrize("command", [["record", "--emotion", "happy"], ["voice", "enroll"]])
+def test_without_a_microphone_record_and_enroll_say_so_before_the_first_sentence(tmp_path, command):
+    result = run_cli(*command, env={"PULSE_SERVER": f"unix:{tmp_path / 'no-server'}"})
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: no audio input device found (no microphone?)")
+
+
 def test_record_stores_the_speech_heard_by_the_microphone(vmic, tmp_path):
     clip = speech_clip(tmp_path)
     vmic.play(clip, delay=3.0)  # after the command has started and opened the microphone
@@ -152,5 +189,5 @@ def test_ctrl_c_keeps_the_clips_already_saved(vmic, tmp_path):
     proc.send_signal(signal.SIGINT)
     rest = proc.communicate(timeout=20)[1]
     assert proc.returncode == 130
-    assert "kept the 1 clip(s) recorded before stopping" in rest and "Traceback" not in rest
+    assert "kept the 1 clip recorded before stopping" in rest and "Traceback" not in rest
     assert [s.emotion for s in store.all_samples()] == ["angry"]

@@ -9,6 +9,21 @@ MODEL_HELP = "Model file (default: the version in force; see `moodplayer model l
 AOUT_HELP = "VLC audio output (e.g. pulse, alsa, dummy)."
 SPEAKER_PATTERN_HELP = "Regex on file names whose first group is the speaker (folder-per-label trees)."
 SAMPLE_ID_HELP = "The sample's ID (see `moodplayer samples list`)."
+EMOTIONS_HELP = "neutral, calm, happy, sad, angry, fearful, disgust or surprised"
+
+
+def emotion_option(value: str | None) -> str | None:
+    """An ``--emotion`` as one of the eight labels, checked as the command line is read, before any work."""
+    import typer
+
+    from moodplayer.emotions import parse_emotion
+
+    if value is None:
+        return None
+    try:
+        return parse_emotion(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def device_arg(device: str | None) -> int | str | None:

@@ -8,13 +8,24 @@ model in force to.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
 from moodplayer.cli.app import app
-from moodplayer.cli.common import AOUT_HELP, DEVICE_HELP, JSON_HELP, SAMPLE_ID_HELP, device_arg, say
+from moodplayer.cli.common import (
+    AOUT_HELP,
+    DEVICE_HELP,
+    EMOTIONS_HELP,
+    JSON_HELP,
+    SAMPLE_ID_HELP,
+    device_arg,
+    emotion_option,
+    say,
+    say_verbatim,
+)
 
-samples_app = typer.Typer(help="List, play and delete your recorded voice samples.", no_args_is_help=True)
+samples_app = typer.Typer(help="Add, list, play and delete your voice samples.", no_args_is_help=True)
 app.add_typer(samples_app, name="samples")
 
 #: Short, emotionally neutral sentences (RAVDESS's two, and more like them) to read in the asked emotion.
@@ -37,10 +48,7 @@ MAX_SILENT_TRIES = 3
 @app.command()
 def record(
     emotion: str = typer.Option(
-        ...,
-        "--emotion",
-        "-e",
-        help="The emotion to speak in (neutral, calm, happy, sad, angry, fearful, disgust, surprised).",
+        ..., "--emotion", "-e", callback=emotion_option, help=f"The emotion to speak in: {EMOTIONS_HELP}."
     ),
     count: int = typer.Option(5, "--count", "-n", min=1, max=100, help="How many clips to record."),
     seconds: float = typer.Option(
@@ -51,16 +59,14 @@ def record(
     """Record your voice reading short sentences in one emotion, for `train --personal`.
 
     Each clip is kept as soon as it is recorded: Ctrl-C stops, keeping the clips
-    already saved. A recording with no speech in it is asked for again.
+    already saved. A recording with no speech in it is asked for again. The
+    microphone is checked before the first sentence is shown.
     """
-    from moodplayer.emotions import parse_emotion
-
-    try:
-        emotion = parse_emotion(emotion)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--emotion") from None
+    from moodplayer.ui.views import count as counted
     from moodplayer.voice import sample_store as store
+    from moodplayer.voice.capture import check_input
 
+    check_input(device_arg(device))
     first = len(store.all_samples())  # vary the sentences from one run of `record` to the next
     saved = 0
     try:
@@ -71,8 +77,8 @@ def record(
             say(f"saved sample {sample.id} ({sample.emotion}, {sample.duration:.1f} s)")
     finally:
         if saved < count:
-            say(f"kept the {saved} clip(s) recorded before stopping")
-    say(f"{count} {emotion} clip(s) saved; see them with: moodplayer samples list")
+            say(f"kept the {counted(saved, 'clip')} recorded before stopping")
+    say(f"{counted(count, emotion + ' clip')} saved; see them with: moodplayer samples list")
 
 
 def _record_one(emotion: str, sentence: str, progress: str, seconds: float, device: str | None):
@@ -104,6 +110,40 @@ def _wait_until_ready() -> None:
         err.input("  press Enter, then speak… ")
 
 
+@samples_app.command("add")
+def samples_add(
+    files: list[Path] = typer.Argument(
+        ...,
+        metavar="FILE...",
+        help="Recordings you already have: voice memos, a phone's clips (any format detect reads).",
+    ),
+    emotion: str = typer.Option(
+        ..., "--emotion", "-e", callback=emotion_option, help=f"The emotion spoken in them: {EMOTIONS_HELP}."
+    ),
+) -> None:
+    """Add recordings you already have to your voice samples, for `train --personal`.
+
+    Each is checked as a recorded clip is: readable audio with speech in it,
+    at most 30 s of speech, kept trimmed to it. A file that fails is reported
+    and the others are still added; the exit status is then 1.
+    """
+    from moodplayer.errors import MoodplayerError
+    from moodplayer.ui.console import fail
+    from moodplayer.voice import sample_store as store
+
+    failures = 0
+    for path in files:
+        try:
+            sample = store.add_file(path, emotion)
+        except MoodplayerError as exc:
+            fail(str(exc))
+            failures += 1
+            continue
+        say_verbatim(f"added sample {sample.id} ({sample.emotion}, {sample.duration:.1f} s of speech) from {path}")
+    if failures:
+        raise typer.Exit(1)
+
+
 @samples_app.command("list")
 def samples_list(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Your voice samples: ID, emotion, where each came from, length and date."""
@@ -112,20 +152,25 @@ def samples_list(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) 
     from rich.table import Table
 
     from moodplayer.ui.console import out
+    from moodplayer.ui.views import count, local_time
     from moodplayer.voice import sample_store as store
 
     found = store.all_samples()
     if as_json:
         print(json.dumps([s.to_dict() for s in found]))
         return
+    if not found:
+        say(
+            "no voice samples yet: record some with `moodplayer record --emotion happy`, "
+            "or add recordings you have with `moodplayer samples add FILE... --emotion happy`"
+        )
+        return
     table = Table("id", "emotion", "source", "seconds", "recorded")
     for s in found:
-        table.add_row(str(s.id), s.emotion, s.source, f"{s.duration:.1f}", s.created.replace("T", " ")[:16])
+        table.add_row(str(s.id), s.emotion, s.source, f"{s.duration:.1f}", local_time(s.created))
     out.print(table)
     counts = Counter(s.emotion for s in found)
-    out.print(
-        f"{len(found)} clips" + (": " + ", ".join(f"{e} {n}" for e, n in sorted(counts.items())) if found else "")
-    )
+    out.print(f"{count(len(found), 'clip')}: " + ", ".join(f"{e} {n}" for e, n in sorted(counts.items())))
 
 
 @samples_app.command("play")

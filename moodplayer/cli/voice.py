@@ -9,6 +9,7 @@ import typer
 
 from moodplayer.cli.app import app
 from moodplayer.cli.common import DEVICE_HELP, JSON_HELP, device_arg
+from moodplayer.ui.views import count
 
 voice_app = typer.Typer(help="Teach moodplayer how your voice usually sounds (no labels needed).", no_args_is_help=True)
 app.add_typer(voice_app, name="voice")
@@ -39,14 +40,17 @@ def enroll(
 
     A sentence that comes out silent, clipped, too short or too noisy is
     refused with the reason, and you read it again. The new profile replaces
-    the old one only once every sentence is recorded.
+    the old one only once every sentence is recorded. The microphone is
+    checked before the first sentence is shown.
     """
     from moodplayer.ui.console import err, out
     from moodplayer.ui.meter import record_with_meter
     from moodplayer.voice import profiles
     from moodplayer.voice.audio import speech_only
+    from moodplayer.voice.capture import check_input
     from moodplayer.voice.classifier import Classifier
 
+    check_input(device_arg(device))
     name = profiles.active_name(profile)
     classifier = Classifier.load()  # the profile is the model's: its features, what its batch norms hear
     config = classifier.features
@@ -65,7 +69,7 @@ def enroll(
     for number, speech in enumerate(clips, start=1):
         profiles.save_clip(name, speech, number)
     profiles.save_profile(fresh)
-    out.print(f"voice profile '{name}': {fresh.clips} sentences, {fresh.seconds:.1f} s of speech")
+    out.print(f"voice profile '{name}': {count(fresh.clips, 'sentence')}, {fresh.seconds:.1f} s of speech")
 
 
 def _record_good_take(record, problem_of):
@@ -129,13 +133,13 @@ def show(
     if summary["adapts_model"]:
         state += ", the model's batch norms moved to this voice"
     out.print(
-        f"voice profile '{found.name}': {found.clips} clips, {found.seconds:.1f} s of speech, "
+        f"voice profile '{found.name}': {count(found.clips, 'clip')}, {found.seconds:.1f} s of speech, "
         f"since {found.created[:10]}, updated {found.updated[:16].replace('T', ' ')}; {state}"
     )
     if "pitch_hz" in summary and voices.get("pitch_hz"):
         trained = voices["pitch_hz"]
         out.print(
-            f"typical pitch {summary['pitch_hz']:.0f} Hz; the model's {len(trained)} training speakers: "
+            f"typical pitch {summary['pitch_hz']:.0f} Hz; the model's {count(len(trained), 'training speaker')}: "
             f"{trained[0]:.0f}–{trained[-1]:.0f} Hz"
         )
 
