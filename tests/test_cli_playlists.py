@@ -60,7 +60,7 @@ def test_names_and_tags_with_brackets_are_shown_as_written(tmp_path):
     make_audio(tmp_path / "[live] song.ogg", title="Song [Live at /dev/null]", artist="[bold]Band")
     ok("playlist", "create", "[2024] Best")
     added = ok("playlist", "add", "[2024] Best", str(tmp_path / "[live] song.ogg"))
-    assert "added 1 tracks to '[2024] Best'" in added.stderr
+    assert "added 1 track to '[2024] Best'" in added.stderr
     shown = ok("playlist", "show", "[2024] Best").stdout
     assert "Song [Live at /dev/null]" in shown and "[bold]Band" in shown and "[2024] Best" in shown
 
@@ -126,6 +126,19 @@ def test_import_reports_missing_entries_and_export_round_trips(album, tmp_path):
     ]
     again = run_cli("playlist", "import", str(album / "list.m3u8"))
     assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_export_into_a_folder_that_is_not_there_needs_parents(album, tmp_path):
+    ok("playlist", "create", "one")
+    assert "added 1 track to 'one'" in ok("playlist", "add", "one", str(album / "b")).stderr
+    typo = tmp_path / "Playlsts" / "car" / "one.m3u"
+    refused = run_cli("playlist", "export", "one", str(typo))
+    assert refused.returncode == 1
+    assert refused.stderr == f"error: there is no folder {typo.parent} to write into; create it, or add --parents\n"
+    assert not (tmp_path / "Playlsts").exists()
+    written = ok("playlist", "export", "one", str(typo), "--parents")
+    assert written.stderr == f"wrote 1 entry of 'one' to {typo}\n"
+    assert typo.read_text().splitlines()[-1] == str(album / "b" / "03 thïrd.flac")
 
 
 def test_a_damaged_database_is_one_line_and_kept(isolated_home):

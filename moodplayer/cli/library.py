@@ -18,6 +18,7 @@ import typer
 
 from moodplayer.cli.app import app
 from moodplayer.cli.common import JSON_HELP, markup_safe, open_library, say_verbatim
+from moodplayer.ui.views import count
 
 library_app = typer.Typer(
     help="Scan music folders, list their moods, fill mood playlists, train the music-mood model.",
@@ -92,7 +93,7 @@ def _print_scan(report, as_json: bool) -> None:
     for path, reason in report.failures:
         warn(f"skipped {markup_safe(path)}: {markup_safe(reason)}")
     out.print(
-        f"{report.found} files: {report.stored} added or updated, {report.unchanged} unchanged, "
+        f"{count(report.found, 'file')}: {report.stored} added or updated, {report.unchanged} unchanged, "
         f"{len(report.failures)} skipped, {report.vanished} newly missing"
     )
 
@@ -113,7 +114,7 @@ def missing(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> No
         return
     for track in gone:
         out.print(track.location, markup=False)
-    say_verbatim(f"{len(gone)} missing files")
+    say_verbatim(f"{count(len(gone), 'missing file')}")
 
 
 @library_app.command("autoplaylists")
@@ -161,7 +162,8 @@ def _print_fills(filled: dict) -> None:
     out.print(table)
     added = sum(len(fill.added) for fill in filled.values())
     removed = sum(len(fill.removed) for fill in filled.values())
-    say_verbatim(f"{added} entries added and {removed} taken out" if added or removed else "no playlist changed")
+    changed = f"{count(added, 'entry', 'entries')} added and {removed} taken out"
+    say_verbatim(changed if added or removed else "no playlist changed")
 
 
 QUADRANT_NAMES = ("Q1 happy", "Q2 angry", "Q3 sad", "Q4 calm")
@@ -345,7 +347,7 @@ def _print_scores(result: dict) -> None:
     from moodplayer.ui.console import out
 
     scored = [("model", result["scores"])] + ([("formula", result["baseline"])] if "baseline" in result else [])
-    table = Table("", "quadrant", "valence sign", "arousal sign", caption=f"{result['scores']['clips']} clips")
+    table = Table("", "quadrant", "valence sign", "arousal sign", caption=count(result["scores"]["clips"], "clip"))
     for name, scores in scored:
         table.add_row(name, *(f"{scores[key]:.1%}" for key in ("quadrant", "valence", "arousal")))
     out.print(table)

@@ -14,6 +14,7 @@ import typer
 
 from moodplayer.cli.app import app
 from moodplayer.cli.common import JSON_HELP, markup_safe, open_library, say_verbatim
+from moodplayer.ui.views import count
 
 playlist_app = typer.Typer(help="Create, fill, reorder, import and export playlists.", no_args_is_help=True)
 app.add_typer(playlist_app, name="playlist")
@@ -109,7 +110,7 @@ def _print_entries(name: str, entries, total: float) -> None:
         "album",
         "time",
         title=markup_safe(name),
-        caption=f"{len(entries)} tracks, {clock(total or None)}",
+        caption=f"{count(len(entries), 'track')}, {clock(total or None)}",
     )
     for e in entries:
         title = markup_safe(e.track.title or e.track.display_title)
@@ -134,7 +135,7 @@ def add(
     rows = describe(expand_items(items))
     with open_library() as lib:
         added = lib.add_tracks(name, rows)
-    say_verbatim(f"added {len(added)} tracks to '{name}'")
+    say_verbatim(f"added {count(len(added), 'track')} to '{name}'")
 
 
 @playlist_app.command("remove")
@@ -146,8 +147,8 @@ def remove(
 ) -> None:
     """Remove entries by position (the files and other playlists are untouched)."""
     with open_library() as lib:
-        count = lib.remove_entries(name, positions)
-    say_verbatim(f"removed {count} entries from '{name}'")
+        removed = lib.remove_entries(name, positions)
+    say_verbatim(f"removed {count(removed, 'entry', 'entries')} from '{name}'")
 
 
 @playlist_app.command("move")
@@ -183,19 +184,34 @@ def import_(
     missing = [e for e in entries if not e.found]
     for entry in missing:
         warn(f"not found, kept as missing: {markup_safe(entry.written)}")
-    say_verbatim(f"imported {len(entries)} entries into '{name}'" + (f" ({len(missing)} missing)" if missing else ""))
+    imported = count(len(entries), "entry", "entries")
+    say_verbatim(f"imported {imported} into '{name}'" + (f" ({len(missing)} missing)" if missing else ""))
 
 
 @playlist_app.command("export")
 def export(
     name: str = typer.Argument(..., help="Playlist (or mood) to export."),
     file: Path = typer.Argument(..., help="The .m3u/.m3u8 file to write (replaced atomically)."),
+    parents: bool = typer.Option(False, "--parents", help="Create FILE's folder (and any above it) if missing."),
 ) -> None:
-    """Write a playlist as extended M3U; files under FILE's folder get relative paths."""
+    """Write a playlist as extended M3U; files under FILE's folder get relative paths.
+
+    FILE's folder must exist (a typo in it should not create a new tree of
+    folders), unless --parents is given.
+    """
+    from moodplayer.errors import MoodplayerError
     from moodplayer.music.m3u import write_m3u
 
+    folder = file.absolute().parent
+    if not folder.is_dir():
+        if not parents or folder.exists():
+            raise MoodplayerError(f"there is no folder {folder} to write into; create it, or add --parents")
+        try:
+            folder.mkdir(parents=True)
+        except OSError as exc:
+            raise MoodplayerError(f"cannot create the folder {folder}: {exc.strerror}") from None
     with open_library() as lib:
         name = lib.resolve(name)
         tracks = lib.tracks(name)
     write_m3u(file, tracks)
-    say_verbatim(f"wrote {len(tracks)} entries of '{name}' to {file}")
+    say_verbatim(f"wrote {count(len(tracks), 'entry', 'entries')} of '{name}' to {file}")

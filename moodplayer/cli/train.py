@@ -13,6 +13,7 @@ import typer
 
 from moodplayer.cli.app import app
 from moodplayer.cli.common import MODEL_HELP, SPEAKER_PATTERN_HELP, say
+from moodplayer.ui.views import count
 
 
 def _progress(loss: bool = True, uar: bool = True):
@@ -116,11 +117,11 @@ def train(
     chosen = {"epochs": epochs, "ensemble": ensemble}
     recipe = replace(Recipe(), **{name: value for name, value in chosen.items() if value is not None})
     clips = discover(data_dir, speaker_pattern)
-    with err.status(f"features of {len(clips)} clips (cached after the first run)…"):
+    with err.status(f"features of {count(len(clips), 'clip')} (cached after the first run)…"):
         examples = make_examples(clips, config, recipe.speeds, recipe.degraded_copies, recipe.speed_views)
     if not examples:
         raise MoodplayerError(f"no clip in {data_dir} has one of the eight emotions and audible speech")
-    err.print(f"{len(examples)} clips, {len(speakers(examples))} speakers")
+    err.print(f"{count(len(examples), 'clip')}, {count(len(speakers(examples)), 'speaker')}")
     tuning = None
     if tune > 0:
         recipe, trials = _tune(examples, tune, recipe, seed, jobs)
@@ -341,7 +342,7 @@ def _print_scores(result: dict) -> None:
     from moodplayer.ui.console import out
 
     out.print(
-        f"{result['n']} clips, {result['speakers']} speakers: "
+        f"{count(result['n'], 'clip')}, {count(result['speakers'], 'speaker')}: "
         f"accuracy {result['accuracy']:.1%}, UAR {result['uar']:.1%}"
     )
     if "closed_set" in result:
@@ -406,9 +407,9 @@ def _plot_confusion(result: dict, path: Path) -> None:
     ax.imshow(recall, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)
-    for (i, j), count in np.ndenumerate(matrix):
-        if count:
-            ax.text(j, i, int(count), ha="center", va="center", color="white" if recall[i, j] > 0.5 else "black")
+    for (i, j), clips in np.ndenumerate(matrix):
+        if clips:
+            ax.text(j, i, int(clips), ha="center", va="center", color="white" if recall[i, j] > 0.5 else "black")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(
@@ -445,7 +446,7 @@ def train_personal(force: bool = False, seed: int = 0, recipe=None) -> str:
     )
     net, report = personal.adapt(base, metadata, examples, recipe or personal.TuneRecipe(), seed, say)
     out.print(
-        f"accuracy on your own clips ({report['folds']}-fold, {report['n']} clips): "
+        f"accuracy on your own clips ({report['folds']}-fold, {count(report['n'], 'clip')}): "
         f"{report['before']:.0%} before → {report['after']:.0%} after ({report['seconds']:.0f} s)"
     )
     new_metadata = {k: v for k, v in metadata.items() if k not in ("version", "format", "weights_sha256")}
