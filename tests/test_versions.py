@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 from conftest import run_cli
@@ -117,7 +118,7 @@ def test_model_commands_list_use_rollback_export_and_never_touch_the_shipped_mod
     shipped_sha = hashlib.sha256(default_model_path().read_bytes()).hexdigest()
     versions.export("shipped", tmp_path / "trained.safetensors")  # stands for a `train --out` result
 
-    used = run_cli("model", "use", str(tmp_path / "trained.safetensors"))
+    used = run_cli("model", "use", "~/trained.safetensors", env={"HOME": str(tmp_path)})  # a quoted ~ too
     assert used.returncode == 0, used.stderr
     assert "added v1" in used.stderr and "now using model v1" in used.stderr
     rows = json.loads(run_cli("model", "list", "--json").stdout)
@@ -125,6 +126,9 @@ def test_model_commands_list_use_rollback_export_and_never_touch_the_shipped_mod
         ("shipped", False, "shipped"),
         ("v1", True, "imported"),
     ]
+    table = run_cli("model", "list", env={"COLUMNS": "80"}).stdout.splitlines()
+    assert all(len(line) <= 80 for line in table) and len(table) == 3  # a header and one line per version
+    assert re.match(r" \*  v1 +imported +\d{4}-\d\d-\d\d \d\d:\d\d ", table[2]), table
 
     back = run_cli("model", "rollback")
     assert back.returncode == 0 and "rolled back from v1 to shipped" in back.stderr

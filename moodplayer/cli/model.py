@@ -21,6 +21,7 @@ def model_list(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) ->
     from rich.table import Table
 
     from moodplayer.ui.console import out
+    from moodplayer.ui.views import local_time
     from moodplayer.voice import model_versions as versions
 
     active = versions.active_id()
@@ -28,13 +29,13 @@ def model_list(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) ->
     if as_json:
         print(json.dumps(rows))
         return
-    table = Table("", "version", "kind", "created", "parent", "scores", "file")
+    table = Table("", "version", "kind", "created", "parent", "scores", "file", box=None, header_style="bold underline")
     for row in rows:
         table.add_row(
             "*" if row["active"] else "",
             row["id"],
             row["kind"],
-            row["created"][:16].replace("T", " "),
+            local_time(row["created"]) if row["created"] else "",
             row["parent"] or "",
             _scores_text(row["scores"]),
             row["problem"] or "ok",
@@ -75,10 +76,11 @@ def model_use(
     ),
 ) -> None:
     """Put a model version in force (a .safetensors file is first added as a new version)."""
+    from moodplayer.paths import typed_path
     from moodplayer.voice import model_versions as versions
 
     if version.endswith(".safetensors"):
-        version = versions.import_file(Path(version))
+        version = versions.import_file(Path(typed_path(version)))
         say(f"added {version}")
     versions.use(version)
     say(f"now using model {version}")
