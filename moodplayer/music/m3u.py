@@ -170,7 +170,7 @@ def _spellings(path: str) -> list[str]:
 def _from_file_uri(uri: str) -> str:
     """``file:///home/u/a%20b.mp3`` → ``/home/u/a b.mp3``; ``file:///C:/x.mp3`` → ``C:/x.mp3``."""
     path = unquote(urlparse(uri).path)
-    if re.match(r"^/[A-Za-z]:/", path):
+    if path.startswith("/") and is_windows_path(path[1:]):
         path = path[1:]
     return path
 
