@@ -97,7 +97,8 @@ class VirtualMic:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if self.pactl("list", "short", "source-outputs").strip():
+                streams = self.pactl("list", "short", "source-outputs").splitlines()
+                if any("protocol-native" in stream for stream in streams):  # a client's, not the virtual source's own
                     return
             except subprocess.CalledProcessError:
                 return  # the daemon is gone: the test has ended
