@@ -50,3 +50,13 @@ def test_each_bad_input_is_one_line_that_says_what_is_wrong(tmp_path):
         assert line.startswith("error: ") and str(path) in line, line
         assert re.search(expected, line), line
         assert not re.search(r"\b[A-Z]\w+(Error|Exception)\b", line), line
+
+
+def test_with_debug_the_decoders_own_words_are_shown(tmp_path):
+    notes = tmp_path / "notes.mp3"
+    notes.write_text("shopping list: milk, eggs\n" * 20)
+    quiet, debugged = run_cli("detect", str(notes)), run_cli("--debug", "detect", str(notes))
+    assert "Illegal Audio-MPEG-Header" not in quiet.stderr and "Error:" not in quiet.stderr
+    assert "Illegal Audio-MPEG-Header" in debugged.stderr  # what libsndfile's mpg123 said, kept for --debug
+    assert re.search(r"cannot read .*notes.mp3: \w+Error", debugged.stderr)  # and the exceptions, by name
+    assert debugged.stderr.splitlines()[-1] == quiet.stderr.strip()
