@@ -21,12 +21,22 @@ class NoSpeechError(AudioError):
     """The audio was readable but nobody spoke in it."""
 
 
+class Interrupted(MoodplayerError):
+    """Work stopped by Ctrl-C or a termination signal; the message says what was kept."""
+
+    exit_code = 130
+
+
 class DeviceError(MoodplayerError):
     """No usable audio input/output device (PortAudio, libvlc)."""
 
 
 class ModelError(MoodplayerError):
     """A model file that is missing, damaged or incompatible."""
+
+
+class OutputError(MoodplayerError):
+    """A file that cannot be written where it was asked for (a folder, a full disk, no permission)."""
 
 
 class LibraryError(MoodplayerError):

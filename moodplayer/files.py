@@ -1,10 +1,10 @@
-"""Writing the files moodplayer owns so that a crash never leaves half of one, and reading
-the text of files other software wrote.
+"""Writing files so that a crash never leaves half of one and nothing already there is
+destroyed, and reading the text of files other software wrote.
 
-Models, their metadata, voice profiles, samples' metadata, the model pointer
-and exported playlists all go through :func:`atomic_write`: a temp file in the
-same folder, fsync, then a rename over the target. Readers see the old file or
-the new one. Torch-free on purpose, so small writes never pay for its import.
+Everything moodplayer writes goes through :func:`atomic_write`: its own files
+(models, profiles, samples' metadata, the model pointer) and the ones a user
+asks for (exported playlists and models, ``train --out``). Torch-free on
+purpose, so small writes never pay for its import.
 
 A model is two files, its arrays (``name.safetensors``) and a JSON sidecar
 (``name.json``) carrying their sha256: :func:`save_checksummed` writes the pair,
@@ -17,12 +17,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
+import sys
 import tempfile
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from moodplayer.errors import ModelError
+from moodplayer.errors import ModelError, OutputError
+
+#: The name that means standard output where a user gives a file to write.
+STDOUT = "-"
 
 
 def utc_now() -> str:
@@ -31,21 +36,92 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` via a temp file in the same folder, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def atomic_write(path: str | Path, data: bytes, parents: bool = True) -> None:
+    """Write ``data`` at ``path`` whole or not at all, respecting what is already there.
+
+    Nothing there, or a regular file: a temp file in the same folder, fsync, a
+    rename over the target, then the folder fsynced so that the rename itself
+    survives a power cut; a replaced file keeps its mode. A symlink is followed
+    and the file it names replaced, the link kept (a dotfiles manager's). A FIFO
+    or a character device (a terminal, ``/dev/null``, ``/dev/stdout``'s pipe) and
+    ``-`` (standard output) are written directly: renaming over them would destroy
+    them, and they hold no old content to protect. A folder, a block device or a
+    socket is refused. Every failure (a full disk, no permission) is one
+    :class:`OutputError` line. ``parents``: create missing folders on the way
+    (for moodplayer's own files; a file a user names must be in a folder that exists).
+    """
+    if str(path) == STDOUT:
+        _write_through(sys.stdout.buffer, data, path)
+        return
+    try:
+        found = os.stat(path)  # through symlinks
+    except FileNotFoundError:
+        found = None
+    except OSError as exc:
+        raise _failure(path, exc) from None
+    if found is not None and not stat.S_ISREG(found.st_mode):
+        if not (stat.S_ISFIFO(found.st_mode) or stat.S_ISCHR(found.st_mode)):
+            raise OutputError(f"cannot write {path}: it is {_kind(found.st_mode)}, not a file")
+        try:
+            with open(path, "wb") as stream:
+                _write_through(stream, data, path)
+        except OSError as exc:
+            raise _failure(path, exc) from None
+        return
+    mode = stat.S_IMODE(found.st_mode) if found is not None else file_mode()
+    try:
+        _replace(Path(os.path.realpath(path)), data, mode, parents)
+    except OSError as exc:
+        raise _failure(path, exc) from None
+
+
+def _replace(target: Path, data: bytes, mode: int, parents: bool) -> None:
+    """Temp file beside ``target``, fsync, rename over it, fsync the folder."""
+    if parents:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:64]}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_folder(target.parent)
+
+
+def _write_through(stream, data: bytes, path: str | Path) -> None:
+    try:
+        stream.write(data)
+        stream.flush()
+    except OSError as exc:
+        raise _failure(path, exc) from None
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename or a new name in ``folder`` durable (where the file system can)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems cannot sync a folder; the rename is still atomic
+        pass
+    finally:
+        os.close(fd)
+
+
+def _failure(path: str | Path, exc: OSError) -> OutputError:
+    return OutputError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return "a socket" if stat.S_ISSOCK(mode) else "a special file"
 
 
 def file_mode() -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from moodplayer.errors import LibraryError
+from moodplayer.errors import LibraryError, OutputError
 from moodplayer.music.library import Library
 from moodplayer.music.m3u import read_m3u, write_m3u
 from moodplayer.music.scan import describe
@@ -136,7 +136,7 @@ def test_export_writes_relative_paths_under_its_folder_and_round_trips(music, tm
 
 def test_export_onto_a_folder_is_a_one_line_error_and_leaves_no_temp_file(tmp_path):
     (tmp_path / "taken.m3u").mkdir()
-    with pytest.raises(LibraryError, match="cannot write .*taken.m3u: Is a directory"):
+    with pytest.raises(OutputError, match="cannot write .*taken.m3u: it is a folder"):
         write_m3u(tmp_path / "taken.m3u", [Track(location="https://radio.example/one")])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.m3u"]
 

@@ -41,17 +41,18 @@ def say(message: str) -> None:
 
 
 def say_verbatim(message: str) -> None:
-    """A message on stderr, printed as is: names and paths may hold ``[brackets]``."""
+    """A message on stderr, printed as is (names and paths may hold ``[brackets]``), control characters escaped."""
+    from moodplayer.text import shown
     from moodplayer.ui.console import err
 
-    err.print(message, markup=False, soft_wrap=True)
+    err.print(shown(message), markup=False, soft_wrap=True)
 
 
 def markup_safe(value: object) -> str:
-    """User data (tags, names, paths) made safe to put in rich markup."""
-    from rich.markup import escape
+    """User data (tags, names, paths) made safe to put in rich markup (``console.safe``)."""
+    from moodplayer.ui.console import safe
 
-    return escape(str(value)) if value else ""
+    return safe(value) if value else ""
 
 
 def open_library():

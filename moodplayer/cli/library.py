@@ -17,7 +17,7 @@ from pathlib import Path
 import typer
 
 from moodplayer.cli.app import app
-from moodplayer.cli.common import JSON_HELP, markup_safe, open_library, say_verbatim
+from moodplayer.cli.common import JSON_HELP, open_library, say_verbatim
 from moodplayer.ui.views import count
 
 library_app = typer.Typer(
@@ -91,7 +91,7 @@ def _print_scan(report, as_json: bool) -> None:
         )
         return
     for path, reason in report.failures:
-        warn(f"skipped {markup_safe(path)}: {markup_safe(reason)}")
+        warn(f"skipped {path}: {reason}")
     out.print(
         f"{count(report.found, 'file')}: {report.stored} added or updated, {report.unchanged} unchanged, "
         f"{len(report.failures)} skipped, {report.vanished} newly missing"

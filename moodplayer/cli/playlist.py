@@ -183,7 +183,7 @@ def import_(
         lib.add_tracks(name, describe([e.track for e in entries]))
     missing = [e for e in entries if not e.found]
     for entry in missing:
-        warn(f"not found, kept as missing: {markup_safe(entry.written)}")
+        warn(f"not found, kept as missing: {entry.written}")
     imported = count(len(entries), "entry", "entries")
     say_verbatim(f"imported {imported} into '{name}'" + (f" ({len(missing)} missing)" if missing else ""))
 

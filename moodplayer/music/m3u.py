@@ -9,26 +9,37 @@ paths relative to the playlist's folder, and Windows paths (``C:\\Music\\a.mp3``
 ``..\\Music\\a.mp3``). A Windows absolute path is looked for under the
 playlist's folder by its trailing components, which finds a library copied
 from another machine. Entries that cannot be found are returned anyway;
-the caller keeps them as missing.
+the caller keeps them as missing. Entries found that are not audio (``/etc/passwd``,
+a folder, a device) are marked so, for the caller to leave out. Only a regular
+file of at most :data:`MAX_BYTES` is read as a playlist: a link to ``/dev/zero``
+or a FIFO is refused, not read until memory or patience runs out.
 
 Writing produces ``#EXTM3U`` with ``#EXTINF`` lines, UTF-8, paths relative
-to the playlist's folder for files under it, written atomically.
+to the playlist's folder for files under it, written by :func:`files.atomic_write`.
+Nothing in a title or a file name can start another line: a title's control
+characters become spaces, and a file name that is not one plain line of UTF-8
+(a newline, bytes that are not UTF-8, a leading ``#`` or space) is written as a
+percent-encoded ``file://`` URI, which reads back as the same bytes.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote_to_bytes, urlparse
 
 from moodplayer.errors import LibraryError
 from moodplayer.music.track import Track, is_url, is_windows_path
+from moodplayer.text import is_plain, one_line
 
 _EXTINF = re.compile(r'#EXTINF:\s*(-?\d+(?:\.\d+)?)?((?:\s+[\w-]+="[^"]*")*)\s*,(.*)$', re.IGNORECASE)
+#: The largest playlist file read (some 40 000 entries).
+MAX_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,7 @@ class M3UEntry:
     track: Track
     found: bool
     written: str  # the location as the file spelled it, for reporting
+    audio: bool = True  # False: found, but not an audio file (a text file, a folder, a device)
 
 
 def read_m3u(path: str | Path) -> list[M3UEntry]:
@@ -45,11 +57,7 @@ def read_m3u(path: str | Path) -> list[M3UEntry]:
     path = Path(path)
     if path.suffix.lower() not in (".m3u", ".m3u8"):
         raise LibraryError(f"{path} is not an M3U playlist (expected .m3u or .m3u8)")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise LibraryError(f"cannot read {path}: {exc.strerror or exc}") from None
-    text = _decode(raw)
+    text = _decode(_read_bounded(path))
     if "\0" in text:
         raise LibraryError(f"{path} is not a text playlist (it holds binary data)")
     base = path.absolute().parent
@@ -67,17 +75,51 @@ def read_m3u(path: str | Path) -> list[M3UEntry]:
     return entries
 
 
+def _read_bounded(path: Path) -> bytes:
+    """The bytes of a regular playlist file of at most :data:`MAX_BYTES`, else a one-line error.
+
+    Opened without blocking and checked on the open descriptor, so a FIFO is
+    refused instead of waiting for a writer, and nothing is swapped in between.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise LibraryError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise LibraryError(f"{path} is not a playlist file (it is a folder, a device or a FIFO)")
+        try:
+            raw = fh.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise LibraryError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise LibraryError(f"{path} is larger than {MAX_BYTES >> 20} MB: too large for a playlist")
+    return raw
+
+
 def write_m3u(path: str | Path, tracks: Iterable[Track]) -> None:
-    """Write ``tracks`` as an extended M3U at ``path``, atomically."""
-    path = Path(path).absolute()
-    base = path.parent
+    """Write ``tracks`` as an extended M3U at ``path`` (``-``: standard output)."""
+    from moodplayer.files import STDOUT, atomic_write
+
+    base = Path.cwd() if str(path) == STDOUT else Path(path).absolute().parent
     lines = ["#EXTM3U"]
     for track in tracks:
         seconds = round(track.duration) if track.duration else -1
         label = f"{track.artist} - {track.title}" if track.artist and track.title else track.title
-        lines.append(f"#EXTINF:{seconds},{label or _stem(track.location)}")
-        lines.append(_relative(track.location, base))
-    _atomic_write(path, "\n".join(lines) + "\n")
+        lines.append(f"#EXTINF:{seconds},{one_line(label or _stem(track.location))}")
+        lines.append(_line(track.location, base))
+    atomic_write(path, ("\n".join(lines) + "\n").encode("utf-8"), parents=False)
+
+
+def _line(location: str, base: Path) -> str:
+    """The line that names ``location``: relative under ``base``, else as stored; a URI when the
+    name is not one plain line (it would split the entry, start a comment or lose its bytes)."""
+    if location.startswith(("http://", "https://")):
+        return re.sub("[^!-~]", lambda m: quote(m.group()), location)
+    written = _relative(location, base)
+    if is_plain(written) and written == written.strip() and not written.startswith("#"):
+        return written
+    return Path(os.path.abspath(location)).as_uri()
 
 
 def _decode(raw: bytes) -> str:
@@ -92,6 +134,7 @@ def _decode(raw: bytes) -> str:
 
 def _entry(written: str, base: Path, info: re.Match | None) -> M3UEntry:
     location, found = resolve_location(written, base)
+    audio = not found or location.lower().startswith(("http://", "https://")) or _is_audio_file(location)
     title = artist = duration = None
     if info:
         seconds = float(info.group(1)) if info.group(1) else -1
@@ -100,7 +143,14 @@ def _entry(written: str, base: Path, info: re.Match | None) -> M3UEntry:
         artist, sep, rest = label.partition(" - ")
         title, artist = (rest, artist) if sep else (label, None)
     track = Track(location=location, title=title or None, artist=artist or None, duration=duration)
-    return M3UEntry(track=track, found=found, written=written)
+    return M3UEntry(track=track, found=found, written=written, audio=audio)
+
+
+def _is_audio_file(location: str) -> bool:
+    """A regular file with a music file's extension: what a playlist may bring into the library."""
+    from moodplayer.music.scan import is_audio
+
+    return os.path.isfile(location) and is_audio(location)
 
 
 def resolve_location(written: str, base: Path) -> tuple[str, bool]:
@@ -169,7 +219,7 @@ def _spellings(path: str) -> list[str]:
 
 def _from_file_uri(uri: str) -> str:
     """``file:///home/u/a%20b.mp3`` → ``/home/u/a b.mp3``; ``file:///C:/x.mp3`` → ``C:/x.mp3``."""
-    path = unquote(urlparse(uri).path)
+    path = os.fsdecode(unquote_to_bytes(urlparse(uri).path))
     if path.startswith("/") and is_windows_path(path[1:]):
         path = path[1:]
     return path
@@ -189,13 +239,3 @@ def _relative(location: str, base: Path) -> str:
 
 def _stem(location: str) -> str:
     return location if is_url(location) else Path(location).stem
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write the playlist atomically: a reader (or a crash) sees the old one or the new one, never half."""
-    from moodplayer.files import atomic_write
-
-    try:
-        atomic_write(path, text.encode("utf-8"))
-    except OSError as exc:
-        raise LibraryError(f"cannot write {path}: {exc.strerror or exc}") from None

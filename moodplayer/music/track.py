@@ -42,6 +42,9 @@ class Track:
 
     @property
     def display_title(self) -> str:
+        """Artist and title, else the file's name: safe to print (:func:`moodplayer.text.shown`)."""
+        from moodplayer.text import shown
+
         if self.title:
-            return f"{self.artist} – {self.title}" if self.artist else self.title
-        return self.location if self.is_stream else Path(self.location).name
+            return shown(f"{self.artist} – {self.title}" if self.artist else self.title)
+        return shown(self.location if self.is_stream else Path(self.location).name)

@@ -4,6 +4,11 @@ Results go to stdout, messages and errors to stderr, so ``--json`` output stays
 clean when piped. Rich drops colour and live animation by itself when the
 stream is not a terminal (or ``NO_COLOR`` is set). The core never prints: it
 logs, and :func:`show_log_records` puts its warnings on stderr as one line each.
+
+Text that came from a user or a file (names, tags, paths) reaches the terminal
+only through :func:`safe` (in markup) or :func:`warn`/:func:`fail` (plain):
+its control characters escaped, so a title cannot clear the screen or retitle
+the window, and its brackets are not taken for markup.
 """
 
 import logging
@@ -14,27 +19,37 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
+def safe(value) -> str:
+    """User or file text to put into rich markup: control characters and bytes that are not
+    UTF-8 escaped (:func:`moodplayer.text.shown`), brackets escaped; ``""`` for nothing."""
+    from rich.markup import escape
+
+    from moodplayer.text import shown
+
+    return escape(shown(str(value))) if value is not None else ""
+
+
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/] {message}", soft_wrap=True, markup=True)
+    """A plain-text warning line on stderr (names and paths in it are shown safely)."""
+    err.print(f"[yellow]warning:[/] {safe(message)}", soft_wrap=True)
 
 
 def fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    """A plain-text error line on stderr (names and paths in it are shown safely)."""
+    err.print(f"[bold red]error:[/] {safe(message)}", soft_wrap=True)
 
 
 class _ConsoleHandler(logging.Handler):
     """Each record as one ``warning:`` (or ``error:``) line on stderr, however long (file paths)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        from rich.markup import escape
-
-        message = escape(record.getMessage())
+        message = record.getMessage()
         if record.levelno >= logging.ERROR:
             fail(message)
         elif record.levelno >= logging.WARNING:
             warn(message)
         else:
-            err.print(f"[dim]{record.name}:[/] {message}", soft_wrap=True)
+            err.print(f"[dim]{record.name}:[/] {safe(message)}", soft_wrap=True)
 
 
 def show_log_records(debug: bool = False) -> None:

@@ -23,6 +23,7 @@ from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
 from moodplayer.music.player import Player, Playing, PlayingSilently, QueueEnded, Skipped
 from moodplayer.music.track import Track
+from moodplayer.text import shown
 from moodplayer.ui.console import out, warn
 from moodplayer.ui.views import clock
 
@@ -62,7 +63,7 @@ def _run_plain(player: Player, title: str) -> None:
     """Print one line per track and warnings on stderr; return when the queue ends."""
     import time
 
-    out.print(title, markup=False)
+    out.print(shown(title), markup=False)
     player.play()
     while player.state != "ended":
         for event in player.poll():
@@ -332,7 +333,7 @@ def now_playing_view(player: Player, heading: str, status: str | KeyHints = ""):
 
     track = player.current
     symbol = {"playing": "▶", "paused": "⏸"}.get(player.state, "■")
-    lines: list[RenderableType] = [Text(heading, style="bold")]
+    lines: list[RenderableType] = [Text(shown(heading), style="bold")]
     lines.append(Text(f"{symbol} {track.display_title}" if track else f"{symbol} {player.state}", style="bold cyan"))
     if track is not None and track.album:
         lines.append(Text(f"  {track.album}", style="dim"))
@@ -358,5 +359,5 @@ def now_playing_view(player: Player, heading: str, status: str | KeyHints = ""):
 def _up_next(tracks: list[Track]) -> str:
     if not tracks:
         return "—"
-    shown = " · ".join(t.display_title for t in tracks[:UP_NEXT_SHOWN])
-    return shown + (f" (+{len(tracks) - UP_NEXT_SHOWN} more)" if len(tracks) > UP_NEXT_SHOWN else "")
+    names = " · ".join(t.display_title for t in tracks[:UP_NEXT_SHOWN])
+    return names + (f" (+{len(tracks) - UP_NEXT_SHOWN} more)" if len(tracks) > UP_NEXT_SHOWN else "")

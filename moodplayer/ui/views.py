@@ -86,18 +86,21 @@ def new_figure(width: float = 8.0, height: float = 3.5):
 
 
 def save_figure(fig, target) -> None:
-    """Write a figure as PNG; an unwritable place is a one-line error, and the figure is freed."""
+    """Write a figure as PNG through :func:`moodplayer.files.atomic_write` (so a full disk or an
+    unwritable place is a one-line error, and a link or a device is respected); the figure is freed."""
+    import io
+
     import matplotlib.pyplot as plt
 
-    from moodplayer.errors import MoodplayerError
+    from moodplayer.files import atomic_write
 
     fig.tight_layout()
+    image = io.BytesIO()
     try:
-        fig.savefig(target, dpi=100)
-    except OSError as exc:
-        raise MoodplayerError(f"cannot write {target}: {exc.strerror}") from None
+        fig.savefig(image, dpi=100, format="png")
     finally:
         plt.close(fig)
+    atomic_write(target, image.getvalue(), parents=False)
 
 
 def local_time(stamp: str, seconds: bool = False) -> str:
