@@ -22,9 +22,12 @@ class NoSpeechError(AudioError):
 
 
 class Interrupted(MoodplayerError):
-    """Work stopped by Ctrl-C or a termination signal; the message says what was kept."""
+    """Work stopped by Ctrl-C (exit status 130) or a termination signal (128 + the signal); the
+    message says what was kept."""
 
-    exit_code = 130
+    def __init__(self, message: str, exit_code: int = 130):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class DeviceError(MoodplayerError):

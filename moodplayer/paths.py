@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from moodplayer.errors import MoodplayerError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 BUNDLED_DATA_DIR = PACKAGE_DIR / "data"
@@ -24,7 +26,14 @@ def home() -> Path:
         from platformdirs import user_data_dir
 
         path = Path(user_data_dir("moodplayer", appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise MoodplayerError(
+            f"moodplayer's home {path} is a file, not a folder (set MOODPLAYER_HOME to a folder)"
+        ) from None
+    except OSError as exc:
+        raise MoodplayerError(f"cannot use {path} as moodplayer's home: {exc.strerror}") from None
     return path
 
 

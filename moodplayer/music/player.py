@@ -467,7 +467,11 @@ class Player:
     def _load(self, track: Track) -> None:
         if self._media is not None:
             self._media.release()
-        self._media = self._instance.media_new(track.location)  # kept: its tags are read once it opens
+        # Kept: its tags are read once it opens. A file by its bytes: its name need not be UTF-8.
+        if track.is_stream:
+            self._media = self._instance.media_new(track.location)
+        else:
+            self._media = self._instance.media_new_path(os.fsencode(track.location))
         self._mp.set_media(self._media)
         self._mp.play()
         self._mp.audio_set_volume(self._volume)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple, TypeVar
 
-from moodplayer.errors import LibraryError
+from moodplayer.errors import Interrupted, LibraryError
 from moodplayer.files import utc_now
 from moodplayer.music.mood_features import RATE
 from moodplayer.music.track import Track, is_url, is_windows_path
@@ -426,7 +426,18 @@ class ScanJob(NamedTuple):
 
 
 def examine(job: ScanJob) -> tuple[str, dict | None, str | None]:
-    """One file's row for the library, or why it was skipped. Runs in a worker process."""
+    """One file's row for the library, or why it was skipped. Runs in a worker process.
+
+    Whatever one file does to the readers and the analysis, it is that file's failure
+    only: the scan goes on with the others.
+    """
+    try:
+        return _examine(job)
+    except Exception as exc:  # a decoder's or librosa's own error on a hostile file
+        return job.location, None, f"could not be read ({type(exc).__name__}: {exc})"
+
+
+def _examine(job: ScanJob) -> tuple[str, dict | None, str | None]:
     from moodplayer.music import mood_model
 
     location, size, mtime, model = job
@@ -488,7 +499,14 @@ def scan(
     vanished = [loc for loc, info in known.items() if not info.missing and loc not in seen and _under(loc, roots)]
     lib.set_missing(vanished)
     report.vanished = len(vanished)
-    _examine_all(lib, todo, jobs, report, progress)
+    try:
+        _examine_all(lib, todo, jobs, report, progress)
+    except (KeyboardInterrupt, SystemExit) as stop:  # Ctrl-C; SIGTERM or SIGHUP, which the CLI makes an exit
+        raise Interrupted(
+            f"scan stopped: {report.stored} of {len(todo)} new or changed files stored and kept; "
+            "scan again to add the rest",
+            stop.code if isinstance(stop, SystemExit) and isinstance(stop.code, int) else 130,
+        ) from None
     return report
 
 
@@ -513,25 +531,34 @@ def _under(location: str, roots: list[str]) -> bool:
 
 
 def _examine_all(lib, todo: list[ScanJob], jobs: int | None, report: ScanReport, progress) -> None:
-    """Examine files (in parallel when worth it) and store them batch by batch."""
+    """Examine files (in parallel when worth it) and store them batch by batch; stopped, the
+    files examined so far are still stored."""
     batch: list[dict] = []
     last_write = time.monotonic()
     if progress:
         progress(0, len(todo))
-    for done, (location, row, failure) in enumerate(_results(todo, jobs), start=1):
-        if failure:
-            report.failures.append((location, failure))
-        else:
-            batch.append(row)
-        if batch and (len(batch) >= BATCH_SIZE or time.monotonic() - last_write > BATCH_SECONDS):
-            lib.store_scanned(batch)
-            report.stored += len(batch)
-            batch, last_write = [], time.monotonic()
-        if progress:
-            progress(done, len(todo))
+    try:
+        for done, (location, row, failure) in enumerate(_results(todo, jobs), start=1):
+            if failure:
+                report.failures.append((location, failure))
+            else:
+                batch.append(row)
+            if batch and (len(batch) >= BATCH_SIZE or time.monotonic() - last_write > BATCH_SECONDS):
+                _store(lib, batch, report)
+                batch, last_write = [], time.monotonic()
+            if progress:
+                progress(done, len(todo))
+    except (KeyboardInterrupt, SystemExit):
+        if batch:
+            _store(lib, batch, report)
+        raise
     if batch:
-        lib.store_scanned(batch)
-        report.stored += len(batch)
+        _store(lib, batch, report)
+
+
+def _store(lib, batch: list[dict], report: ScanReport) -> None:
+    lib.store_scanned(batch)
+    report.stored += len(batch)
 
 
 def _results(todo: list[ScanJob], jobs: int | None) -> Iterator[tuple]:
@@ -544,8 +571,11 @@ def _results(todo: list[ScanJob], jobs: int | None) -> Iterator[tuple]:
 def parallel_map(function: Callable[[T], R], items: list[T], jobs: int | None) -> Iterator[R]:
     """``function`` over ``items``, in order, in a pool of ``jobs`` processes (default: all cores).
 
-    The pool uses forkserver, not fork: the parent runs rich's refresh thread
-    and holds a SQLite connection, neither of which survives a fork safely.
+    The pool's workers are spawned children of this process, not forked: the
+    parent runs rich's refresh thread and holds a SQLite connection, neither of
+    which survives a fork safely; and a forkserver would stay behind, orphaned,
+    if this process were killed. Stopped early (Ctrl-C, SIGTERM, a locked
+    database), the workers are ended at once, the items in hand unfinished.
     One process, or one item, runs inline.
     """
     jobs = jobs or os.cpu_count() or 1
@@ -557,12 +587,17 @@ def parallel_map(function: Callable[[T], R], items: list[T], jobs: int | None) -
 
     pool = ProcessPoolExecutor(
         max_workers=min(jobs, len(items)),
-        initializer=_quiet_worker,
-        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=_start_worker,
+        initargs=(os.getpid(),),
+        mp_context=multiprocessing.get_context("spawn"),
     )
     try:
         yield from pool.map(function, items)
-    finally:  # stopped early (Ctrl-C, a locked database): drop the queued items, don't finish them
+    except BaseException:
+        for worker in list(pool._processes.values()):  # the executor has no public way until Python 3.14
+            worker.terminate()
+        raise
+    finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -573,14 +608,24 @@ def parallel_map(function: Callable[[T], R], items: list[T], jobs: int | None) -
 WORKER_NICENESS = 3
 
 
-def _quiet_worker() -> None:
-    """One BLAS thread per worker (the pool is the parallelism), a lower priority, and a silent stderr.
+#: How often a worker checks that the process that started it is still there.
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _start_worker(parent: int) -> None:
+    """Set a worker up: one BLAS thread (the pool is the parallelism), a lower priority, a silent
+    stderr, the parent's signals left to the parent, and an exit of its own once the parent is gone.
 
     The thread limits take effect because this module imports numpy only
     inside functions: the worker loads OpenBLAS after this has run.
     Decoders (libmpg123, ffmpeg) print warnings about damaged files straight
     to file descriptor 2; the scan reports those files itself, once, clearly.
+    Ctrl-C and a hangup reach the whole process group: the parent stops the
+    workers itself, after storing what they finished. A parent killed outright
+    (SIGKILL, a crash) cannot: the worker sees it has been re-parented and exits.
     """
+    import signal
+    import threading
     import warnings
 
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
@@ -590,3 +635,13 @@ def _quiet_worker() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     os.close(devnull)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
+

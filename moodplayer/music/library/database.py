@@ -19,6 +19,8 @@ from moodplayer.errors import LibraryError
 
 #: How long a statement waits for another process's write lock before giving up.
 BUSY_TIMEOUT_S = 5.0
+#: The largest library checked whole each time it is opened (see :func:`check_whole`).
+QUICK_CHECK_BYTES = 64 << 20
 
 F = TypeVar("F", bound=Callable)
 
@@ -42,10 +44,27 @@ def connect(path: Path, timeout: float = BUSY_TIMEOUT_S):
                 conn.execute("PRAGMA journal_mode = WAL")
             # In WAL mode NORMAL loses nothing on a process crash, only on power loss.
             conn.execute("PRAGMA synchronous = NORMAL")
+            check_whole(conn, path)
         except BaseException:
             conn.close()
             raise
         return sqlite_utils.Database(conn)
+
+
+def check_whole(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a library with damaged pages anywhere, before any command reads or writes it.
+
+    A damaged page is otherwise met only by the statements that touch it: the
+    history would still print and a playlist still be created in a database
+    whose other tables are lost. ``PRAGMA quick_check`` reads every page; a
+    library larger than :data:`QUICK_CHECK_BYTES` (far beyond a large music
+    collection) is left to SQLite's own checks as each page is read.
+    """
+    if not path.is_file() or path.stat().st_size > QUICK_CHECK_BYTES:
+        return
+    problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
+    if problems != ["ok"]:
+        raise sqlite3.DatabaseError(f"{'; '.join(problems)}")
 
 
 @contextlib.contextmanager
@@ -79,6 +98,8 @@ def translated(path: Path, timeout: float = BUSY_TIMEOUT_S) -> Iterator[None]:
             ) from None
         if "unable to open" in text or "readonly" in text or "disk I/O" in text:
             raise LibraryError(f"cannot use the library {path}: {text}") from None
+        if "is full" in text:  # SQLITE_FULL: the transaction was rolled back, nothing half-written
+            raise LibraryError(f"cannot write the library {path}: the disk is full; free some space") from None
         if "no such table" in text or "no such column" in text:  # its tables don't match its version
             raise LibraryError(f"the library {path} is damaged ({text}); it was left untouched") from None
         raise

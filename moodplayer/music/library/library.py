@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import math
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,6 +25,9 @@ from moodplayer.files import utc_now
 from moodplayer.music.library import database, schema
 from moodplayer.music.library.database import guarded, write
 from moodplayer.music.track import Track
+from moodplayer.text import is_plain
+
+log = logging.getLogger(__name__)
 
 TRACK_COLUMNS = "t.id, t.location, t.title, t.artist, t.album, t.duration, t.valence, t.arousal, t.missing"
 #: Columns `library scan` fills; see :func:`moodplayer.music.scan.examine`.
@@ -42,6 +48,8 @@ SCAN_COLUMNS = (
     "analysed_at",
     "analysis_version",
 )
+#: The longest playlist name.
+MAX_NAME = 200
 
 
 class KnownFile(NamedTuple):
@@ -61,6 +69,27 @@ class Entry:
     track: Track
     missing: bool
     manual: bool
+
+
+def stored(location: str) -> str | bytes:
+    """A location as the database keeps it: text, or the file name's own bytes where they are
+    not UTF-8 (Linux names are bytes; Python carries such a name with surrogate escapes, which
+    SQLite cannot store as text). :func:`loaded` turns it back."""
+    try:
+        location.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(location)
+    return location
+
+
+def loaded(value: str | bytes) -> str:
+    """A location as :func:`stored` kept it, back as the ``str`` Python names the file by."""
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def _encodable(value):
+    """Text SQLite can store (a tag read with surrogate escapes gets U+FFFD); other values as they are."""
+    return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace") if isinstance(value, str) else value
 
 
 class Library:
@@ -106,9 +135,7 @@ class Library:
 
     @guarded
     def create_playlist(self, name: str) -> None:
-        name = name.strip()
-        if not name:
-            raise LibraryError("a playlist needs a name")
+        name = playlist_name(name)
         with write(self.db):
             if self._find_playlist(name) is not None:
                 raise LibraryError(f"a playlist named '{name}' already exists")
@@ -125,9 +152,7 @@ class Library:
 
     @guarded
     def rename_playlist(self, old: str, new: str) -> None:
-        new = new.strip()
-        if not new:
-            raise LibraryError("a playlist needs a name")
+        new = playlist_name(new)
         with write(self.db):
             pid = self._playlist_id(old)
             other = self._find_playlist(new)
@@ -260,7 +285,7 @@ class Library:
     def known_files(self) -> dict[str, KnownFile]:
         """Every local track's location → what is known of its file, for incremental scans."""
         return {
-            location: KnownFile(size, mtime, version, bool(missing))
+            loaded(location): KnownFile(size, mtime, version, bool(missing))
             for location, size, mtime, version, missing in self.db.execute(
                 "SELECT location, size, mtime, analysis_version, missing FROM tracks "
                 "WHERE location NOT LIKE 'http://%' AND location NOT LIKE 'https://%'"
@@ -281,7 +306,10 @@ class Library:
             self.db.conn.executemany(
                 f"INSERT INTO tracks ({columns}, missing, added_at) VALUES ({marks}, 0, ?) "
                 f"ON CONFLICT (location) DO UPDATE SET {updates}, missing = 0",
-                [[row.get(c) for c in SCAN_COLUMNS] + [utc_now()] for row in rows],
+                [
+                    [stored(row["location"]), *(_encodable(row.get(c)) for c in SCAN_COLUMNS[1:]), utc_now()]
+                    for row in rows
+                ],
             )
 
     @guarded
@@ -289,7 +317,7 @@ class Library:
         """Flag tracks whose files vanished (or came back); playlists keep them either way."""
         with write(self.db):
             self.db.conn.executemany(
-                "UPDATE tracks SET missing = ? WHERE location = ?", [(int(missing), loc) for loc in locations]
+                "UPDATE tracks SET missing = ? WHERE location = ?", [(int(missing), stored(loc)) for loc in locations]
             )
 
     @guarded
@@ -452,7 +480,7 @@ class Library:
             "arousal": arousal,
             "strategy": strategy,
             "playlist": playlist,
-            "source": source,
+            "source": stored(source) if source else source,
         }
         with write(self.db):
             return self.db["history"].insert(row).last_pk
@@ -470,7 +498,7 @@ class Library:
     def history(self, limit: int = 50) -> list[dict]:
         """The latest detections, newest first."""
         rows = self.db.query("SELECT * FROM history ORDER BY id DESC LIMIT ?", [limit])
-        return [{**row, "probabilities": json.loads(row["probabilities"] or "{}")} for row in rows]
+        return [entry for row in rows if (entry := _history_entry(row)) is not None]
 
     # -- internals -----------------------------------------------------------------
 
@@ -506,6 +534,7 @@ class Library:
 
     def _upsert_track(self, row: Mapping) -> int:
         """The id of the track at ``row['location']``, created or refreshed from ``row``."""
+        row = {k: _encodable(v) for k, v in row.items()} | {"location": stored(row["location"])}
         existing = self.db.execute("SELECT id FROM tracks WHERE location = ?", [row["location"]]).fetchone()
         if existing is None:
             return self.db["tracks"].insert({**row, "added_at": utc_now()}).last_pk
@@ -514,7 +543,9 @@ class Library:
         return existing[0]
 
     def _track_at(self, location: str) -> Track:
-        row = self.db.execute(f"SELECT {TRACK_COLUMNS} FROM tracks t WHERE t.location = ?", [location]).fetchone()
+        row = self.db.execute(
+            f"SELECT {TRACK_COLUMNS} FROM tracks t WHERE t.location = ?", [stored(location)]
+        ).fetchone()
         return _track(row)
 
     def _track(self, track_id: int) -> Track:
@@ -522,10 +553,32 @@ class Library:
         return _track(row)
 
 
+def _history_entry(row: dict) -> dict | None:
+    """A history row as shown, or ``None`` (with a warning naming it) when it is damaged: one
+    bad row must not take the whole history with it."""
+    try:
+        probabilities = json.loads(row["probabilities"] or "{}")
+        if not isinstance(probabilities, dict) or not all(
+            isinstance(v, (int, float)) and math.isfinite(v) for v in probabilities.values()
+        ):
+            raise ValueError("its probabilities are not numbers")
+        for column in ("valence", "arousal"):
+            if row[column] is not None and not isinstance(row[column], (int, float)):
+                raise ValueError(f"its {column} is not a number")
+        if not (isinstance(row["at"], str) and isinstance(row["emotion"], str)):
+            raise ValueError("its time or emotion is not text")
+        datetime.fromisoformat(row["at"])
+    except (ValueError, TypeError) as exc:
+        log.warning(f"history entry {row['id']} is damaged ({exc}); left out")
+        return None
+    source = row["source"]
+    return {**row, "probabilities": probabilities, "source": loaded(source) if source is not None else None}
+
+
 def _track(row: Sequence) -> Track:
     track_id, location, title, artist, album, duration, valence, arousal = row[:8]
     return Track(
-        location=location,
+        location=loaded(location),
         title=title,
         artist=artist,
         album=album,
@@ -534,6 +587,18 @@ def _track(row: Sequence) -> Track:
         valence=valence,
         arousal=arousal,
     )
+
+
+def playlist_name(name: str) -> str:
+    """A playlist name as given, checked: not empty, one line of printable text, not too long."""
+    name = name.strip()
+    if not name:
+        raise LibraryError("a playlist needs a name")
+    if not is_plain(name):
+        raise LibraryError(f"a playlist name cannot hold control characters or bytes that are not UTF-8: {name!r}")
+    if len(name) > MAX_NAME:
+        raise LibraryError(f"a playlist name is at most {MAX_NAME} characters long")
+    return name
 
 
 def _emotion(name: str) -> str:
