@@ -29,7 +29,11 @@ def make_bad_inputs(folder) -> dict:
     add("notes.mp3", "it is not audio, or it is damaged").write_text("shopping list: milk, eggs\n" * 20)
     add("a folder.wav", "is a folder, not an audio file").mkdir()
     os.mkfifo(add("pipe.wav", r"is not a regular file \(a pipe or a device\)"))
-    sf.write(add("silence.flac", "no speech heard"), np.zeros(600 * RATE, np.int16), RATE)  # ten minutes
+    sf.write(
+        add("silence.flac", "lasts 10:00; moodplayer hears recordings of up to 60 s"),
+        np.zeros(600 * RATE, np.int16),
+        RATE,
+    )
     with open(add("zeros.wav", "it is not audio, or it is damaged"), "wb") as f:
         f.truncate(500 * 2**20)  # 500 MB of zeros, sparse: nothing written to disk
     # A header that claims 2 GB of samples in front of one second of hiss.

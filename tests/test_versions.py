@@ -61,7 +61,9 @@ def test_a_truncated_active_file_falls_back_to_the_previous_good_version_with_a_
     assert versions.active_model_path() == versions.weights_path("v1")
     (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warning.startswith("model version v2 is unusable (model file ")
-    assert warning.endswith("v2.safetensors is damaged or was changed (checksum mismatch)); using v1 instead")
+    assert warning.endswith(
+        "v2.safetensors is damaged or was changed (checksum mismatch); retrain or restore it); using v1 instead"
+    )
     assert Classifier.load().metadata["version"]["id"] == "v1"
 
 
@@ -70,7 +72,9 @@ def test_garbage_in_every_version_file_falls_back_to_the_shipped_model(shipped, 
     versions.use("v1")
     versions.weights_path("v1").write_bytes(b"\x00garbage" * 100)
     assert versions.active_model_path() == default_model_path()
-    assert caplog.records[-1].getMessage().endswith("(checksum mismatch)); using shipped instead")
+    assert (
+        caplog.records[-1].getMessage().endswith("(checksum mismatch); retrain or restore it); using shipped instead")
+    )
     listed = {v.id: v.problem for v in versions.all_versions()}
     assert listed["shipped"] is None and "checksum mismatch" in listed["v1"]
     with pytest.raises(ModelError, match="v1 cannot be used"):

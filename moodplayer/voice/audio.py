@@ -9,6 +9,8 @@ and where unreadable input becomes a one-line :class:`AudioError`.
 from __future__ import annotations
 
 import logging
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,10 @@ from moodplayer.errors import AudioError, NoSpeechError
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
+#: The longest audio file heard: a longer one is refused before it is decoded (by its header's
+#: length, or once that much is read), so a long recording, or 500 MB of zeros, costs at most
+#: what a minute does. A voice's emotion is heard in seconds.
+MAX_SECONDS = 60.0
 
 #: Frames quieter than this (dBFS, 25 ms RMS) are never speech, whatever the noise floor.
 ABSOLUTE_SILENCE_DB = -65.0
@@ -37,10 +43,11 @@ _HOP = 160  # 10 ms
 
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Read an audio file as mono float32 at ``sample_rate``.
+    """Read an audio file of at most :data:`MAX_SECONDS` as mono float32 at ``sample_rate``.
 
     soundfile (libsndfile) reads WAV, FLAC, OGG/Opus, AIFF and MP3 directly;
-    anything else (m4a, wma, …) goes through librosa's audioread/ffmpeg path.
+    anything else (m4a, wma, …) goes through audioread (ffmpeg). Either reads
+    block by block, down-mixing as it goes, and stops at the limit.
     """
     path = Path(path)
     if not path.exists():
@@ -52,8 +59,6 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     if path.stat().st_size == 0:
         raise AudioError(f"{path} is empty (0 bytes)")
     samples, rate = _decode(path)
-    if samples.ndim == 2:
-        samples = samples.mean(axis=1)
     if samples.size == 0:
         raise AudioError(f"{path} holds no audio samples")
     if not np.all(np.isfinite(samples)):
@@ -62,26 +67,31 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
 
 
 def _decode(path: Path) -> tuple[np.ndarray, int]:
-    """libsndfile first, then ffmpeg (through librosa's audioread), their own chatter kept off the terminal."""
+    """Mono samples and their rate: libsndfile first, then ffmpeg (through audioread), their own
+    chatter kept off the terminal."""
     import soundfile as sf
 
     from moodplayer.native_output import captured
 
     try:
-        with captured("libsndfile"):
-            samples, rate = sf.read(str(path), dtype="float32", always_2d=False)
-        return samples, int(rate)
+        # The file system's bytes: a name that is not UTF-8 opens too.
+        with captured("libsndfile"), sf.SoundFile(os.fsencode(path)) as f:
+            _refuse_longer(path, f.frames / f.samplerate)
+            return _read_blocks(path, f.blocks(f.samplerate, dtype="float32", always_2d=True), f.samplerate)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
         log.debug("libsndfile cannot read %s: %s: %s", path, type(exc).__name__, exc)
     try:
-        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # audioread imports modules Python deprecates
+            import audioread
 
-        import librosa
-
-        with warnings.catch_warnings(), captured("ffmpeg"):
-            warnings.simplefilter("ignore")
-            samples, rate = librosa.load(str(path), sr=None, mono=False)
-        return (samples.T if samples.ndim == 2 else samples), int(rate)
+            opened = audioread.audio_open(str(path))
+        with captured("ffmpeg"), opened as f:
+            _refuse_longer(path, f.duration)
+            blocks = (np.frombuffer(b, "<i2").reshape(-1, f.channels) / np.float32(32768) for b in f)
+            return _read_blocks(path, blocks, f.samplerate)
+    except AudioError:
+        raise
     except Exception as exc:  # audioread raises a zoo of unrelated types
         log.debug("ffmpeg (audioread) cannot read %s: %s: %s", path, type(exc).__name__, exc)
     raise AudioError(unreadable(path))
@@ -97,6 +107,33 @@ def unreadable(path: Path) -> str:
             "install ffmpeg for m4a, wma and others"
         )
     return f"cannot read {path}: it is not audio, or it is damaged; try a WAV, FLAC, Ogg or MP3 recording"
+
+
+def _refuse_longer(path: Path, seconds: float | None) -> None:
+    """:class:`AudioError` for a file whose header says it is longer than :data:`MAX_SECONDS`."""
+    if seconds is not None and seconds > MAX_SECONDS:
+        minutes, rest = divmod(round(seconds), 60)
+        hours, minutes = divmod(minutes, 60)
+        raise _too_long(path, f"{hours}:{minutes:02d}:{rest:02d}" if hours else f"{minutes}:{rest:02d}")
+
+
+def _too_long(path: Path, lasts: str) -> AudioError:
+    return AudioError(
+        f"{path} lasts {lasts}; moodplayer hears recordings of up to {MAX_SECONDS:.0f} s (cut out the part to hear)"
+    )
+
+
+def _read_blocks(path: Path, blocks, rate: int) -> tuple[np.ndarray, int]:
+    """(frames, channels) blocks down-mixed to mono, refused once more than :data:`MAX_SECONDS` arrive."""
+    limit = int(MAX_SECONDS * rate)
+    mono: list[np.ndarray] = []
+    read = 0
+    for block in blocks:
+        read += block.shape[0]
+        if read > limit:  # the header understated the length
+            raise _too_long(path, f"over {MAX_SECONDS:.0f} s")
+        mono.append(block.mean(axis=1, dtype=np.float32))
+    return (np.concatenate(mono) if mono else np.zeros(0, np.float32)), int(rate)
 
 
 def to_sample_rate(samples: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:

@@ -218,11 +218,15 @@ class Classifier:
         takes on inference's thread counts (:mod:`moodplayer.voice.threads`).
         """
         from moodplayer.voice.model import load_model
-        from moodplayer.voice.model_versions import active_model_path
+        from moodplayer.voice.model_versions import load_active, weights_path
         from moodplayer.voice.threads import use_inference_threads
 
-        path = Path(path) if path is not None else active_model_path()
-        net, metadata = load_model(path)
+        if path is not None:
+            path = Path(path)
+            net, metadata = load_model(path)
+        else:  # the version in force, or the one before it if it does not load
+            version_id, net, metadata = load_active()
+            path = weights_path(version_id)
         if tuple(metadata["labels"]) != emotions.EMOTIONS:
             raise ModelError(f"model labels {metadata['labels']} are not moodplayer's eight emotions")
         use_inference_threads()

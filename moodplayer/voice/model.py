@@ -372,4 +372,6 @@ def load_model(path: Path) -> tuple[nn.Module, dict]:
         net.load_state_dict(state, strict=True)
     except (SafetensorError, RuntimeError, ValueError, TypeError, KeyError) as exc:
         raise ModelError(f"model file {path} does not match its metadata ({type(exc).__name__})") from None
+    if not all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point()):
+        raise ModelError(f"model file {path} holds invalid (NaN/inf) weights")
     return net.eval(), metadata

@@ -9,14 +9,15 @@ is read, never written.
 Which version is in force is the pointer file ``active.json`` (the active ID
 and the IDs active before it), replaced atomically and only after the new
 version's files are complete: a crash mid-save leaves the previous model in
-force. When the active file turns out damaged (truncated, overwritten), the
-most recent good version before it is used, with a warning, and finally the
-shipped model.
+force. When the active version turns out unusable (truncated, overwritten, or
+a file that passes its checksum but does not load as a model), the most recent
+good version before it is used, with a warning, and finally the shipped model.
+A version is put in force only once it has loaded and heard the bundled sample
+voice (:func:`check`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -68,18 +69,27 @@ def weights_path(version_id: str) -> Path:
 
 
 def problem(path: Path) -> str | None:
-    """Why a model file cannot be used (missing, damaged, foreign), or None if its checksum holds."""
-    from moodplayer.voice.model import read_metadata
+    """Why a model file cannot be used (missing, damaged, foreign, not a model), or None if it loads."""
+    from moodplayer.voice.model import load_model
 
-    if not path.is_file():
-        return f"model file {path} not found"
     try:
-        metadata = read_metadata(path)
+        load_model(path)
     except ModelError as exc:
         return str(exc)
-    if hashlib.sha256(path.read_bytes()).hexdigest() != metadata["weights_sha256"]:
-        return f"model file {path} is damaged or was changed (checksum mismatch)"
     return None
+
+
+def check(path: Path) -> None:
+    """Load a model file and hear the bundled sample voice with it; :class:`ModelError` unless it
+    gives a verdict (eight finite probabilities): what a version must pass to be put in force."""
+    import numpy as np
+
+    from moodplayer.demo import SAMPLE_VOICE
+    from moodplayer.voice.classifier import Classifier
+
+    prediction = Classifier.load(path).predict_file(SAMPLE_VOICE)
+    if not np.all(np.isfinite(list(prediction.probabilities.values()))):
+        raise ModelError(f"model file {path} gives no verdict (its probabilities are not numbers)")
 
 
 def get(version_id: str) -> Version:
@@ -135,28 +145,41 @@ def active_model_path() -> Path:
 
 
 def resolve_active() -> tuple[str, Path]:
-    """The ID and file of the version in force; a damaged one is passed over with a warning.
-
-    Falls back through the versions active before it, most recent first, then
-    to the shipped model.
-    """
-    pointer = _read_pointer()
-    active = pointer["active"]
-    trouble = problem(weights_path(active))
-    if trouble is None:
-        return active, weights_path(active)
-    for version_id in [*reversed(pointer["history"]), SHIPPED]:
-        if problem(weights_path(version_id)) is None:
-            break
-    log.warning(f"model version {active} is unusable ({trouble}); using {version_id} instead")
+    """The ID and file of the version in force (see :func:`load_active`)."""
+    version_id, _, _ = load_active()
     return version_id, weights_path(version_id)
 
 
+def load_active() -> tuple[str, object, dict]:
+    """The version in force, loaded: (ID, net, metadata). One that does not load (damaged,
+    not a model) is passed over with a warning, for the versions active before it, most
+    recent first, then the shipped model."""
+    from moodplayer.voice.model import load_model
+
+    pointer = _read_pointer()
+    trouble = None
+    for version_id in dict.fromkeys([pointer["active"], *reversed(pointer["history"]), SHIPPED]):
+        try:
+            net, metadata = load_model(weights_path(version_id))
+        except ModelError as exc:
+            trouble = trouble or str(exc)
+            continue
+        if trouble:
+            log.warning(f"model version {pointer['active']} is unusable ({trouble}); using {version_id} instead")
+        return version_id, net, metadata
+    raise ModelError(f"no usable model: {trouble}")
+
+
 def use(version_id: str) -> Version:
-    """Put a version in force (it must pass its checksum); the one it replaces can be rolled back to."""
+    """Put a version in force once it loads and hears the sample voice (:func:`check`); the one it
+    replaces can be rolled back to."""
     version = get(version_id)
-    if version.problem:
-        raise ModelError(f"model version {version_id} cannot be used: {version.problem}")
+    try:
+        if version.problem:
+            raise ModelError(version.problem)
+        check(version.path)
+    except ModelError as exc:
+        raise ModelError(f"model version {version_id} cannot be used: {exc}") from None
     pointer = _read_pointer()
     if pointer["active"] != version_id:
         _write_pointer(version_id, [*pointer["history"], pointer["active"]])
@@ -194,9 +217,7 @@ def import_file(path: Path) -> str:
     from moodplayer.voice.model import read_metadata
 
     path = Path(path)
-    trouble = problem(path)
-    if trouble:
-        raise ModelError(trouble)
+    check(path)
     metadata = read_metadata(path)
     version_id = _next_id()
     info = {"id": version_id, "kind": "imported", "parent": None, "created": utc_now(), "source": str(path.resolve())}
@@ -217,8 +238,8 @@ def export(version_id: str, target: Path) -> Path:
     version = get(version_id)
     if version.problem:
         raise ModelError(f"model version {version_id} cannot be exported: {version.problem}")
-    atomic_write(target, version.path.read_bytes())
-    atomic_write(sidecar_path(target), version.path.with_suffix(".json").read_bytes())
+    atomic_write(target, version.path.read_bytes(), parents=False)
+    atomic_write(sidecar_path(target), version.path.with_suffix(".json").read_bytes(), parents=False)
     return target
 
 

@@ -143,10 +143,17 @@ def _keep_norms(profile: VoiceProfile, norms: tuple[Stats, ...], model_id: str, 
 
 
 def active_name(explicit: str | None = None) -> str:
-    """The profile to use: the one asked for, ``$MOODPLAYER_PROFILE``, or ``default``."""
+    """The profile to use: the one asked for, ``$MOODPLAYER_PROFILE``, or ``default``.
+
+    The name becomes a file and a folder under ``profiles/``, so it is one plain
+    name that cannot lead anywhere else: no ``/``, and no leading ``.`` (``..`` is
+    the folder above, where the rest of moodplayer's data lives).
+    """
     name = explicit or os.environ.get("MOODPLAYER_PROFILE") or DEFAULT_NAME
-    if not re.fullmatch(r"[\w.-]{1,64}", name):
-        raise MoodplayerError(f"invalid profile name {name!r}: use letters, digits, '-', '_' or '.'")
+    if not re.fullmatch(r"[\w-][\w.-]{0,63}", name):
+        raise MoodplayerError(
+            f"invalid profile name {name!r}: use up to 64 letters, digits, '-', '_' or '.', not starting with '.'"
+        )
     return name
 
 
@@ -247,15 +254,22 @@ def save_profile(profile: VoiceProfile) -> None:
 
 
 def reset_profile(name: str) -> bool:
-    """Delete a profile and its enrolment clips; False if there was none."""
+    """Delete a profile and the enrolment clips it made; False if there was none.
+
+    Only the files enrolment writes are removed: anything else found in the
+    clips' folder is left there, with the folder, and a warning.
+    """
     path = profile_path(name)
     existed = path.exists()
     path.unlink(missing_ok=True)
     folder = clips_dir(name)
     if folder.is_dir():
-        for clip in folder.glob("*.flac"):
+        for clip in folder.glob("enrol-[0-9][0-9].flac"):
             clip.unlink()
-        folder.rmdir()
+        try:
+            folder.rmdir()
+        except OSError:
+            log.warning(f"{folder} holds files that are not enrolment clips; left as it is")
     return existed
 
 

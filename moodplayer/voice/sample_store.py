@@ -6,12 +6,15 @@ Clips recorded with ``moodplayer record``, recordings the user already has
 a 16 kHz mono FLAC trimmed to its speech and a JSON sidecar (emotion, date,
 duration, source). The FLAC is written first and the sidecar last, both
 atomically, so a crash mid-save leaves at worst an orphan FLAC, which is
-never listed, never a clip with a wrong or missing label.
+never listed, never a clip with a wrong or missing label. A sample whose
+sidecar or audio is damaged is left out of the list and of training, with a
+warning that names it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -21,6 +24,8 @@ import numpy as np
 
 from moodplayer.errors import MoodplayerError
 from moodplayer.files import utc_now
+
+log = logging.getLogger(__name__)
 
 SOURCES = ("recorded", "imported", "feedback")
 #: The most speech one clip may hold: a sentence or two, as ``record`` takes at most.
@@ -146,7 +151,11 @@ def _flac_path(sample_id: int, emotion: str) -> Path:
 
 
 def _from_meta(meta: dict, flac: Path) -> Sample:
+    """The sample a sidecar describes; ``ValueError``/``KeyError``/``TypeError`` for one that does not."""
+    from datetime import datetime
+
     known = {"id", "emotion", "source", "created", "duration"}
+    datetime.fromisoformat(meta["created"])  # shown as a date: it must be one
     return Sample(
         id=int(meta["id"]),
         emotion=meta["emotion"],
@@ -159,16 +168,24 @@ def _from_meta(meta: dict, flac: Path) -> Sample:
 
 
 def all_samples() -> list[Sample]:
-    """Every complete clip (FLAC and sidecar both present and readable), by ID."""
+    """Every complete clip (sidecar readable, FLAC present and readable as audio), by ID.
+
+    A damaged one cannot be trusted (its label may be wrong, its audio gone), so it is
+    not offered; a warning names it, and the files stay for the user to look at.
+    """
+    import soundfile as sf
+
     found = []
     for side in sorted(samples_dir().glob("[0-9]*-*.json")):
         flac = side.with_suffix(".flac")
         try:
-            meta = json.loads(side.read_text())
-            if flac.is_file():
-                found.append(_from_meta(meta, flac))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # a damaged sidecar: the clip cannot be trusted, so it is not offered
+            sample = _from_meta(json.loads(side.read_text()), flac)
+            sf.info(os.fsencode(flac))  # the header: a FLAC cut to nothing or overwritten fails here
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+            reason = "its audio is missing" if not flac.exists() else f"{type(exc).__name__}"
+            log.warning(f"sample {side.stem} is damaged ({reason}); left out (its files are in {side.parent})")
+            continue
+        found.append(sample)
     return sorted(found, key=lambda s: s.id)
 
 
