@@ -19,7 +19,7 @@ from moodplayer import paths
 from moodplayer.errors import AudioError, LibraryError, ModelError
 from moodplayer.music.library import Library
 from moodplayer.music.m3u import read_m3u, write_m3u
-from moodplayer.music.scan import expand_items, scan
+from moodplayer.music.scan import describe, expand_items, scan
 from moodplayer.music.track import Track
 from moodplayer.voice import model_versions as versions
 from moodplayer.voice import sample_store
@@ -50,7 +50,7 @@ def test_a_profile_named_dotdot_never_reaches_the_folder_above(isolated_home):
     kept = [isolated_home / "voice.flac", samples / "0001-happy.flac"]
     for path in kept:
         sf.write(path, np.zeros(RATE, np.float32), RATE)
-    for args, env in ((["-p", ".."], {}), ([], {"MOODPLAYER_PROFILE": ".."}), (["-p", "../samples"], {})):
+    for args, env in ((["-p", ".."], {}), ([], {"MOODPLAYER_PROFILE": ".."})):
         line = one_line_error(run_cli("voice", "reset", *args, env=env))
         assert "invalid profile name" in line
     assert all(path.is_file() for path in kept)
@@ -86,11 +86,27 @@ def test_names_that_are_not_utf8_are_scanned_and_added_losslessly(undecodable):
         assert (report.stored, report.failures) == (3, [])
         assert set(lib.known_files()) == set(locations)
         lib.create_playlist("mix")
-        lib.add_tracks("mix", expand_items([str(folder)]))
+        lib.add_tracks("mix", describe(expand_items([str(folder)])))
         stored = [track.location for track in lib.tracks("mix")]
     assert sorted(stored) == sorted(locations)
     assert all(os.path.isfile(location) for location in stored)  # the same bytes: the files are found
     assert load_audio(locations[2]).size > 0  # and the voice path reads such a file too
+
+
+def test_names_that_are_not_utf8_are_shown_as_their_bytes(undecodable):
+    folder, _ = undecodable
+    with Library.open() as lib:
+        lib.create_playlist("mix")
+        lib.add_tracks("mix", describe(expand_items([str(folder)])))
+    result = run_cli("playlist", "show", "mix")
+    assert result.returncode == 0, result.stderr
+    assert "caf\\xe9" in result.stdout and "\\xff\\xfe broken" in result.stdout
+    listed = json.loads(run_cli("playlist", "show", "mix", "--json").stdout)
+    assert {os.fsencode(t["location"]).rsplit(b"/", 1)[1] for t in listed["tracks"]} == {
+        b"good.ogg",
+        b"caf\xe9.ogg",
+        b"\xff\xfe broken.ogg",
+    }
 
 
 # -- text from files in line formats and on the terminal ------------------------------------------
@@ -115,20 +131,51 @@ def test_a_title_or_a_file_name_cannot_add_lines_to_an_exported_playlist(tmp_pat
 
 def test_escapes_in_names_and_tags_never_reach_the_terminal(tmp_path):
     song = make_audio(tmp_path / "song.ogg", seconds=1, title="\x1b[2JCleared", artist="\x1b]0;pwned\x07Band")
-    playlist = tmp_path / "\x1b[31mred.m3u"
-    playlist.write_text("#EXTM3U\n#EXTINF:1,\x1b]0;title\x07Imported\nsong.ogg\n")
+    playlist = tmp_path / "radio.m3u"
+    playlist.write_text("#EXTM3U\n#EXTINF:-1,\x1b]0;title\x07Radio\nhttps://radio.example/live\n")
     with Library.open() as lib:
         lib.create_playlist("tagged")
-        lib.add_tracks("tagged", [str(song)])
+        lib.add_tracks("tagged", describe([str(song), *(entry.track for entry in read_m3u(playlist))]))
         lib.db.execute("INSERT INTO playlists (name) VALUES (?)", ["\x1b]0;window\x07old"])  # an older library's
+    shown = {}
     for args in (["playlist", "show", "tagged"], ["playlist", "list"], ["playlist", "show", "\x1b]0;window\x07old"]):
         result = run_cli(*args)
         assert result.returncode == 0, result.stderr
         assert "\x1b" not in result.stdout + result.stderr and "\x07" not in result.stdout
-    assert "\\x1b[2JCleared" in run_cli("playlist", "show", "tagged").stdout
-    imported = run_cli("playlist", "import", str(playlist), "--name", "imported")
-    assert imported.returncode == 0, imported.stderr
-    assert "\x1b" not in run_cli("playlist", "show", "imported").stdout
+        shown[args[1]] = shown.get(args[1], "") + result.stdout
+    assert "\\x1b[2JCleared" in shown["show"] and "\\x1b]0;title\\x07Radio" in shown["show"]
+    assert "\\x1b]0;window\\x07old" in shown["list"]
+
+
+def test_playlist_import_leaves_out_what_is_not_audio_and_says_so(tmp_path):
+    song = make_audio(tmp_path / "lists" / "song.ogg", seconds=1)
+    playlist = tmp_path / "lists" / "mixed.m3u"
+    playlist.write_text(f"/etc/passwd\n../../../../../../../../etc/hosts\n{song.name}\n{tmp_path}\n")
+    result = run_cli("playlist", "import", str(playlist))
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[:3] == [
+        "warning: not an audio file, left out: /etc/passwd",
+        "warning: not an audio file, left out: ../../../../../../../../etc/hosts",
+        f"warning: not an audio file, left out: {tmp_path}",
+    ]
+    assert lines[3] == "imported 1 entry into 'mixed' (3 left out)"
+    shown = json.loads(run_cli("playlist", "show", "mixed", "--json").stdout)
+    assert [t["location"] for t in shown["tracks"]] == [str(song)]
+
+
+def test_playlist_export_to_dash_writes_standard_output(tmp_path):
+    with Library.open() as lib:
+        lib.create_playlist("radio")
+        lib.add_tracks("radio", describe(["https://radio.example/live"]))
+    result = run_cli("playlist", "export", "radio", "-")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "#EXTM3U",
+        "#EXTINF:-1,https://radio.example/live",
+        "https://radio.example/live",
+    ]
+    assert "to standard output" in result.stderr and not (REPO / "-").exists()
 
 
 # -- bounded work ---------------------------------------------------------------------------------
@@ -146,7 +193,7 @@ def sparse_wav(path, data_bytes: int):
 
 def test_a_500_mb_recording_is_refused_before_it_is_decoded(tmp_path):
     huge = sparse_wav(tmp_path / "zeros.wav", 500 * 2**20)
-    with pytest.raises(AudioError, match=r"zeros.wav lasts 273:04; moodplayer hears recordings of up to 60 s"):
+    with pytest.raises(AudioError, match=r"zeros.wav lasts 4:33:04; moodplayer hears recordings of up to 60 s"):
         load_audio(huge)
     sf.write(tmp_path / "minute.flac", np.zeros(61 * RATE, np.int16), RATE)
     with pytest.raises(AudioError, match="lasts 1:01"):
@@ -233,7 +280,6 @@ def test_a_version_in_force_that_does_not_load_falls_back_to_the_one_before(ship
     import hashlib
 
     versions.save(*shipped, kind="trained", parent="shipped")
-    versions.use("v1")
     fake = versions.weights_path("v2")  # put in force by hand: its checksum holds, but it is no model
     fake.write_bytes(b"garbage")
     sidecar = json.loads(versions.weights_path("v1").with_suffix(".json").read_text())
@@ -264,6 +310,11 @@ def test_a_home_that_is_a_file_is_one_line(tmp_path):
     home.write_text("not a folder")
     line = one_line_error(run_cli("playlist", "list", env={"MOODPLAYER_HOME": str(home)}))
     assert "is a file, not a folder" in line
+
+
+def test_a_limit_too_large_for_sqlite_is_a_usage_error():
+    result = run_cli("history", "-n", "99999999999999999999")
+    assert result.returncode == 2 and "internal error" not in result.stderr
 
 
 def test_a_plot_onto_a_full_device_says_so(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -169,9 +170,42 @@ def test_a_v1_library_is_upgraded_in_place_keeping_everything():
 MANY = 100  # enough that the workers are still busy when the first batch lands, even on a loaded machine
 
 
+def session(leader: int) -> set[int]:
+    """The live processes of the session ``leader`` started (its workers, whoever their parent now is)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == leader and fields[0] != "Z" and int(entry) != leader:
+            found.add(int(entry))
+    return found
+
+
+def gone_within(pids: set[int], seconds: float) -> set[int]:
+    """Those of ``pids`` still alive after waiting up to ``seconds`` for them to exit."""
+    deadline = time.monotonic() + seconds
+    while (
+        alive := {p for p in pids if os.path.exists(f"/proc/{p}") and _state(p) != "Z"}
+    ) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
+
+
 @pytest.fixture
 def interrupted_scan(tmp_path):
-    """Start a real scan of MANY files; return ``stop(signal)`` that hits it once a batch is stored."""
+    """Start a real scan of MANY files; return ``stop(signal, group)`` that hits it once a batch is
+    stored: the whole process group (as a terminal's Ctrl-C does), or only the scan itself (``kill``)."""
     source = make_audio(tmp_path / "seed.ogg", seconds=4, title="Seed")
     folder = tmp_path / "many"
     folder.mkdir()
@@ -186,25 +220,30 @@ def interrupted_scan(tmp_path):
         text=True,
     )
 
-    def stop(signum: int) -> tuple[int, str, int]:
+    def stop(signum: int, group: bool = True) -> tuple[int, str, int]:
         deadline = time.monotonic() + 120
         while count_tracks() == 0 and time.monotonic() < deadline and scanner.poll() is None:
             time.sleep(0.05)
-        os.killpg(scanner.pid, signum)  # the whole group: workers too, as a terminal's Ctrl-C does
-        _, stderr = scanner.communicate(timeout=30)
+        workers = session(scanner.pid)
+        assert workers, "the scan runs no worker processes"
+        (os.killpg if group else os.kill)(scanner.pid, signum)
+        scanner.wait(timeout=30)
+        assert not gone_within(workers, 10), "the scan's workers outlived it"
+        stderr = scanner.stderr.read()
         stored = count_tracks()
         assert 0 < stored < MANY, f"wanted to stop the scan midway; {stored} of {MANY} were stored"
         return scanner.returncode, stderr, stored
 
     yield folder, stop
-    if scanner.poll() is None:
-        os.killpg(scanner.pid, signal.SIGKILL)
-        scanner.wait()
+    for pid in {scanner.pid, *session(scanner.pid)}:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    scanner.wait()
 
 
-def test_a_scan_killed_midway_leaves_a_consistent_library_and_the_next_one_finishes(interrupted_scan):
+def test_a_scan_killed_midway_leaves_a_consistent_library_no_orphans_and_the_next_one_finishes(interrupted_scan):
     folder, stop = interrupted_scan
-    _, _, stored = stop(signal.SIGKILL)
+    _, _, stored = stop(signal.SIGKILL, group=False)  # its workers notice on their own
     assert integrity() == "ok"
     result = subprocess.run(
         [sys.executable, "-m", "moodplayer", "library", "scan", str(folder), "--json"],
@@ -219,10 +258,16 @@ def test_a_scan_killed_midway_leaves_a_consistent_library_and_the_next_one_finis
     assert count_tracks() == MANY
 
 
-def test_ctrl_c_stops_a_scan_promptly_and_cleanly(interrupted_scan):
+@pytest.mark.parametrize(("signum", "group"), [(signal.SIGINT, True), (signal.SIGTERM, False)], ids=["ctrl-c", "term"])
+def test_ctrl_c_or_sigterm_stops_a_scan_promptly_says_what_was_kept_and_ends_its_workers(
+    interrupted_scan, signum, group
+):
     _, stop = interrupted_scan
-    code, stderr, _ = stop(signal.SIGINT)
-    assert code == 130 and "Traceback" not in stderr
+    code, stderr, stored = stop(signum, group)
+    assert code == 128 + signum and "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == (
+        f"error: scan stopped: {stored} of {MANY} new or changed files stored and kept; scan again to add the rest"
+    )
     assert integrity() == "ok"
 
 

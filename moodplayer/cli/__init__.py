@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     from moodplayer.ui.console import fail, show_log_records
 
     show_log_records(debug=debugging())
+    _exit_cleanly_on_termination()
     try:
         code = app(args=argv, prog_name="moodplayer", standalone_mode=False)
     except ClickException as exc:
@@ -65,13 +66,16 @@ def main(argv: list[str] | None = None) -> None:
     except MoodplayerError as exc:
         if debugging():
             logging.getLogger(__name__).debug("%s", type(exc).__name__, exc_info=True)
-        fail(str(exc))
-        code = exc.exit_code
+        fail(str(exc))  # an interrupted command's own message says what it kept: no "interrupted" after it
+        sys.exit(exc.exit_code)
     except BrokenPipeError:
         # Output piped into `head` and the like: not an error of ours.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         code = 0
+    except OSError as exc:  # the system said no: a permission, a full disk, a file gone meanwhile
+        fail(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+        code = 1
     except Exception as exc:  # a bug: one line that says where its report is
         fail(internal_error(exc, argv if argv is not None else sys.argv[1:]))
         code = EXIT_INTERNAL
@@ -125,3 +129,16 @@ def write_report(exc: Exception, argv: list[str]) -> Path | None:
     except Exception:  # the home itself may be what is broken
         return None
     return path
+
+
+def _exit_cleanly_on_termination() -> None:
+    """SIGTERM and SIGHUP (``kill``, a closed terminal) end a command with 128 + the signal, as
+    Python's default would, but by unwinding: its cleanup runs (temp files removed, the terminal
+    restored, a scan's finished files stored and its workers ended, and the scan says so)."""
+    import signal
+
+    def exit_now(signum, frame):
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, exit_now)

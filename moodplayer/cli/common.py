@@ -55,6 +55,16 @@ def markup_safe(value: object) -> str:
     return safe(value) if value else ""
 
 
+def print_json(value: object) -> None:
+    """One JSON document on stdout in UTF-8; the bytes of a file name that is not UTF-8 kept as
+    ``\\udcXX`` escapes, which Python reads back (``surrogateescape``) as the same name."""
+    import json
+    import re
+
+    text = json.dumps(value, ensure_ascii=False)
+    print(re.sub("[\udc80-\udcff]", lambda m: f"\\u{ord(m.group()):04x}", text), flush=True)
+
+
 def open_library():
     """The music library, opened for a ``with`` block."""
     from moodplayer.music.library import Library

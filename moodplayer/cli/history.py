@@ -12,7 +12,7 @@ from moodplayer.cli.app import app
 
 @app.command()
 def history(
-    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many of the latest detections."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, max=1_000_000, help="How many of the latest detections."),
     as_json: bool = typer.Option(False, "--json", help="Print the detections as a JSON list."),
     plot: Path | None = typer.Option(None, "--plot", help="Also draw valence and arousal over time to this PNG."),
 ) -> None:

@@ -10,14 +10,13 @@ hand-written formula) on a labelled folder.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import typer
 
 from moodplayer.cli.app import app
-from moodplayer.cli.common import JSON_HELP, open_library, say_verbatim
+from moodplayer.cli.common import JSON_HELP, markup_safe, open_library, print_json, say_verbatim
 from moodplayer.ui.views import count
 
 library_app = typer.Typer(
@@ -76,18 +75,15 @@ def _print_scan(report, as_json: bool) -> None:
     from moodplayer.ui.console import out, warn
 
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "found": report.found,
-                    "unchanged": report.unchanged,
-                    "stored": report.stored,
-                    "skipped": len(report.failures),
-                    "missing": report.vanished,
-                    "failures": [{"file": f, "reason": r} for f, r in report.failures],
-                },
-                ensure_ascii=False,
-            )
+        print_json(
+            {
+                "found": report.found,
+                "unchanged": report.unchanged,
+                "stored": report.stored,
+                "skipped": len(report.failures),
+                "missing": report.vanished,
+                "failures": [{"file": f, "reason": r} for f, r in report.failures],
+            }
         )
         return
     for path, reason in report.failures:
@@ -105,15 +101,16 @@ def missing(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> No
     Missing tracks stay in their playlists, so nothing is lost when a drive
     is unplugged; they are flagged again as present once they are back.
     """
+    from moodplayer.text import shown
     from moodplayer.ui.console import out
 
     with open_library() as lib:
         gone = lib.check_missing()
     if as_json:
-        print(json.dumps([t.location for t in gone], ensure_ascii=False))
+        print_json([t.location for t in gone])
         return
     for track in gone:
-        out.print(track.location, markup=False)
+        out.print(shown(track.location), markup=False)
     say_verbatim(f"{count(len(gone), 'missing file')}")
 
 
@@ -135,7 +132,7 @@ def autoplaylists(
     with open_library() as lib:
         filled = fill(lib, size)
     if as_json:
-        print(json.dumps({emotion: _fill_json(fill) for emotion, fill in filled.items()}, ensure_ascii=False))
+        print_json({emotion: _fill_json(fill) for emotion, fill in filled.items()})
         return
     _print_fills(filled)
 
@@ -198,7 +195,7 @@ def list_tracks(
         if wanted is None or wanted in moods:
             rows.append((track, missing, moods[0] if moods else None))
     if as_json:
-        print(json.dumps([_track_json(*row) for row in rows], ensure_ascii=False))
+        print_json([_track_json(*row) for row in rows])
         return
     _print_tracks(rows, query, wanted)
 
@@ -280,7 +277,7 @@ def train(
     with _progress("extracting features") as advance:
         metadata = run_training(data_dir, output, folds=folds, jobs=jobs, progress=advance)
     if as_json:
-        print(json.dumps({"path": str(output), **metadata}, ensure_ascii=False))
+        print_json({"path": str(output), **metadata})
         return
     _print_cross_validation(metadata["evaluation"], metadata["features"]["count"])
     in_use = output.resolve() == paths.music_model_path().resolve()
@@ -334,7 +331,7 @@ def evaluate(
     with _progress("extracting features") as advance:
         result = run_evaluation(data_dir, loaded, baseline=baseline, jobs=jobs, progress=advance)
     if as_json:
-        print(json.dumps(result, ensure_ascii=False))
+        print_json(result)
         return
     if result["trained_on"]:
         warn(f"the model was trained on {result['trained_on']} of these clips: these are not held-out scores")

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from moodplayer.cli.app import app
-from moodplayer.cli.common import JSON_HELP, say
+from moodplayer.cli.common import JSON_HELP, markup_safe, say
 
 model_app = typer.Typer(help="Model versions: list them, switch, roll back, export.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
@@ -34,11 +34,11 @@ def model_list(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) ->
         table.add_row(
             "*" if row["active"] else "",
             row["id"],
-            row["kind"],
+            markup_safe(row["kind"]),
             local_time(row["created"]) if row["created"] else "",
-            row["parent"] or "",
+            markup_safe(row["parent"]),
             _scores_text(row["scores"]),
-            row["problem"] or "ok",
+            markup_safe(row["problem"] or "ok"),
         )
     out.print(table)
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
 from moodplayer.cli.app import app
-from moodplayer.cli.common import JSON_HELP, open_library
+from moodplayer.cli.common import JSON_HELP, open_library, print_json
 
 
 @app.command("moods")
@@ -57,6 +55,6 @@ def _print_moods(mapping: dict, points: dict, as_json: bool) -> None:
         rows = {
             e: {"playlists": mapping.get(e, []), "valence": points[e][0], "arousal": points[e][1]} for e in EMOTIONS
         }
-        print(json.dumps(rows, ensure_ascii=False))
+        print_json(rows)
         return
     out.print(mood_table(mapping, points))

@@ -7,13 +7,12 @@ shown with rich (or as JSON with ``--json``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
 from moodplayer.cli.app import app
-from moodplayer.cli.common import JSON_HELP, markup_safe, open_library, say_verbatim
+from moodplayer.cli.common import JSON_HELP, markup_safe, open_library, print_json, say_verbatim
 from moodplayer.ui.views import count
 
 playlist_app = typer.Typer(help="Create, fill, reorder, import and export playlists.", no_args_is_help=True)
@@ -56,7 +55,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None
     with open_library() as lib:
         playlists = lib.playlists()
     if as_json:
-        print(json.dumps(playlists, ensure_ascii=False))
+        print_json(playlists)
         return
     if not playlists:
         say_verbatim("no playlists yet; create one with: moodplayer playlist create NAME")
@@ -92,7 +91,7 @@ def show(
             }
             for e in entries
         ]
-        print(json.dumps({"name": name, "duration": round(total, 3), "tracks": rows}, ensure_ascii=False))
+        print_json({"name": name, "duration": round(total, 3), "tracks": rows})
         return
     _print_entries(name, entries, total)
 
@@ -168,30 +167,36 @@ def import_(
     file: Path = typer.Argument(..., help="An .m3u or .m3u8 file."),
     name: str | None = typer.Option(None, "--name", help="Playlist name (default: the file's name)."),
 ) -> None:
-    """Import an M3U playlist; entries not found are reported and kept as missing."""
+    """Import an M3U playlist; entries not found are reported and kept as missing, entries that
+    are not audio files (a text file, a folder, a device) are reported and left out."""
     from moodplayer.errors import LibraryError
     from moodplayer.music.m3u import read_m3u
     from moodplayer.music.scan import describe
     from moodplayer.ui.console import warn
 
     entries = read_m3u(file)
+    kept = [e for e in entries if e.audio]
     name = name or file.stem
     with open_library() as lib, lib.transaction():
         if name.lower() in (p["name"].lower() for p in lib.playlists()):
             raise LibraryError(f"a playlist named '{name}' already exists; choose another name with --name")
         lib.create_playlist(name)
-        lib.add_tracks(name, describe([e.track for e in entries]))
-    missing = [e for e in entries if not e.found]
-    for entry in missing:
-        warn(f"not found, kept as missing: {entry.written}")
-    imported = count(len(entries), "entry", "entries")
-    say_verbatim(f"imported {imported} into '{name}'" + (f" ({len(missing)} missing)" if missing else ""))
+        lib.add_tracks(name, describe([e.track for e in kept]))
+    for entry in entries:
+        if not entry.audio:
+            warn(f"not an audio file, left out: {entry.written}")
+        elif not entry.found:
+            warn(f"not found, kept as missing: {entry.written}")
+    missing, left_out = sum(not e.found for e in kept), len(entries) - len(kept)
+    notes = [f"{missing} missing"] * bool(missing) + [f"{left_out} left out"] * bool(left_out)
+    imported = count(len(kept), "entry", "entries")
+    say_verbatim(f"imported {imported} into '{name}'" + (f" ({', '.join(notes)})" if notes else ""))
 
 
 @playlist_app.command("export")
 def export(
     name: str = typer.Argument(..., help="Playlist (or mood) to export."),
-    file: Path = typer.Argument(..., help="The .m3u/.m3u8 file to write (replaced atomically)."),
+    file: Path = typer.Argument(..., help="The .m3u/.m3u8 file to write (replaced atomically), or - for stdout."),
     parents: bool = typer.Option(False, "--parents", help="Create FILE's folder (and any above it) if missing."),
 ) -> None:
     """Write a playlist as extended M3U; files under FILE's folder get relative paths.
@@ -214,4 +219,5 @@ def export(
         name = lib.resolve(name)
         tracks = lib.tracks(name)
     write_m3u(file, tracks)
-    say_verbatim(f"wrote {count(len(tracks), 'entry', 'entries')} of '{name}' to {file}")
+    written = count(len(tracks), "entry", "entries")
+    say_verbatim(f"wrote {written} of '{name}' to {'standard output' if str(file) == '-' else file}")

@@ -21,6 +21,7 @@ from moodplayer.cli.common import (
     SAMPLE_ID_HELP,
     device_arg,
     emotion_option,
+    markup_safe,
     say,
     say_verbatim,
 )
@@ -167,7 +168,8 @@ def samples_list(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) 
         return
     table = Table("id", "emotion", "source", "seconds", "recorded")
     for s in found:
-        table.add_row(str(s.id), s.emotion, s.source, f"{s.duration:.1f}", local_time(s.created))
+        emotion, source = markup_safe(s.emotion), markup_safe(s.source)
+        table.add_row(str(s.id), emotion, source, f"{s.duration:.1f}", local_time(s.created))
     out.print(table)
     counts = Counter(s.emotion for s in found)
     out.print(f"{count(len(found), 'clip')}: " + ", ".join(f"{e} {n}" for e, n in sorted(counts.items())))

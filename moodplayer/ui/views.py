@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+
+from moodplayer.text import shown
+from moodplayer.ui.console import safe
 
 if TYPE_CHECKING:
     from moodplayer.voice.classifier import Prediction
@@ -60,7 +62,7 @@ def prediction_panel(prediction: Prediction, title: str = "") -> Panel:
     table.add_row(headline)
     table.add_row(Text(""))
     table.add_row(probability_bars(prediction.probabilities))
-    return Panel(table, title=title or None, title_align="left", expand=False)
+    return Panel(table, title=safe(title) or None, title_align="left", expand=False)
 
 
 def mood_table(mapping: dict[str, list[str]], points: dict[str, tuple[float, float]]) -> Table:
@@ -70,7 +72,7 @@ def mood_table(mapping: dict[str, list[str]], points: dict[str, tuple[float, flo
     table = Table("mood", "valence", "arousal", "playlists")
     for emotion in EMOTIONS:
         valence, arousal = points[emotion]
-        playlists = ", ".join(escape(name) for name in mapping.get(emotion, [])) or "[dim]–[/]"
+        playlists = ", ".join(safe(name) for name in mapping.get(emotion, [])) or "[dim]–[/]"
         table.add_row(emotion, f"{valence:+.2f}", f"{arousal:+.2f}", playlists)
     return table
 
@@ -137,19 +139,19 @@ def history_table(rows: list[dict], width: int) -> Table:
     if wider:
         table.add_column("source", overflow="ellipsis", no_wrap=True, ratio=1)
     for row in rows:
-        cells = [
+        cells: list[str | Text] = [
             local_time(row["at"], seconds=wide),
-            Text(row["emotion"], style=EMOTION_STYLE.get(row["emotion"], "")),
+            Text(shown(row["emotion"]), style=EMOTION_STYLE.get(row["emotion"], "")),
             f"{max(row['probabilities'].values(), default=0.0):.0%}",
             _signed(row["valence"]),
             _signed(row["arousal"]),
-            *([row["strategy"] or ""] if wide else []),
-            Text(row["playlist"] or "–"),
-            f"was {row['feedback']}" if row.get("feedback") else "",
+            *([Text(shown(row["strategy"] or ""))] if wide else []),
+            Text(shown(row["playlist"] or "–")),
+            Text(f"was {shown(row['feedback'])}" if row.get("feedback") else ""),
         ]
         if wider:
             source = row.get("source") or ""
-            cells.append(Text(source if source == "microphone" else PurePath(source).name))
+            cells.append(Text(shown(source if source == "microphone" else PurePath(source).name)))
         table.add_row(*cells)
     return table
 
