@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -12,7 +13,8 @@ import pytest
 
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError, NoSpeechError
-from moodplayer.paths import cache_dir
+from moodplayer.paths import cache_dir, default_model_path
+from moodplayer.voice import model_versions as versions
 from moodplayer.voice.classifier import Classifier
 from moodplayer.voice.datasets import discover
 from moodplayer.voice.features import FeatureConfig, Stats
@@ -235,12 +237,21 @@ def tiny_corpus(tmp_path, ravdess):
     return data
 
 
-def test_tiny_training_run_writes_a_loadable_model(tmp_path, ravdess):
+def test_training_without_out_adds_a_version_and_leaves_the_shipped_model(tmp_path, ravdess):
     data = tiny_corpus(tmp_path, ravdess)
-    out = tmp_path / "tiny.safetensors"
-    result = run_cli("train", str(data), "--out", str(out), "--epochs", "2", "--seed", "3", "--ensemble", "2")
-    assert result.returncode == 0, result.stderr
+    shipped = hashlib.sha256(default_model_path().read_bytes()).hexdigest()
+    result = run_cli("train", str(data), "--epochs", "2", "--seed", "3", "--ensemble", "2")
+    assert hashlib.sha256(default_model_path().read_bytes()).hexdigest() == shipped
+    out = versions.weights_path("v1")
     meta = json.loads(out.with_suffix(".json").read_text())
+    info = meta["version"]
+    assert (info["kind"], info["parent"]) == ("trained", "shipped")
+    assert info["scores"]["validation_speakers"] == ["ravdess-03"]
+    new, old = info["scores"]["validation_uar"], info["scores"]["parent_validation_uar"]
+    assert f"validation UAR {new:.1%} on ravdess-03, against {old:.1%} for shipped" in result.stdout
+    assert new < old  # two epochs on 45 clips against the shipped model: it stays in force, and the user is told
+    assert result.returncode == 1 and versions.active_id() == "shipped", result.stderr
+    assert "v1 is not better on its validation speakers, so shipped stays in force" in result.stderr
     assert meta["model"]["members"] == 2 and meta["recipe"]["ensemble"] == 2
     assert len(meta["training"]["kept_epoch"]) == 2
     assert meta["split"] == {"train": ["ravdess-01", "ravdess-02"], "validation": ["ravdess-03"]}

@@ -40,7 +40,12 @@ def train(
         None, help="Labelled speech: a RAVDESS/TESS/CREMA-D/SAVEE/EmoDB tree or one folder per emotion."
     ),
     out: Path | None = typer.Option(
-        None, "--out", help="Model file to write (default: models/emotion-lstm.safetensors)."
+        None,
+        "--out",
+        help=(
+            "Write the model to this file instead of adding it as a model version "
+            "(models/emotion-lstm.safetensors rebuilds the shipped model: make model)."
+        ),
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed (weights, batches, augmentation)."),
     epochs: int | None = typer.Option(
@@ -81,7 +86,9 @@ def train(
         False, "--personal", help="Instead: adapt the model in force to your own samples (moodplayer record)."
     ),
     force: bool = typer.Option(
-        False, "--force", help="With --personal: put the adapted model in force even if it scored worse on your clips."
+        False,
+        "--force",
+        help="Put the new model in force even if it scored worse (on its validation speakers; --personal: your clips).",
     ),
 ) -> None:
     """Train the emotion model on DATA_DIR, split by speaker (or, with --personal, adapt it to your voice).
@@ -89,7 +96,10 @@ def train(
     With --folds K the speakers are split into K groups and each group is scored
     by a model trained on all the other speakers (mean ± std of accuracy and
     UAR); then the final model is trained on all speakers but a few validation
-    speakers, which calibrate the confidence.
+    speakers, which calibrate the confidence. It is added as a new model version
+    (see `moodplayer model list`) and put in force only if it scores at least as
+    well as the model in force on those validation speakers; --out writes a file
+    instead.
     """
     if personal:
         train_personal(force=force, seed=seed)
@@ -103,7 +113,6 @@ def train(
     import torch
 
     from moodplayer.errors import MoodplayerError
-    from moodplayer.paths import default_model_path
     from moodplayer.ui.console import err
     from moodplayer.ui.console import out as stdout
     from moodplayer.voice.datasets import discover, speakers
@@ -146,8 +155,40 @@ def train(
             )
         stdout.print(f"cross-validation took {cv['seconds'] / 60:.1f} min ({jobs} jobs)")
     start = time.perf_counter()
-    path = _train_final(examples, clips, data_dir, out or default_model_path(), recipe, config, seed, cv, tuning, jobs)
-    stdout.print(f"saved {path} (trained in {time.perf_counter() - start:.0f} s)")
+    net, metadata = _train_final(examples, clips, data_dir, recipe, config, seed, cv, tuning, jobs)
+    trained = f"trained in {time.perf_counter() - start:.0f} s"
+    if out is not None:
+        from moodplayer.voice.model import save_model
+
+        save_model(out, net.state_dict(), metadata)
+        stdout.print(f"saved {out} ({trained})")
+        return
+    validation = [clip for clip in clips if clip.speaker in metadata["split"]["validation"]]
+    _add_version(net, metadata, validation, force, trained)
+
+
+def _add_version(net, metadata: dict, validation: list, force: bool, trained: str) -> None:
+    """Keep a trained model as a new version; in force only if it is no worse (or ``force``)."""
+    from moodplayer.errors import ModelError
+    from moodplayer.ui.console import err
+    from moodplayer.ui.console import out as stdout
+    from moodplayer.voice import model_versions as versions
+
+    with err.status("scoring it and the model in force on its validation speakers…"):
+        added = versions.add_trained(net, metadata, validation, force)
+    uar = lambda value: "–" if value is None else f"{value:.1%}"  # noqa: E731
+    speakers = ", ".join(added.speakers) or "no speakers"
+    stdout.print(
+        f"added model {added.id} ({trained}): validation UAR {uar(added.uar)} on {speakers}, "
+        f"against {uar(added.parent_uar)} for {added.parent}, the model in force",
+        soft_wrap=True,
+    )
+    if not added.in_force:
+        raise ModelError(
+            f"{added.id} is not better on its validation speakers, so {added.parent} stays in force; "
+            f"use it anyway with: moodplayer model use {added.id} (or train with --force)"
+        )
+    stdout.print(f"now using model {added.id} (undo with: moodplayer model rollback)")
 
 
 def _tune(examples, trials, recipe, seed, jobs):
@@ -190,11 +231,12 @@ def _cross_validate(examples, folds, recipe, seed, jobs, modes) -> dict:
         return cross_validate(examples, folds, recipe, seed, jobs, report, on_fold, modes)
 
 
-def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuning, jobs) -> Path:
+def _train_final(examples, clips, data_dir, recipe, config, seed, cv, tuning, jobs) -> tuple:
+    """The final model and its metadata: trained on every speaker but the validation ones."""
     from moodplayer.emotions import EMOTIONS
     from moodplayer.files import utc_now
     from moodplayer.voice.datasets import speakers
-    from moodplayer.voice.model import count_parameters, save_model
+    from moodplayer.voice.model import count_parameters
     from moodplayer.voice.train import enrolment_shift, train_split, training_voices
 
     names = speakers(examples)
@@ -234,8 +276,7 @@ def _train_final(examples, clips, data_dir, path, recipe, config, seed, cv, tuni
         "tuning": tuning,
         "created": utc_now(),
     }
-    save_model(path, net.state_dict(), metadata)
-    return Path(path)
+    return net, metadata
 
 
 @app.command()

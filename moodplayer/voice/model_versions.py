@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -209,6 +210,57 @@ def save(state: dict, metadata: dict, kind: str, parent: str | None, scores: dic
     info = {"id": version_id, "kind": kind, "parent": parent, "created": utc_now(), "scores": scores or {}}
     save_model(weights_path(version_id), state, {**metadata, "version": info})
     return version_id
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A model ``train`` made, stored as a version: how it and the version in force scored on its
+    validation speakers' clips (UAR; ``None`` without any), and whether it is in force now."""
+
+    id: str
+    parent: str
+    speakers: list[str]
+    uar: float | None
+    parent_uar: float | None
+    in_force: bool
+
+
+def add_trained(net, metadata: dict, validation: Sequence, force: bool = False) -> Trained:
+    """Store a model ``train`` made as a new version, child of the version in force, and put it in
+    force only if it scores at least as well as that one on the new model's ``validation``
+    speakers' clips (both heard as ``detect`` hears a file), or with ``force``.
+
+    The shipped model is never written here: rebuilding it is ``train --out``.
+    """
+    from moodplayer.voice.classifier import Classifier
+
+    parent, parent_net, parent_metadata = load_active()
+    uar = validation_uar(Classifier(net.eval(), metadata), validation)
+    parent_uar = validation_uar(Classifier(parent_net, parent_metadata), validation)
+    speakers = sorted({clip.speaker for clip in validation})
+    scores = {"validation_uar": uar, "parent_validation_uar": parent_uar, "validation_speakers": speakers}
+    version_id = save(net.state_dict(), metadata, kind="trained", parent=parent, scores=scores)
+    better = uar is not None and parent_uar is not None and uar >= parent_uar
+    if better or force:
+        use(version_id)
+    return Trained(version_id, parent, speakers, uar, parent_uar, better or force)
+
+
+def validation_uar(classifier, clips: Sequence) -> float | None:
+    """A model's unweighted average recall on labelled clips, a clip without speech counting as an
+    error (as ``evaluate`` scores); ``None`` for no clips."""
+    from moodplayer.errors import AudioError
+    from moodplayer.voice.train import scores
+
+    if not clips:
+        return None
+    predicted = []
+    for clip in clips:
+        try:
+            predicted.append(classifier.predict_file(clip.path).emotion)
+        except AudioError:
+            predicted.append("no-speech")
+    return scores([clip.label for clip in clips], predicted)["uar"]
 
 
 def import_file(path: Path) -> str:
