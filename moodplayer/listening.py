@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 #: How long a reporting UI waits for the first audio before reporting without it.
 FIRST_AUDIO_TIMEOUT_S = 10.0
 
-#: A player and the title to show above it.
+#: A queue to switch to (a player), and the title to show over it.
 Switch = tuple["Player", str]
 
 

@@ -21,14 +21,12 @@ from dataclasses import dataclass
 
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
+from moodplayer.listening import Switch
 from moodplayer.music.player import Player, Playing, PlayingSilently, QueueEnded, Skipped
 from moodplayer.music.track import Track
 from moodplayer.text import shown
 from moodplayer.ui.console import out, warn
 from moodplayer.ui.views import clock
-
-#: A queue to switch to, and the title to show over it.
-Switch = tuple[Player, str]
 
 POLL_SECONDS = 0.2
 VOLUME_STEP = 5
