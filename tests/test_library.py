@@ -79,8 +79,15 @@ def test_playlists_keep_order_moves_removals_and_report_counts(lib, tmp_path):
     [summary] = lib.playlists()
     assert summary["name"] == "Road" and summary["tracks"] == 4
     assert summary["duration"] == pytest.approx(3.0, abs=0.2)
-    with pytest.raises(LibraryError, match="no position 7"):
+    with pytest.raises(LibraryError, match=r"^'Road' has no position 7 \(its positions run from 1 to 4\)$"):
         lib.move_entry("Road", 7, 1)
+    lib.create_playlist("Single")
+    lib.add_tracks("Single", describe(["https://radio.example/live"]))
+    with pytest.raises(LibraryError, match=r"no position 2 \(its one entry is at 1\)$"):
+        lib.remove_entries("Single", [2])
+    lib.create_playlist("Empty")
+    with pytest.raises(LibraryError, match=r"no position 1 \(it is empty\)$"):
+        lib.move_entry("Empty", 1, 1)
 
 
 def test_a_file_that_does_not_exist_is_kept_and_flagged_missing(lib, tmp_path):

@@ -232,7 +232,7 @@ class Library:
             size = self._last_position(pid)
             bad = [p for p in wanted if not 1 <= p <= size]
             if bad:
-                raise LibraryError(f"'{name}' has no position {bad[0]} (it holds {size} entries)")
+                raise LibraryError(f"'{name}' has no position {bad[0]} ({_positions(size)})")
             for position in wanted:
                 self.db.execute(
                     "INSERT OR IGNORE INTO playlist_exclusions (playlist_id, track_id) SELECT playlist_id, "
@@ -251,7 +251,7 @@ class Library:
             size = self._last_position(pid)
             for position in (source, target):
                 if not 1 <= position <= size:
-                    raise LibraryError(f"'{name}' has no position {position} (it holds {size} entries)")
+                    raise LibraryError(f"'{name}' has no position {position} ({_positions(size)})")
             ids = [
                 r[0]
                 for r in self.db.execute(
@@ -599,6 +599,11 @@ def playlist_name(name: str) -> str:
     if len(name) > MAX_NAME:
         raise LibraryError(f"a playlist name is at most {MAX_NAME} characters long")
     return name
+
+
+def _positions(size: int) -> str:
+    """A playlist's positions in words, for the error that names one it lacks."""
+    return f"its positions run from 1 to {size}" if size > 1 else ("its one entry is at 1" if size else "it is empty")
 
 
 def _emotion(name: str) -> str:
