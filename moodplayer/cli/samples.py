@@ -115,7 +115,7 @@ def _wait_until_ready() -> None:
 def samples_add(
     files: list[Path] = typer.Argument(
         ...,
-        metavar="FILE...",
+        metavar="FILE",
         help="Recordings you already have: voice memos, a phone's clips (any format detect reads).",
     ),
     emotion: str = typer.Option(
