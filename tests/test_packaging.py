@@ -59,10 +59,11 @@ def test_moodplayer_installed_from_the_wheel_runs_the_demo(build, tmp_path, isol
         check=True,
     ).stdout.strip()
     Path(site, "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", str(wheel)]
-    subprocess.run(install, capture_output=True, check=True, timeout=240)
-
+    # Without PYTHONPATH, so that pip sees only the fresh environment (and this interpreter's packages).
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", str(wheel)]
+    subprocess.run(install, capture_output=True, check=True, timeout=240, env=env)
+
     env.update({"MOODPLAYER_HOME": str(isolated_home), "MOODPLAYER_AOUT": "dummy", "NO_COLOR": "1"})
     show = "from moodplayer import demo, paths; print(paths.__file__, paths.default_model_path(), demo.DEFINITIONS)"
     where = subprocess.run(
