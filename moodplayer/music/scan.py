@@ -601,11 +601,11 @@ def parallel_map(function: Callable[[T], R], items: list[T], jobs: int | None) -
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-#: How far below the user's other programs the pool's processes (and their ffmpeg) run (``nice``): on a
-#: core a worker shares, ``listen`` or the player gets twice the worker's share, so they stay responsive
-#: while a big library is scanned; beside busy programs a worker still gets a third of its core (a half
-#: at equal priority), enough for the scan's speed on a busy machine (docs/experiments.md, library scan).
-WORKER_NICENESS = 3
+#: How far below the user's other programs the pool's processes (and their ffmpeg) run (``nice``): a
+#: program the user is waiting on (``listen``, the player) wins the ties for a core. Only one step: each
+#: step costs a worker a share of its core beside busy programs, and at +3 a scan beside two busy loops
+#: on two cores fell well under its speed target there (measured: docs/experiments.md, library scan).
+WORKER_NICENESS = 1
 
 
 #: How often a worker checks that the process that started it is still there.
