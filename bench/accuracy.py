@@ -39,7 +39,10 @@ def main() -> None:
 
     from moodplayer.voice.datasets import discover
     from moodplayer.voice.features import FeatureConfig
-    from moodplayer.voice.train import Recipe, baseline_cross_validate, cross_validate, make_examples
+    from moodplayer.voice.training.baseline import baseline_cross_validate
+    from moodplayer.voice.training.crossval import cross_validate
+    from moodplayer.voice.training.examples import make_examples
+    from moodplayer.voice.training.fit import Recipe
 
     torch.set_num_threads(1)
     recipe = Recipe()
@@ -47,7 +50,7 @@ def main() -> None:
     start = time.perf_counter()
     examples = make_examples(clips, FeatureConfig(), recipe.speeds, recipe.degraded_copies, recipe.speed_views)
     features_s = time.perf_counter() - start
-    progress = lambda i, r: print(f"  fold {i}: {r['accuracy']:.1%} ({r['seconds']:.0f} s)", file=sys.stderr)  # noqa: E731
+    progress = lambda i, r, _model: print(f"  fold {i}: {r['accuracy']:.1%} ({r['seconds']:.0f} s)", file=sys.stderr)  # noqa: E731
     start = time.perf_counter()
     modes = list(dict.fromkeys(["none", *args.adapt]))
     ours = cross_validate(examples, args.folds, recipe, args.seed, args.jobs, None, progress, modes)

@@ -2,7 +2,7 @@
 
     python bench/personal.py [--data DIR] [--users 17 18 19 20] [--base-epochs 20] [--seed 0]
 
-A base model is trained (train.train_split) on the actors 01-20 not named
+A base model is trained (training.workers.train_split) on the actors 01-20 not named
 by --users (01-16 by default), and cached under the moodplayer cache folder so
 reruns skip it (keyed by the settings and by the code that trains and runs
 it). Each actor named by --users then plays the user: half their
@@ -41,17 +41,21 @@ def base_model(examples, data: Path, actors: list[str], epochs: int, seed: int):
 
     from moodplayer.paths import cache_dir
     from moodplayer.voice.features import FeatureConfig
-    from moodplayer.voice.model import load_model, save_model
-    from moodplayer.voice.train import Recipe, train_split
+    from moodplayer.voice.model import ModelMetadata, load_model, save_model
+    from moodplayer.voice.training.fit import Recipe
+    from moodplayer.voice.training.workers import train_split
 
     recipe = replace(Recipe(), epochs=epochs)
     # The code that trains and runs the net is part of the key: a change there retrains the base.
-    code = b"".join((REPO / "moodplayer" / name).read_bytes() for name in ("train.py", "model.py", "classifier.py"))
+    voice = REPO / "moodplayer" / "voice"
+    sources = sorted((voice / "training").glob("*.py")) + [voice / "model.py", voice / "classifier.py"]
+    code = b"".join(source.read_bytes() for source in sources)
     settings = json.dumps([actors, recipe.to_dict(), seed, FeatureConfig().key()]).encode()
     key = hashlib.sha256(settings + code).hexdigest()[:12]
     path = cache_dir() / "bench-personal" / f"base-{key}.safetensors"
     if path.is_file():
-        return load_model(path)
+        net, document = load_model(path)
+        return net, ModelMetadata.from_dict(document)
     start = time.perf_counter()
     net, info = train_split(examples, actors, recipe, seed, None)
     print(f"base model trained in {time.perf_counter() - start:.0f} s (epoch kept {info['kept_epoch']})", flush=True)
@@ -64,11 +68,11 @@ def base_model(examples, data: Path, actors: list[str], epochs: int, seed: int):
         "split": {"train": [s for s in actors if s not in info["validation_speakers"]]},
     }
     save_model(path, net.state_dict(), metadata)
-    return load_model(path)
+    return net, ModelMetadata.from_dict(metadata)
 
 
 def accuracy(net, examples, profiles: dict | None) -> float:
-    from moodplayer.voice.train import predict_logits
+    from moodplayer.voice.training.evaluation import predict_logits
 
     predicted = predict_logits(net, examples, profiles).argmax(axis=1)
     return float(np.mean(predicted == np.array([ex.label for ex in examples])))
@@ -80,7 +84,8 @@ def main() -> None:
     from moodplayer.voice import finetune as personal
     from moodplayer.voice.datasets import discover
     from moodplayer.voice.features import FeatureConfig
-    from moodplayer.voice.train import Recipe, make_examples
+    from moodplayer.voice.training.examples import make_examples
+    from moodplayer.voice.training.fit import Recipe
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
@@ -105,7 +110,7 @@ def main() -> None:
         tune, test = [mine[i] for i in tune_idx], [mine[i] for i in test_idx]
         others = [ex for ex in examples if ex.speaker in held_out and ex.speaker != user]
         rehearsal = personal.rehearsal_examples(metadata, round(recipe.rehearsal * len(tune) * 2), args.seed)
-        tuned = personal.fine_tune(base, tune, rehearsal, recipe, args.seed, personal.trained_for_profiles(metadata))
+        tuned = personal.fine_tune(base, tune, rehearsal, recipe, args.seed, metadata.trained_for_profiles)
         own_profile = {user: personal.profile_of(tune)}  # the user's profile: their tuning clips
         other_profiles = {
             s: personal.profile_of([ex for ex in others if ex.speaker == s]) for s in held_out if s != user

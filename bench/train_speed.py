@@ -3,7 +3,7 @@
     python bench/train_speed.py [DATA_DIR] [--epochs 6]
 
 Trains nets of the recipe on the first actor fold's training speakers (RAVDESS
-actors 05-20) through ``train.train_models``, the path ``train --folds`` takes
+actors 05-20) through ``training.workers.train_models``, the path ``train --folds`` takes
 (forked processes of one thread each; bfloat16 where the CPU computes it
 natively): one net alone, then two at once as cross-validation runs them. Each
 figure is a run of ``epochs + 1`` epochs less a run of one, so that the first
@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 def seconds_per_epoch(examples, speakers: list[str], recipe, nets: int, epochs: int) -> float:
     """Seconds an epoch takes each of ``nets`` nets trained at once on ``speakers``' clips."""
-    from moodplayer.voice.train import train_models
+    from moodplayer.voice.training.workers import train_models
 
     def net_seconds(run_epochs: int) -> float:
         run = replace(recipe, epochs=run_epochs, ensemble=nets)
@@ -45,7 +45,9 @@ def main() -> None:
 
     from moodplayer.voice.datasets import discover, speakers
     from moodplayer.voice.features import FeatureConfig
-    from moodplayer.voice.train import Recipe, make_examples, native_bfloat16, speaker_folds
+    from moodplayer.voice.training.examples import make_examples
+    from moodplayer.voice.training.fit import Recipe, native_bfloat16
+    from moodplayer.voice.training.splits import speaker_folds
 
     recipe = Recipe()
     examples = make_examples(

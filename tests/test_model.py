@@ -6,6 +6,7 @@ import json
 import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -227,3 +228,22 @@ def test_detect_with_damaged_model_exits_with_one_line(tmp_path, ravdess):
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "damaged.safetensors" in lines[0] and "model" in lines[0]
+
+
+def test_metadata_reads_what_it_writes_keeps_keys_it_does_not_name_and_reads_older_sidecars(saved):
+    from moodplayer.voice.features import EnrolmentShift, FeatureConfig
+    from moodplayer.voice.model import ModelMetadata
+
+    path, net = saved
+    shift = EnrolmentShift(np.array([0.5, -1.0]), np.array([0.1, 0.2]))
+    metadata = ModelMetadata(("a", "b"), FeatureConfig(), net.config, temperature=1.5, enrolment_shift=shift)
+    document = {**metadata.to_dict(), "version": {"id": "v2"}}
+    save_model(path, net.state_dict(), document)
+    _, written = load_model(path)
+    again = ModelMetadata.from_dict(written)
+    assert again.extra == {"version": {"id": "v2"}, "format": written["format"]} and again.temperature == 1.5
+    assert again.weights_sha256 == written["weights_sha256"] and again.model == net.config
+    np.testing.assert_array_equal(again.enrolment_shift.mean, shift.mean)
+    assert json.loads(json.dumps(again.to_dict())) == written  # the same document, once written as JSON
+    older = ModelMetadata.from_dict({**METADATA, "data": {"root": "/corpus", "corpora": ["ravdess"]}})
+    assert older.data_roots == ["/corpus"] and older.temperature is None and older.features.pitch is False

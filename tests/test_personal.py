@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from moodplayer.emotions import EMOTIONS
 from moodplayer.paths import default_model_path
 from moodplayer.voice import finetune as personal
 from moodplayer.voice import model_versions as versions
@@ -14,8 +15,8 @@ from moodplayer.voice import sample_store as store
 from moodplayer.voice.audio import load_audio
 from moodplayer.voice.datasets import discover
 from moodplayer.voice.features import FeatureConfig
-from moodplayer.voice.model import load_model, members_of, typical_var
-from moodplayer.voice.train import make_examples
+from moodplayer.voice.model import ModelConfig, ModelMetadata, load_model, members_of, typical_var
+from moodplayer.voice.training.examples import make_examples
 
 
 def test_stratified_folds_partition_the_clips_and_spread_each_emotion():
@@ -37,22 +38,14 @@ def test_too_few_clips_or_a_single_emotion_is_refused_with_advice(ravdess):
 
 
 def test_without_the_base_corpus_on_disk_nothing_is_rehearsed(tmp_path):
-    features = FeatureConfig().to_dict()
-    split = {"train": ["ravdess-01"]}
     (tmp_path / "empty").mkdir()
-    assert personal.rehearsal_examples({"features": features, "split": split}, 10) == []
-    assert (
-        personal.rehearsal_examples(
-            {"features": features, "split": split, "data": {"root": str(tmp_path / "gone")}}, 10
-        )
-        == []
-    )
-    assert (
-        personal.rehearsal_examples(
-            {"features": features, "split": split, "data": {"root": str(tmp_path / "empty")}}, 10
-        )
-        == []
-    )
+    for data in (
+        {},
+        {"root": str(tmp_path / "gone")},
+        {"root": str(tmp_path / "empty")},
+    ):
+        metadata = ModelMetadata(EMOTIONS, FeatureConfig(), ModelConfig(), split={"train": ["ravdess-01"]}, data=data)
+        assert personal.rehearsal_examples(metadata, 10) == []
 
 
 @pytest.mark.slow
@@ -62,15 +55,16 @@ def test_fine_tuning_on_half_a_speakers_clips_helps_on_the_other_half(ravdess):
     They only calibrated the shipped model's confidence (bench/personal.py
     trains a base that never met its users at all); the mean over both must rise.
     """
-    base, metadata = load_model(default_model_path())
+    base, document = load_model(default_model_path())
+    metadata = ModelMetadata.from_dict(document)
     before = after = 0.0
     for actor in ("Actor_19", "Actor_20"):
-        mine = make_examples(discover(ravdess / actor), FeatureConfig.from_dict(metadata["features"]))
+        mine = make_examples(discover(ravdess / actor), metadata.features)
         tune_idx, test_idx = personal.stratified_folds([ex.label for ex in mine], 2)
         tune, test = [mine[i] for i in tune_idx], [mine[i] for i in test_idx]
         rehearsal = personal.rehearsal_examples(metadata, 2 * len(tune))
-        assert rehearsal and {ex.speaker for ex in rehearsal} <= set(metadata["split"]["train"])
-        profiles = personal.trained_for_profiles(metadata)
+        assert rehearsal and {ex.speaker for ex in rehearsal} <= set(metadata.split["train"])
+        profiles = metadata.trained_for_profiles
         tuned = personal.fine_tune(base, tune, rehearsal, profiles=profiles)
         profile = personal.profile_of(tune) if profiles else None  # as `listen` would, with a voice profile
         before += personal.accuracy(base, test, profile) / 2

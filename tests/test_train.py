@@ -19,20 +19,11 @@ from moodplayer.voice.classifier import Classifier
 from moodplayer.voice.datasets import discover
 from moodplayer.voice.features import FeatureConfig, Stats
 from moodplayer.voice.model import members_of, typical_var
-from moodplayer.voice.train import (
-    Example,
-    Recipe,
-    closed_set,
-    enrolment_shift,
-    make_examples,
-    scores,
-    similar_length_batches,
-    speaker_folds,
-    typical_variance,
-    uar,
-    validation_speakers,
-)
-from moodplayer.voice.tune import TUNED
+from moodplayer.voice.training.examples import Example, enrolment_shift, make_examples, typical_variance
+from moodplayer.voice.training.fit import Recipe, similar_length_batches
+from moodplayer.voice.training.metrics import closed_set, scores, uar
+from moodplayer.voice.training.splits import speaker_folds, split_sets, validation_speakers
+from moodplayer.voice.training.tune import TUNED
 from tests.conftest import run_cli
 
 ACTORS = [f"ravdess-{i:02d}" for i in range(1, 21)]
@@ -53,12 +44,10 @@ def test_validation_speakers_come_from_training_speakers_only():
 
 
 def test_split_sets_hold_out_validation_speakers_only_when_asked():
-    from moodplayer.voice.train import split_sets
-
     examples = [Example((np.zeros((5, 2)),), (Stats.of(np.zeros((5, 2))),), 0, name, "x.flac") for name in ACTORS[:10]]
-    train, valid, names = split_sets(examples, ACTORS[:10], Recipe())
+    train, valid, names = split_sets(examples, ACTORS[:10], 0.1)
     assert names == ["ravdess-10"] and [ex.speaker for ex in valid] == names and len(train) == 9
-    train, valid, names = split_sets(examples, ACTORS[:10], Recipe(), validate=False)
+    train, valid, names = split_sets(examples, ACTORS[:10], 0.1, validate=False)
     assert len(train) == 10 and valid == [] and names == []
 
 
@@ -126,7 +115,7 @@ def test_feature_cache_is_reused_and_keyed_by_file(ravdess):
 
 
 def test_degraded_copies_are_trained_on_but_never_heard_at_test_time(ravdess):
-    from moodplayer.voice.train import predict_logits
+    from moodplayer.voice.training.evaluation import predict_logits
 
     clips = discover(ravdess / "Actor_01")[:2]
     clean = make_examples(clips, FeatureConfig(), (0.9, 1.1))
@@ -143,17 +132,18 @@ def test_degraded_copies_are_trained_on_but_never_heard_at_test_time(ravdess):
     for kind in kinds:
         shutil.rmtree(kind)  # computed afresh, the copies come out the same: drawn from the file name
     again = make_examples(clips, FeatureConfig(), (0.9, 1.1), degraded_copies=2)
-    assert all(np.array_equal(a.versions[3], b.versions[3]) for a, b in zip(degraded, again))
+    for a, b in zip(degraded, again):  # the same draws; the last bits follow BLAS's thread count (Classifier.load)
+        np.testing.assert_allclose(a.versions[3], b.versions[3], rtol=1e-4, atol=1e-4)
 
 
 def test_degraded_copies_are_drawn_at_cold_start_and_recordings_through_their_speakers_clips(ravdess):
     """A profile is gathered where its user speaks; copies each in a room of their own are not pooled into one."""
-    from moodplayer.voice.train import _Augmenter
+    from moodplayer.voice.training.fit import Augmenter
 
     examples = make_examples(discover(ravdess / "Actor_01")[:4], FeatureConfig(), (0.9, 1.1), degraded_copies=2)
     recipe = replace(Recipe(), speaker_norm=1.0, freq_masks=0, time_masks=0, crop_frames=100_000)
     typical = typical_variance(examples)
-    augment = _Augmenter(examples, recipe, np.random.default_rng(0), typical)
+    augment = Augmenter(examples, recipe, np.random.default_rng(0), typical)
     clip = examples[0]
     assert clip.n_recorded == 3 and len(clip.versions) == 5
     cold = [clip.normalised(None, v, typical) for v in range(5)]
@@ -166,7 +156,7 @@ def test_degraded_copies_are_drawn_at_cold_start_and_recordings_through_their_sp
 
 def test_speed_copies_are_heard_at_test_time_only_when_the_recipe_says_so(ravdess):
     from moodplayer.voice.classifier import view_logits
-    from moodplayer.voice.train import predict_logits
+    from moodplayer.voice.training.evaluation import predict_logits
 
     clips = discover(ravdess / "Actor_01")[:2]
     heard = make_examples(clips, FeatureConfig(), (0.9, 1.1))
@@ -183,7 +173,7 @@ def test_speed_copies_are_heard_at_test_time_only_when_the_recipe_says_so(ravdes
 def test_training_runs_its_forward_passes_in_bfloat16_where_the_cpu_computes_it(ravdess):
     import torch
 
-    from moodplayer.voice.train import fit, native_bfloat16
+    from moodplayer.voice.training.fit import fit, native_bfloat16
 
     examples = make_examples(discover(ravdess / "Actor_01")[:16], FeatureConfig())
     recipe = replace(Recipe(), epochs=1, batch_size=8, ensemble=1)
@@ -197,7 +187,7 @@ def test_training_runs_its_forward_passes_in_bfloat16_where_the_cpu_computes_it(
 
 def test_a_clip_whose_degraded_copy_is_heard_as_silence_is_kept_without_it(ravdess):
     """At 5 dB SNR some copies are refused as "no speech"; the clip itself must still be scored."""
-    from moodplayer.voice.train import degraded_features
+    from moodplayer.voice.training.examples import degraded_features
 
     def unheard(clip) -> bool:
         try:
@@ -212,8 +202,8 @@ def test_a_clip_whose_degraded_copy_is_heard_as_silence_is_kept_without_it(ravde
 
 
 def test_a_degraded_copy_heard_as_silence_is_cached_as_such(ravdess, monkeypatch):
-    import moodplayer.voice.train as train
-    from moodplayer.voice.train import degraded_features
+    import moodplayer.voice.training.examples as train
+    from moodplayer.voice.training.examples import degraded_features
 
     def silence(*_):
         raise NoSpeechError("no speech heard")
@@ -324,7 +314,7 @@ def test_tune_tries_the_default_first_and_trains_with_the_best_trial(tmp_path, r
 
 
 def test_tune_without_optuna_is_a_clear_error(monkeypatch):
-    from moodplayer.voice.tune import tune
+    from moodplayer.voice.training.tune import tune
 
     monkeypatch.setitem(sys.modules, "optuna", None)  # as if not installed: importing it fails
     with pytest.raises(MoodplayerError, match="--tune needs Optuna"):
@@ -338,7 +328,7 @@ def test_train_on_a_folder_without_labelled_audio_is_one_line(tmp_path):
 
 
 def test_adapt_plans_enrol_the_right_clips():
-    from moodplayer.voice.train import adapt_plan
+    from moodplayer.voice.training.evaluation import adapt_plan
 
     items = [("a", "happy", "3.wav"), ("a", "neutral", "2.wav"), ("a", "neutral", "1.wav"), ("b", "sad", "4.wav")]
     assert adapt_plan(items, "none") == ({}, [0, 1, 2, 3])
@@ -403,7 +393,7 @@ def test_scoring_with_voices_batch_norms_judges_each_speaker_by_their_own_in_the
 
     from moodplayer.voice.classifier import heard_norms, view_logits
     from moodplayer.voice.model import EmotionNet, ModelConfig
-    from moodplayer.voice.train import predict_logits
+    from moodplayer.voice.training.evaluation import predict_logits
 
     torch.manual_seed(0)
     net = EmotionNet(ModelConfig(n_inputs=4, channels=8, hidden=8)).eval()

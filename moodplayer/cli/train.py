@@ -117,14 +117,15 @@ def train(
     from moodplayer.ui.console import out as stdout
     from moodplayer.voice.datasets import discover, speakers
     from moodplayer.voice.features import FeatureConfig
-    from moodplayer.voice.train import Recipe, make_examples
+    from moodplayer.voice.training.examples import make_examples
+    from moodplayer.voice.training.fit import Recipe
 
     # One thread per training process: this small net gains nothing from a second
     # one, and oneDNN's start-up is far slower with two.
     torch.set_num_threads(1)
     config = FeatureConfig()
-    chosen = {"epochs": epochs, "ensemble": ensemble}
-    recipe = replace(Recipe(), **{name: value for name, value in chosen.items() if value is not None})
+    default = Recipe()
+    recipe = replace(default, epochs=epochs or default.epochs, ensemble=ensemble or default.ensemble)
     clips = discover(data_dir, speaker_pattern)
     with err.status(f"features of {count(len(clips), 'clip')} (cached after the first run)…"):
         examples = make_examples(clips, config, recipe.speeds, recipe.degraded_copies, recipe.speed_views)
@@ -143,7 +144,7 @@ def train(
         cv["seconds"] = round(time.perf_counter() - started)
         rows = {f"adapt {mode}": figures for mode, figures in cv["adapt"].items()}
         if baseline:
-            from moodplayer.voice.train import baseline_cross_validate
+            from moodplayer.voice.training.baseline import baseline_cross_validate
 
             with err.status("the classic 180-feature MLP on the same folds…"):
                 cv["baseline"] = baseline_cross_validate(clips, folds, seed)
@@ -194,7 +195,7 @@ def _add_version(net, metadata: dict, validation: list, force: bool, trained: st
 def _tune(examples, trials, recipe, seed, jobs):
     """Run the recipe search with a progress bar; prints each trial and returns (best recipe, trials)."""
     from moodplayer.ui.console import out as stdout
-    from moodplayer.voice.tune import tune
+    from moodplayer.voice.training.tune import tune
 
     with _progress(loss=False) as progress:
         task = progress.add_task("tuning", total=trials, uar=0.0)
@@ -210,7 +211,7 @@ def _tune(examples, trials, recipe, seed, jobs):
 
 
 def _cross_validate(examples, folds, recipe, seed, jobs, modes) -> dict:
-    from moodplayer.voice.train import cross_validate
+    from moodplayer.voice.training.crossval import cross_validate
 
     with _progress(uar=False) as progress:  # fold models hold out no validation speakers
         epochs = recipe.epochs * recipe.ensemble
@@ -219,7 +220,7 @@ def _cross_validate(examples, folds, recipe, seed, jobs, modes) -> dict:
         def report(fold, epoch, total, loss, _val_uar):
             progress.update(tasks[fold], completed=epoch, loss=loss)
 
-        def on_fold(i, result):
+        def on_fold(i, result, _model):
             progress.update(tasks[i], completed=epochs)
             progress.console.print(
                 f"fold {i} ({', '.join(result['test_speakers'])}): accuracy {result['accuracy']:.1%}, "
@@ -232,51 +233,14 @@ def _cross_validate(examples, folds, recipe, seed, jobs, modes) -> dict:
 
 
 def _train_final(examples, clips, data_dir, recipe, config, seed, cv, tuning, jobs) -> tuple:
-    """The final model and its metadata: trained on every speaker but the validation ones."""
-    from moodplayer.emotions import EMOTIONS
-    from moodplayer.files import utc_now
-    from moodplayer.voice.datasets import speakers
-    from moodplayer.voice.model import count_parameters
-    from moodplayer.voice.train import enrolment_shift, train_split, training_voices
+    """The final model and its metadata (a dict): trained on every speaker but the validation ones."""
+    from moodplayer.voice.training.final import train_final
 
-    names = speakers(examples)
     with _progress() as progress:
         task = progress.add_task("final model", total=recipe.epochs * recipe.ensemble, loss=0.0, uar=0.0)
         report = lambda e, n, loss, u: progress.update(task, completed=e, loss=loss, uar=u)  # noqa: E731
-        net, info = train_split(examples, names, recipe, seed, report, jobs)
-    shift = enrolment_shift(examples)
-    metadata = {
-        "labels": list(EMOTIONS),
-        "features": config.to_dict(),
-        "normalisation": "per band, at cold start by the clip's own mean and, per member (model.typical_spread), "
-        "its own variance or the training clips' typical one; or by a voice profile (mean/variance of the "
-        "speaker's clips); trained on both",
-        # Read by Classifier.accepts_profiles: only such a model is given voice profiles.
-        "speaker_normalisation": recipe.speaker_norm > 0,
-        # Read by Classifier.speeds: a clip is also heard at these speeds (classifier.view_logits).
-        "test_time_speeds": list(recipe.speeds) if recipe.speed_views else [],
-        "model": net.config.to_dict(),
-        "parameters": count_parameters(net),
-        "recipe": {**recipe.to_dict(), "seed": seed},
-        "temperature": info.pop("temperature"),
-        "enrolment_shift": shift.to_dict() if shift else None,
-        "training_voices": training_voices(examples, config),
-        "data": {
-            "root": str(Path(data_dir).resolve()),
-            "corpora": sorted({c.corpus for c in clips}),
-            "clips": len(examples),
-            "speakers": names,
-        },
-        "split": {
-            "train": [s for s in names if s not in info["validation_speakers"]],
-            "validation": info["validation_speakers"],
-        },
-        "training": info,
-        "cross_validation": cv,
-        "tuning": tuning,
-        "created": utc_now(),
-    }
-    return net, metadata
+        net, metadata = train_final(examples, clips, data_dir, recipe, config, seed, report, jobs, cv, tuning)
+    return net, metadata.to_dict()
 
 
 @app.command()
@@ -312,57 +276,18 @@ def evaluate(
     scaled, MLP of 300) is cross-validated on DATA_DIR with speaker folds and
     shown beside the model's own cross-validation from its metadata.
     """
-    from moodplayer.errors import AudioError
-    from moodplayer.voice.audio import load_audio
     from moodplayer.voice.classifier import Classifier
     from moodplayer.voice.datasets import discover
-    from moodplayer.voice.features import Stats
-    from moodplayer.voice.train import adapt_plan, closed_set, enrolled_profiles, moves_batch_norms, scores
+    from moodplayer.voice.training.evaluation import hearings, judge
 
     classifier = Classifier.load(model)
     clips = discover(data_dir, speaker_pattern)
-    enrol, order = adapt_plan([(c.speaker, c.label, c.path.name) for c in clips], adapt, seed)
-    features = []
-    for clip in clips:
-        try:
-            features.append(classifier.features_of(load_audio(clip.path)))  # (as recorded, other speeds…)
-        except AudioError:
-            features.append(None)  # scored as "no-speech", never part of a profile
-    profiles = {
-        name: Stats.combine([Stats.of(features[i][0]) for i in chosen if features[i] is not None])
-        for name, chosen in enrol.items()
-        if any(features[i] is not None for i in chosen)
-    }
-    profiles = enrolled_profiles(profiles, adapt, classifier.enrolment_shift)
-    norms = (
-        {
-            name: classifier.norms_of([features[i] for i in enrol[name] if features[i] is not None], stats)
-            for name, stats in profiles.items()
-        }
-        if moves_batch_norms(adapt)
-        else {}
-    )
-    probabilities = [
-        None
-        if features[i] is None
-        else classifier.classify(features[i], profiles.get(clips[i].speaker), norms.get(clips[i].speaker))
-        for i in order
-    ]
-    truth = [clips[i].label for i in order]
-    predicted = ["no-speech" if p is None else classifier.labels[int(p.argmax())] for p in probabilities]
-    result = {
-        "data": str(data_dir),
-        "model": str(classifier.path),
-        "adapt": adapt,
-        **scores(truth, predicted),
-    }
+    scored = judge(classifier.net, hearings(classifier, clips), adapt, seed, classifier.enrolment_shift)
+    result = {"data": str(data_dir), "model": str(classifier.path), "adapt": adapt, **scored}
     result["speakers"] = len({c.speaker for c in clips})
-    among_held = closed_set(truth, probabilities, classifier.labels)
-    if among_held:
-        result["closed_set"] = among_held
     if baseline:
         from moodplayer.ui.console import err
-        from moodplayer.voice.train import baseline_cross_validate
+        from moodplayer.voice.training.baseline import baseline_cross_validate
 
         with err.status("classic 180-feature baseline, by speaker folds…"):
             result["baseline"] = baseline_cross_validate(clips, folds)
@@ -414,12 +339,13 @@ def _print_side_by_side(model_cv: dict | None, baseline: dict) -> None:
     model_folds = {f["fold"]: f for f in (model_cv or {}).get("folds", [])}
     for fold in baseline["folds"]:
         ours = model_folds.get(fold["fold"])
-        same = ours is not None and ours["test_speakers"] == fold["test_speakers"]
+        if ours is None or ours["test_speakers"] != fold["test_speakers"]:
+            ours = {}
         table.add_row(
             str(fold["fold"]),
             f"{fold['test_speakers'][0]}…{fold['test_speakers'][-1]}",
-            f"{ours['accuracy']:.1%}" if same else "—",
-            f"{ours['uar']:.1%}" if same else "—",
+            f"{ours['accuracy']:.1%}" if ours else "—",
+            f"{ours['uar']:.1%}" if ours else "—",
             f"{fold['accuracy']:.1%}",
             f"{fold['uar']:.1%}",
         )
@@ -460,45 +386,17 @@ def _plot_confusion(result: dict, path: Path) -> None:
 
 
 def train_personal(force: bool = False, seed: int = 0, recipe=None) -> str:
-    """Adapt the model in force to the sample store; keep it in force only if it did not get worse.
-
-    The new model is always stored as a version (so a refused one can still be
-    tried with ``model use``); returns its ID.
-    """
-    import torch
-
+    """Adapt the model in force to the sample store, show how it scored, and put it in force unless it
+    got worse (finetune.keep_or_refuse); returns the new version's ID."""
     from moodplayer.ui.console import out
     from moodplayer.voice import finetune as personal
-    from moodplayer.voice import model_versions as versions
-    from moodplayer.voice import sample_store as store
-    from moodplayer.voice.features import FeatureConfig
-    from moodplayer.voice.model import load_model
-    from moodplayer.voice.train import make_examples
 
-    torch.set_num_threads(1)  # as `train`: this small net gains nothing from more
-    parent, path = versions.resolve_active()
-    base, metadata = load_model(path)
-    # The user's clips also at the speeds the model was trained at (fine-tuning draws from them as training
-    # did), and heard as the model hears every clip: at those speeds too only if it has speed views.
-    views = metadata.get("test_time_speeds", ())
-    speeds = metadata.get("recipe", {}).get("speeds", views)
-    examples = make_examples(
-        store.clips(), FeatureConfig.from_dict(metadata["features"]), speeds, speed_views=bool(views)
-    )
-    net, report = personal.adapt(base, metadata, examples, recipe or personal.TuneRecipe(), seed, say)
+    adaptation = personal.adapt_in_force(seed, recipe or personal.TuneRecipe(), say)
+    report = adaptation.report
     out.print(
         f"accuracy on your own clips ({report['folds']}-fold, {count(report['n'], 'clip')}): "
         f"{report['before']:.0%} before → {report['after']:.0%} after ({report['seconds']:.0f} s)"
     )
-    new_metadata = {k: v for k, v in metadata.items() if k not in ("version", "format", "weights_sha256")}
-    new_metadata["personal"] = {**report, "recipe": (recipe or personal.TuneRecipe()).to_dict()}
-    scores = {"personal_before": report["before"], "personal_after": report["after"]}
-    version = versions.save(net.state_dict(), new_metadata, kind="personal", parent=parent, scores=scores)
-    if report["after"] < report["before"] and not force:
-        raise personal.PersonalError(
-            f"the adapted model ({version}) is worse on your clips, so {parent} stays in force; "
-            f"record more clips, or use it anyway with: moodplayer model use {version}"
-        )
-    versions.use(version)
-    out.print(f"now using model {version} (undo with: moodplayer model rollback)")
-    return version
+    personal.keep_or_refuse(adaptation, force)
+    out.print(f"now using model {adaptation.version} (undo with: moodplayer model rollback)")
+    return adaptation.version

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from moodplayer import emotions
 from moodplayer.errors import ModelError, NoSpeechError
 from moodplayer.voice import audio
 from moodplayer.voice.features import EnrolmentShift, FeatureConfig, Stats, extract, normalise
+
+if TYPE_CHECKING:
+    from moodplayer.voice.model import Norm
 
 #: Below this confidence (after calibration) a prediction is flagged uncertain.
 DEFAULT_UNCERTAIN_BELOW = 0.4
@@ -70,7 +74,7 @@ def view_logits(
     """Logits of clips, each the mean over the clip's views, as one (clips, classes) array.
 
     A clip's views are its raw features as recorded and, for models trained
-    to hear them (train.Recipe.speed_views; today's recipe does not), at the
+    to hear them (training.fit.Recipe.speed_views; today's recipe does not), at the
     speeds the model was also trained on (test-time augmentation). Each view
     is normalised at cold start (features.cold_start, the way each member of
     the model was trained to). A voice profile, when there is one, adds the
@@ -132,7 +136,7 @@ def heard_norms(
     heard: list[Stats] = []
     x, lengths = pad_batch([normalise(views[0], profile) for views in clips])
     for member in members_of(net):
-        moved = []  # the voice's norms of the blocks heard so far
+        moved: list[Norm] = []  # the voice's norms of the blocks heard so far
         for k in range(len(member.front)):
             stats = Stats.of(batch_norm_inputs(member, x, lengths, moved)[k])
             heard.append(stats)
@@ -150,7 +154,8 @@ def _normalised_views(clips, profiles, typical: np.ndarray | None) -> tuple[list
     """Every view of every clip at cold start for a member with ``typical`` spread, each clip followed
     by its view as recorded normalised by its profile when it has one (see :func:`view_logits`); and
     whether each is that profiled view."""
-    heard, profiled = [], []
+    heard: list[np.ndarray] = []
+    profiled: list[bool] = []
     for views, profile in zip(clips, profiles):
         heard.extend(normalise(view, None, typical) for view in views)
         profiled.extend([False] * len(views))
@@ -166,14 +171,14 @@ def _voice_norms(member, number: int, norms: VoiceNorms, profiled) -> list:
     speakers', for the rest the training speakers' alone (see :func:`view_logits`)."""
     import torch
 
-    from moodplayer.voice.model import speaker_norm
+    from moodplayer.voice.model import running_norm, speaker_norm
 
     blocks = len(member.front)
     moved = []
     for k in range(blocks):
-        stats, batch_norm = norms[number * blocks + k], member.front[k][1]
+        stats = norms[number * blocks + k]
         voice = speaker_norm(member, k, stats.mean, stats.var, SPEAKER_NORM_WEIGHT)
-        trained = (batch_norm.running_mean, batch_norm.running_var)
+        trained = running_norm(member, k)
         moved.append(tuple(torch.where(profiled[:, None], ours, theirs) for ours, theirs in zip(voice, trained)))
     return moved
 
@@ -192,21 +197,24 @@ class Classifier:
     """A model ready to classify 16 kHz mono audio."""
 
     def __init__(self, net, metadata: dict):
+        from moodplayer.voice.model import ModelMetadata
+
         self.net = net
+        #: The sidecar as read, and (``card``) the same typed.
         self.metadata = metadata
-        self.labels: tuple[str, ...] = tuple(metadata["labels"])
-        self.features = FeatureConfig.from_dict(metadata["features"])
-        self.temperature = float(metadata.get("temperature", 1.0))
-        self.uncertain_below = float(metadata.get("uncertain_below", DEFAULT_UNCERTAIN_BELOW))
+        self.card = ModelMetadata.from_dict(metadata)
+        self.labels: tuple[str, ...] = self.card.labels
+        self.features: FeatureConfig = self.card.features
+        self.temperature = self.card.temperature or 1.0
+        self.uncertain_below = self.card.uncertain_below or DEFAULT_UNCERTAIN_BELOW
         #: Whether the model learned from speaker-normalised features, so a voice profile helps it.
-        self.accepts_profiles = bool(metadata.get("speaker_normalisation", False))
+        self.accepts_profiles = self.card.speaker_normalisation
         #: Speeds a clip is also heard at, besides as recorded (older models: none).
-        self.speeds: tuple[float, ...] = tuple(metadata.get("test_time_speeds", ()))
+        self.speeds: tuple[float, ...] = self.card.test_time_speeds
         #: Moves a neutral enrolment to the speaker's everyday statistics (None: older models, no neutral data).
-        shift = metadata.get("enrolment_shift")
-        self.enrolment_shift = EnrolmentShift.from_dict(shift) if shift else None
+        self.enrolment_shift: EnrolmentShift | None = self.card.enrolment_shift
         #: Which weights these are: a voice's batch-norm statistics hold for these weights only.
-        self.model_id: str = metadata.get("weights_sha256", "")
+        self.model_id: str = self.card.weights_sha256
         #: The file these weights came from (set by :meth:`load`).
         self.path: Path | None = None
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
@@ -182,6 +184,13 @@ def discover(root: str | Path, speaker_pattern: str | None = None) -> list[Clip]
     return clips
 
 
-def speakers(clips: list[Clip]) -> list[str]:
+class Spoken(Protocol):
+    """Anything said by someone: a clip, or a training example made of one."""
+
+    @property
+    def speaker(self) -> str: ...
+
+
+def speakers(items: Iterable[Spoken]) -> list[str]:
     """The distinct speakers, in a stable (sorted) order."""
-    return sorted({c.speaker for c in clips})
+    return sorted({item.speaker for item in items})

@@ -21,11 +21,16 @@ import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
+
+if TYPE_CHECKING:
+    from moodplayer.voice.model import ModelMetadata
 
 #: Called with a short line of progress ("fold 2/3 …").
 Say = Callable[[str], None]
@@ -85,7 +90,7 @@ def _fine_tune_net(base, personal: Sequence, rehearsal: Sequence, recipe: TuneRe
     from torch import nn
 
     from moodplayer.voice.model import pad_batch, typical_var
-    from moodplayer.voice.train import Recipe, _Augmenter
+    from moodplayer.voice.training.fit import Augmenter, Recipe, optimiser_step
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -98,7 +103,7 @@ def _fine_tune_net(base, personal: Sequence, rehearsal: Sequence, recipe: TuneRe
     opt = torch.optim.Adam([p for _, p in trainable], lr=recipe.lr)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
     recipe_like_base = replace(Recipe(), speaker_norm=0.5 if profiles else 0.0)
-    augment = _Augmenter([*personal, *rehearsal], recipe_like_base, rng, typical_var(base))
+    augment = Augmenter([*personal, *rehearsal], recipe_like_base, rng, typical_var(base))
     n_rehearse = min(len(rehearsal), round(recipe.rehearsal * len(personal)))
     for _ in range(recipe.epochs):
         drawn = [rehearsal[i] for i in rng.choice(len(rehearsal), n_rehearse, replace=False)] if n_rehearse else []
@@ -110,10 +115,7 @@ def _fine_tune_net(base, personal: Sequence, rehearsal: Sequence, recipe: TuneRe
             x, lengths = pad_batch([augment(ex) for ex in batch])
             penalty = sum(((p - anchor[name]) ** 2).sum() for name, p in trainable)
             loss = loss_fn(net(x, lengths), torch.tensor([ex.label for ex in batch])) + recipe.l2sp * penalty
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-            opt.step()
+            optimiser_step(opt, net, loss)
     return net.eval()
 
 
@@ -142,7 +144,7 @@ def stratified_folds(labels: Sequence[int], k: int, seed: int = 0) -> list[np.nd
 
 def accuracy(net, examples: Sequence, profile=None) -> float:
     """Share of ``examples`` classified right, normalised by ``profile`` (a speaker's Stats) or per clip."""
-    from moodplayer.voice.train import predict_logits
+    from moodplayer.voice.training.evaluation import predict_logits
 
     if not examples:
         return 0.0
@@ -204,34 +206,34 @@ def check_enough(personal: Sequence, folds: int) -> None:
         )
 
 
-def trained_for_profiles(metadata: dict) -> bool:
-    """Whether a model learned from speaker-normalised features too, so voice profiles help it."""
-    return bool(metadata.get("speaker_normalisation")) or metadata.get("recipe", {}).get("speaker_norm", 0) > 0
-
-
-def rehearsal_examples(metadata: dict, count: int, seed: int = 0) -> list:
-    """A random sample of the base model's training corpus, or nothing when it is not on disk."""
-    from pathlib import Path
-
+def rehearsal_examples(metadata: ModelMetadata, count: int, seed: int = 0) -> list:
+    """A random sample of the base model's training corpora, or nothing when none is on disk."""
     from moodplayer.voice.datasets import discover
-    from moodplayer.voice.features import FeatureConfig
-    from moodplayer.voice.train import make_examples
+    from moodplayer.voice.training.examples import make_examples
 
-    root = metadata.get("data", {}).get("root")
-    trained_on = set(metadata.get("split", {}).get("train", []))
-    if not root or not Path(root).is_dir() or count == 0:
+    trained_on = set(metadata.split.get("train", []))
+    roots = [Path(root) for root in metadata.data_roots if Path(root).is_dir()]
+    if count == 0:
         return []
-    try:
-        clips = [c for c in discover(root) if c.speaker in trained_on]
-    except MoodplayerError:  # the folder is there but no longer holds the corpus
+    clips = []
+    for root in roots:
+        try:
+            clips += [c for c in discover(root) if c.speaker in trained_on]
+        except MoodplayerError:  # the folder is there but no longer holds the corpus
+            pass
+    if not clips:
         return []
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(len(clips), min(count, len(clips)), replace=False) if clips else []
-    return make_examples([clips[i] for i in sorted(chosen)], FeatureConfig.from_dict(metadata["features"]))
+    chosen = np.random.default_rng(seed).choice(len(clips), min(count, len(clips)), replace=False)
+    return make_examples([clips[i] for i in sorted(chosen)], metadata.features)
 
 
 def adapt(
-    base, metadata: dict, personal: Sequence, recipe: TuneRecipe = TuneRecipe(), seed: int = 0, say: Say | None = None
+    base,
+    metadata: ModelMetadata,
+    personal: Sequence,
+    recipe: TuneRecipe = TuneRecipe(),
+    seed: int = 0,
+    say: Say | None = None,
 ):
     """Cross-validate the adaptation, then tune on all the user's clips: returns (net, report).
 
@@ -243,10 +245,66 @@ def adapt(
     rehearsal = rehearsal_examples(metadata, round(recipe.rehearsal * len(personal) * 2), seed)
     if say:
         say(f"{len(personal)} personal clips, {len(rehearsal)} base-corpus clips to rehearse")
-    profiles = trained_for_profiles(metadata)
+    profiles = metadata.trained_for_profiles
     report = cross_validate(base, personal, rehearsal, recipe, seed, say, profiles)
     if say:
         say("tuning on all personal clips")
     net = fine_tune(base, personal, rehearsal, recipe, seed, profiles)
     report.update(rehearsed=len(rehearsal), seconds=round(time.perf_counter() - start, 1))
     return net, report
+
+
+# --- the model in force, adapted: kept or refused ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """A personal model stored as a version, with how it and the model it adapted scored on the user's clips."""
+
+    version: str
+    parent: str
+    report: dict
+
+    @property
+    def worse(self) -> bool:
+        return self.report["after"] < self.report["before"]
+
+
+def adapt_in_force(seed: int = 0, recipe: TuneRecipe = TuneRecipe(), say: Say | None = None) -> Adaptation:
+    """Adapt the model in force to the sample store and store the result as a new version, not yet
+    in force (see :func:`keep_or_refuse`)."""
+    import torch
+
+    from moodplayer.voice import model_versions as versions
+    from moodplayer.voice import sample_store as store
+    from moodplayer.voice.model import ModelMetadata, load_model
+    from moodplayer.voice.training.examples import make_examples
+
+    torch.set_num_threads(1)  # as training: this small net gains nothing from more
+    parent, path = versions.resolve_active()
+    base, document = load_model(path)
+    metadata = ModelMetadata.from_dict(document)
+    # The user's clips also at the speeds the model was trained at (fine-tuning draws from them as training
+    # did), and heard as the model hears every clip: at those speeds too only if it has speed views.
+    views = metadata.test_time_speeds
+    speeds = metadata.recipe.get("speeds", views)
+    examples = make_examples(store.clips(), metadata.features, speeds, speed_views=bool(views))
+    net, report = adapt(base, metadata, examples, recipe, seed, say)
+    adapted = {k: v for k, v in document.items() if k not in ("version", "format", "weights_sha256")}
+    adapted["personal"] = {**report, "recipe": recipe.to_dict()}
+    scores = {"personal_before": report["before"], "personal_after": report["after"]}
+    version = versions.save(net.state_dict(), adapted, kind="personal", parent=parent, scores=scores)
+    return Adaptation(version, parent, report)
+
+
+def keep_or_refuse(adaptation: Adaptation, force: bool = False) -> None:
+    """Put an adapted version in force unless it scored worse on the user's clips than the model it
+    adapted (``force``: even then). A refused version stays stored, to be tried with ``model use``."""
+    from moodplayer.voice import model_versions as versions
+
+    if adaptation.worse and not force:
+        raise PersonalError(
+            f"the adapted model ({adaptation.version}) is worse on your clips, so {adaptation.parent} stays in "
+            f"force; record more clips, or use it anyway with: moodplayer model use {adaptation.version}"
+        )
+    versions.use(adaptation.version)

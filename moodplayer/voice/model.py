@@ -15,8 +15,9 @@ the sha256 of the weights). Both are written atomically.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ from torch import nn
 from moodplayer.errors import ModelError
 from moodplayer.files import read_checksummed, read_sidecar, save_checksummed
 from moodplayer.files import sidecar_path as sidecar_path  # where a model's metadata lives, for its users
+from moodplayer.voice.features import EnrolmentShift, FeatureConfig
 
 #: Inputs are zero-padded to a multiple of this many frames. oneDNN compiles kernels
 #: for every new input length (0.1-3 s each); with lengths rounded up, a few dozen
@@ -94,7 +96,7 @@ class ConvBlock(nn.Sequential):
         )
 
     def forward(self, h: torch.Tensor, norm: Norm | None = None, heard: list | None = None) -> torch.Tensor:
-        conv, batch_norm, relu = self
+        conv, batch_norm, relu = cast(nn.Conv1d, self[0]), cast(nn.BatchNorm1d, self[1]), self[2]
         h = _conv_frames(conv, h)
         if heard is not None:
             heard.append(h)
@@ -118,7 +120,11 @@ def _conv_frames(conv: nn.Conv1d, h: torch.Tensor) -> torch.Tensor:
     if not torch.is_autocast_enabled("cpu"):
         return conv(h)
     weight = conv.weight.unsqueeze(2)
-    return nn.functional.conv2d(h.unsqueeze(2), weight, conv.bias, padding=(0, conv.padding[0])).squeeze(2).contiguous()
+    return (
+        nn.functional.conv2d(h.unsqueeze(2), weight, conv.bias, padding=(0, int(conv.padding[0])))
+        .squeeze(2)
+        .contiguous()
+    )
 
 
 class BiLSTM(nn.Module):
@@ -172,6 +178,8 @@ class EmotionNet(nn.Module):
     each convolution, never read by the LSTM (see BiLSTM) and masked out of attention,
     so a clip scores the same alone or in a padded batch.
     """
+
+    typical_var: torch.Tensor  # a buffer, where the net scales cold-start clips by the typical spread
 
     def __init__(self, config: ModelConfig = ModelConfig()):
         super().__init__()
@@ -249,12 +257,16 @@ class Ensemble(nn.Module):
         )
 
 
-def build(config: ModelConfig) -> nn.Module:
+#: A model as trained and loaded: one net, or an ensemble of them.
+Model = EmotionNet | Ensemble
+
+
+def build(config: ModelConfig) -> Model:
     """The net a config describes: one EmotionNet, or an Ensemble of ``config.members``."""
     return EmotionNet(config) if config.members == 1 else Ensemble(config)
 
 
-def ensemble_of(nets: list[EmotionNet]) -> nn.Module:
+def ensemble_of(nets: list[EmotionNet]) -> Model:
     """Trained nets as one model (a lone net stays itself)."""
     if len(nets) == 1:
         return nets[0]
@@ -264,12 +276,12 @@ def ensemble_of(nets: list[EmotionNet]) -> nn.Module:
     return ensemble.eval()
 
 
-def members_of(net: nn.Module) -> list[EmotionNet]:
+def members_of(net: Model) -> list[EmotionNet]:
     """The nets whose logits a model averages (a lone net is its own only member)."""
-    return list(net.members) if isinstance(net, Ensemble) else [net]
+    return [cast(EmotionNet, member) for member in net.members] if isinstance(net, Ensemble) else [net]
 
 
-def log_prior(net: nn.Module) -> np.ndarray:
+def log_prior(net: Model) -> np.ndarray:
     """What classifier.view_logits takes off a model's logits: the log of its training class
     prior (see ModelConfig.class_prior); zeros for a model that records none."""
     prior = net.config.class_prior
@@ -294,13 +306,19 @@ def batch_norm_inputs(
     return [frames.numpy() for frames in heard]
 
 
+def running_norm(net: EmotionNet, block: int) -> Norm:
+    """Front ``block``'s batch-norm mean and variance as trained: the training speakers'."""
+    batch_norm = cast(nn.BatchNorm1d, cast(ConvBlock, net.front[block])[1])
+    return cast(torch.Tensor, batch_norm.running_mean), cast(torch.Tensor, batch_norm.running_var)
+
+
 def speaker_norm(net: EmotionNet, block: int, mean: np.ndarray, var: np.ndarray, weight: float) -> Norm:
     """Front ``block``'s batch-norm mean and variance moved ``weight`` of the way from the
-    training speakers' (its running statistics) to a speaker's own (AdaBN)."""
-    batch_norm = net.front[block][1]
+    training speakers' (:func:`running_norm`) to a speaker's own (AdaBN)."""
+    trained_mean, trained_var = running_norm(net, block)
     return (
-        torch.lerp(batch_norm.running_mean, torch.from_numpy(mean).float(), weight),
-        torch.lerp(batch_norm.running_var, torch.from_numpy(var).float(), weight),
+        torch.lerp(trained_mean, torch.from_numpy(mean).float(), weight),
+        torch.lerp(trained_var, torch.from_numpy(var).float(), weight),
     )
 
 
@@ -343,6 +361,91 @@ def count_parameters(net: nn.Module) -> int:
 # --- files ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What a model's JSON sidecar says: everything needed to use and trust the weights beside it.
+
+    Training writes it (:meth:`to_dict`) and the classifier, fine-tuning and the
+    commands read it (:meth:`from_dict`, which also reads older models' sidecars,
+    lacking keys added since). Keys it does not name (a version's ``version``
+    block, a personal model's ``personal`` report) are kept in ``extra``.
+    """
+
+    labels: tuple[str, ...]
+    features: FeatureConfig
+    model: ModelConfig
+    #: How clips are normalised, in words.
+    normalisation: str = ""
+    #: Whether the model learned from speaker-normalised features, so a voice profile helps it.
+    speaker_normalisation: bool = False
+    #: Speeds a clip is also heard at, besides as recorded (classifier.view_logits).
+    test_time_speeds: tuple[float, ...] = ()
+    parameters: int = 0
+    recipe: dict = field(default_factory=dict)
+    #: The softmax temperature fitted on the validation speakers (``None``: not calibrated).
+    temperature: float | None = None
+    #: Below this confidence a prediction is flagged uncertain (``None``: the classifier's default).
+    uncertain_below: float | None = None
+    #: Moves a neutral enrolment to the speaker's everyday statistics (``None``: no neutral data).
+    enrolment_shift: EnrolmentShift | None = None
+    #: Where the training speakers' voices sit (training.examples.training_voices).
+    training_voices: dict | None = None
+    #: The training data: its corpora, clips and speakers.
+    data: dict = field(default_factory=dict)
+    #: Which speakers trained and which validated.
+    split: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    cross_validation: dict | None = None
+    tuning: dict | None = None
+    created: str = ""
+    #: Set when the model is saved (see :func:`save_model`).
+    weights_sha256: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """The sidecar's JSON document."""
+        document: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        document.update(
+            labels=list(self.labels),
+            features=self.features.to_dict(),
+            model=self.model.to_dict(),
+            test_time_speeds=list(self.test_time_speeds),
+            enrolment_shift=self.enrolment_shift.to_dict() if self.enrolment_shift else None,
+        )
+        if self.uncertain_below is None:
+            del document["uncertain_below"]
+        if not self.weights_sha256:
+            del document["weights_sha256"]
+        return {**document, **self.extra}
+
+    @classmethod
+    def from_dict(cls, document: dict) -> ModelMetadata:
+        named = {f.name for f in fields(cls)} - {"extra"}
+        known = {key: value for key, value in document.items() if key in named}
+        shift = known.get("enrolment_shift")
+        return cls(
+            **{
+                **known,
+                "labels": tuple(known["labels"]),
+                "features": FeatureConfig.from_dict(known["features"]),
+                "model": ModelConfig.from_dict(known["model"]),
+                "test_time_speeds": tuple(known.get("test_time_speeds", ())),
+                "enrolment_shift": EnrolmentShift.from_dict(shift) if shift else None,
+            },
+            extra={key: value for key, value in document.items() if key not in named},
+        )
+
+    @property
+    def data_roots(self) -> list[str]:
+        """The folders of the training corpora."""
+        return [self.data["root"]] if self.data.get("root") else []
+
+    @property
+    def trained_for_profiles(self) -> bool:
+        """Whether the model learned from speaker-normalised features too, so voice profiles help it."""
+        return self.speaker_normalisation or self.recipe.get("speaker_norm", 0) > 0
+
+
 def save_model(path: Path, state: dict[str, torch.Tensor], metadata: dict) -> dict:
     """Save weights (safetensors) and metadata (JSON sidecar with their sha256); returns the metadata written."""
     from safetensors.torch import save
@@ -356,7 +459,7 @@ def read_metadata(path: Path) -> dict:
     return read_sidecar(path, FORMAT, REQUIRED_METADATA)
 
 
-def load_model(path: Path) -> tuple[nn.Module, dict]:
+def load_model(path: Path) -> tuple[Model, dict]:
     """The net (in eval mode) and metadata of a saved model.
 
     Raises :class:`ModelError` with one line for a missing file, a damaged

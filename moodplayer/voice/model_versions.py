@@ -24,9 +24,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from moodplayer.errors import ModelError
 from moodplayer.files import utc_now
+
+if TYPE_CHECKING:
+    from moodplayer.voice.model import Model
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +155,7 @@ def resolve_active() -> tuple[str, Path]:
     return version_id, weights_path(version_id)
 
 
-def load_active() -> tuple[str, object, dict]:
+def load_active() -> tuple[str, Model, dict]:
     """The version in force, loaded: (ID, net, metadata). One that does not load (damaged,
     not a model) is passed over with a warning, for the versions active before it, most
     recent first, then the shipped model."""
@@ -248,19 +252,12 @@ def add_trained(net, metadata: dict, validation: Sequence, force: bool = False) 
 
 def validation_uar(classifier, clips: Sequence) -> float | None:
     """A model's unweighted average recall on labelled clips, a clip without speech counting as an
-    error (as ``evaluate`` scores); ``None`` for no clips."""
-    from moodplayer.errors import AudioError
-    from moodplayer.voice.train import scores
+    error, as ``evaluate`` scores them (training.evaluation.judge); ``None`` for no clips."""
+    from moodplayer.voice.training.evaluation import hearings, judge
 
     if not clips:
         return None
-    predicted = []
-    for clip in clips:
-        try:
-            predicted.append(classifier.predict_file(clip.path).emotion)
-        except AudioError:
-            predicted.append("no-speech")
-    return scores([clip.label for clip in clips], predicted)["uar"]
+    return judge(classifier.net, hearings(classifier, clips))["uar"]
 
 
 def import_file(path: Path) -> str:

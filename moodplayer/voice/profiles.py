@@ -179,7 +179,9 @@ def judged_by(profile: VoiceProfile | None, classifier) -> tuple[Stats | None, t
     """What a clip of this voice is judged with: the profile's statistics (:func:`stats_for`) and
     its batch-norm statistics, when this model heard enough of the voice for them."""
     stats = stats_for(profile, classifier)
-    return stats, None if stats is None else profile.norms_for(classifier.model_id)
+    if stats is None or profile is None:
+        return None, None
+    return stats, profile.norms_for(classifier.model_id)
 
 
 def stats_for(profile: VoiceProfile | None, classifier) -> Stats | None:
@@ -193,8 +195,9 @@ def stats_for(profile: VoiceProfile | None, classifier) -> Stats | None:
 
 def describe(profile: VoiceProfile | None, classifier) -> dict:
     """The profile fields of ``--json`` output: which profile normalised the clip, and how much speech it holds."""
-    used = stats_for(profile, classifier) is not None
-    return {"profile": profile.name if used else None, "profile_seconds": profile.seconds if used else 0.0}
+    if profile is None or stats_for(profile, classifier) is None:
+        return {"profile": None, "profile_seconds": 0.0}
+    return {"profile": profile.name, "profile_seconds": profile.seconds}
 
 
 def profiles_dir() -> Path:
@@ -336,7 +339,7 @@ def _norms_payload(profile: VoiceProfile) -> dict:
     return {
         "model": profile.norms_model,
         "seconds": profile.norms_seconds,
-        "layers": [_stats_payload(stats) for stats in profile.norms],
+        "layers": [_stats_payload(stats) for stats in profile.norms or ()],
     }
 
 

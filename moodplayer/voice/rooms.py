@@ -55,8 +55,8 @@ class Room:
                 return cls(size, talker, microphone, rng.uniform(0.2, 1.0))
 
 
-def _inside(extent: tuple[float, ...], rng: np.random.Generator) -> tuple[float, ...]:
-    return tuple(rng.uniform(_WALL_MARGIN, side - _WALL_MARGIN) for side in extent)
+def _inside(extent: tuple[float, float], rng: np.random.Generator) -> tuple[float, float]:
+    return rng.uniform(_WALL_MARGIN, extent[0] - _WALL_MARGIN), rng.uniform(_WALL_MARGIN, extent[1] - _WALL_MARGIN)
 
 
 def wall_reflection(room: Room) -> float:

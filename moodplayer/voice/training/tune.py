@@ -19,7 +19,9 @@ from dataclasses import replace
 
 from moodplayer.errors import MoodplayerError
 from moodplayer.voice.datasets import speakers
-from moodplayer.voice.train import Example, Recipe, train_split
+from moodplayer.voice.training.examples import Example
+from moodplayer.voice.training.fit import Recipe
+from moodplayer.voice.training.workers import train_split
 
 #: Called after each finished trial with (trial number, recipe fields drawn, validation UAR).
 TrialReport = Callable[[int, dict, float], None]

@@ -1,0 +1,70 @@
+"""The model a ``train`` run ships: trained on every speaker but a few validation ones, who
+calibrate its confidence, and described by its metadata (model.ModelMetadata)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from pathlib import Path
+
+from moodplayer.emotions import EMOTIONS
+from moodplayer.voice.datasets import Clip, speakers
+from moodplayer.voice.features import FeatureConfig
+from moodplayer.voice.model import ModelMetadata, count_parameters
+from moodplayer.voice.training.examples import Example, enrolment_shift, training_voices
+from moodplayer.voice.training.fit import Recipe, Report
+from moodplayer.voice.training.workers import train_split
+
+NORMALISATION = (
+    "per band, at cold start by the clip's own mean and, per member (model.typical_spread), its own variance or "
+    "the training clips' typical one; or by a voice profile (mean/variance of the speaker's clips); trained on both"
+)
+
+
+def train_final(
+    examples: Sequence[Example],
+    clips: Sequence[Clip],
+    data_dir: Path,
+    recipe: Recipe,
+    config: FeatureConfig,
+    seed: int = 0,
+    report: Report | None = None,
+    jobs: int = 1,
+    cross_validation: dict | None = None,
+    tuning: dict | None = None,
+) -> tuple[object, ModelMetadata]:
+    """The final model and its metadata (``cross_validation`` and ``tuning``: what the run measured first).
+
+    ``clips`` are the clips of ``data_dir`` that ``examples`` were made of."""
+    names = speakers(examples)
+    net, info = train_split(examples, names, recipe, seed, report, jobs)
+    metadata = ModelMetadata(
+        labels=EMOTIONS,
+        features=config,
+        model=net.config,
+        normalisation=NORMALISATION,
+        # Read by Classifier.accepts_profiles: only such a model is given voice profiles.
+        speaker_normalisation=recipe.speaker_norm > 0,
+        # Read by Classifier.speeds: a clip is also heard at these speeds (classifier.view_logits).
+        test_time_speeds=recipe.speeds if recipe.speed_views else (),
+        parameters=count_parameters(net),
+        recipe={**recipe.to_dict(), "seed": seed},
+        temperature=info.pop("temperature"),
+        enrolment_shift=enrolment_shift(examples),
+        training_voices=training_voices(examples, config),
+        data={
+            "root": str(Path(data_dir).resolve()),
+            "corpora": sorted({c.corpus for c in clips}),
+            "clips": len(examples),
+            "speakers": names,
+        },
+        split={
+            "train": [s for s in names if s not in info["validation_speakers"]],
+            "validation": info["validation_speakers"],
+        },
+        training=info,
+        cross_validation=cross_validation,
+        tuning=tuning,
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
+    return net, metadata
