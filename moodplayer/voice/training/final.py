@@ -3,11 +3,11 @@ calibrate its confidence, and described by its metadata (model.ModelMetadata).""
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Sequence
 from pathlib import Path
 
 from moodplayer.emotions import EMOTIONS
+from moodplayer.files import utc_now
 from moodplayer.voice.datasets import Clip, speakers
 from moodplayer.voice.features import FeatureConfig
 from moodplayer.voice.model import ModelMetadata, count_parameters
@@ -65,6 +65,6 @@ def train_final(
         training=info,
         cross_validation=cross_validation,
         tuning=tuning,
-        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        created=utc_now(),
     )
     return net, metadata
