@@ -13,7 +13,7 @@ demo: setup
 	$(BIN)/moodplayer demo
 
 test: setup-test lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # Rebuild the shipped model with the shipped command (about 10 min on 2 cores). A developer's step:
 # `moodplayer train` without --out adds a model version under the user's home and never writes it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -24,10 +25,19 @@ RAVDESS = Path(os.environ.get("MOODPLAYER_RAVDESS", REPO.parent / "shared" / "da
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests (training on RAVDESS) are bounded too, more loosely than the default per-test timeout."""
+    """Slow tests (training on RAVDESS) are bounded too, more loosely than the default per-test timeout,
+    and run first, then those that speak into the virtual microphone in real time: pytest-xdist's
+    workers then finish the short tests side by side instead of one worker ending on a long one."""
     for item in items:
         if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(900))
+
+    def length(item: pytest.Item) -> int:
+        if item.get_closest_marker("slow"):
+            return 0
+        return 1 if "vmic" in getattr(item, "fixturenames", ()) else 2
+
+    items.sort(key=length)  # stable: file order within each group
 
 
 @pytest.fixture(scope="session")
@@ -40,14 +50,17 @@ def demo_music(request, tmp_path_factory) -> Path:
     cache = getattr(request.config, "cache", None)
     root = cache.mkdir("demo-music") if cache is not None else tmp_path_factory.mktemp("demo-music")
     rendered = root / digest
-    if not rendered.is_dir():
-        for old in root.iterdir():  # renders of earlier definitions, or one interrupted
-            shutil.rmtree(old)
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("MOODPLAYER_HOME", str(root / "rendering"))
-            demo.render_missing()
-        (root / "rendering" / "demo-music").rename(rendered)  # complete or absent
-        shutil.rmtree(root / "rendering")
+    # pytest-xdist's workers share the cache: the first renders, the others wait for it.
+    with open(root.parent / "demo-music.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not rendered.is_dir():
+            for old in root.iterdir():  # renders of earlier definitions, or one interrupted
+                shutil.rmtree(old)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("MOODPLAYER_HOME", str(root / "rendering"))
+                demo.render_missing()
+            (root / "rendering" / "demo-music").rename(rendered)  # complete or absent
+            shutil.rmtree(root / "rendering")
     return rendered
 
 
