@@ -79,3 +79,29 @@ def typed_path(typed: str) -> str:
     """A path as the user typed it, with ``~``, ``~user`` and ``$VARIABLES`` expanded as a shell would:
     also where the shell did not (a quoted ``"~/Music/…"``, a value from a config or an M3U)."""
     return os.path.expandvars(os.path.expanduser(typed))
+
+
+def portable_folder(folder: str | Path) -> str:
+    """A folder as a file that travels (a model's metadata) names it: ``~/…`` under the user's home,
+    else by its name alone, which :func:`data_folder` looks for in ``$MOODPLAYER_DATA``. Never the
+    absolute path of the machine the file was made on."""
+    folder = Path(folder).resolve()
+    if folder.is_relative_to(Path.home()):
+        return "~/" + folder.relative_to(Path.home()).as_posix()
+    return folder.name
+
+
+def data_folder(named: str) -> Path | None:
+    """The folder :func:`portable_folder` named, on this machine; ``None`` where it is not.
+
+    ``~/…`` (and an absolute path, as older models kept it) is taken as it is;
+    a bare name is looked for in each folder ``$MOODPLAYER_DATA`` lists
+    (separated as ``PATH`` is), where a developer keeps the training corpora.
+    """
+    given = Path(typed_path(named))
+    places = [given] if given.is_absolute() else [Path(typed_path(base)) / named for base in _data_places()]
+    return next((place for place in places if place.is_dir()), None)
+
+
+def _data_places() -> list[str]:
+    return [base for base in os.environ.get("MOODPLAYER_DATA", "").split(os.pathsep) if base]
