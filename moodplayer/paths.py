@@ -83,8 +83,8 @@ def typed_path(typed: str) -> str:
 
 def portable_folder(folder: str | Path) -> str:
     """A folder as a file that travels (a model's metadata) names it: ``~/…`` under the user's home,
-    else by its name alone, which :func:`data_folder` looks for in ``$MOODPLAYER_DATA``. Never the
-    absolute path of the machine the file was made on."""
+    else by its name alone, which :func:`data_folder` finds again. Never the absolute path of the
+    machine the file was made on."""
     folder = Path(folder).resolve()
     if folder.is_relative_to(Path.home()):
         return "~/" + folder.relative_to(Path.home()).as_posix()
@@ -94,14 +94,14 @@ def portable_folder(folder: str | Path) -> str:
 def data_folder(named: str) -> Path | None:
     """The folder :func:`portable_folder` named, on this machine; ``None`` where it is not.
 
-    ``~/…`` (and an absolute path, as older models kept it) is taken as it is;
-    a bare name is looked for in each folder ``$MOODPLAYER_DATA`` lists
-    (separated as ``PATH`` is), where a developer keeps the training corpora.
+    ``~/…`` and an absolute path (as older models kept it) are taken as they are; a bare name is
+    looked for in each folder ``$MOODPLAYER_DATA`` lists (separated as ``PATH`` is), then in
+    ``../shared/data`` beside the source tree, where a developer checkout keeps the corpora.
     """
     given = Path(typed_path(named))
-    places = [given] if given.is_absolute() else [Path(typed_path(base)) / named for base in _data_places()]
+    if given.is_absolute():
+        places = [given]
+    else:
+        bases = [Path(typed_path(base)) for base in os.environ.get("MOODPLAYER_DATA", "").split(os.pathsep) if base]
+        places = [base / given for base in [*bases, REPO_DIR.parent / "shared" / "data"]]
     return next((place for place in places if place.is_dir()), None)
-
-
-def _data_places() -> list[str]:
-    return [base for base in os.environ.get("MOODPLAYER_DATA", "").split(os.pathsep) if base]

@@ -48,13 +48,21 @@ def test_without_the_base_corpus_on_disk_nothing_is_rehearsed(tmp_path):
         assert personal.rehearsal_examples(metadata, 10) == []
 
 
+def test_the_shipped_model_names_its_corpus_without_a_machine_path_and_finds_it_again(ravdess, monkeypatch):
+    monkeypatch.setenv("MOODPLAYER_DATA", str(ravdess.parent))
+    _, document = load_model(default_model_path())  # the metadata is not under the weights' checksum
+    assert document["data"]["root"] == ravdess.name
+    assert ModelMetadata.from_dict(document).data_roots == [ravdess]
+
+
 @pytest.mark.slow
-def test_fine_tuning_on_half_a_speakers_clips_helps_on_the_other_half(ravdess):
+def test_fine_tuning_on_half_a_speakers_clips_helps_on_the_other_half(ravdess, monkeypatch):
     """The proof, small: the shipped model was fitted on actors 01-18; 19 and 20 each play the user in turn.
 
     They only calibrated the shipped model's confidence (bench/personal.py
     trains a base that never met its users at all); the mean over both must rise.
     """
+    monkeypatch.setenv("MOODPLAYER_DATA", str(ravdess.parent))  # where the shipped model's corpus name is found
     base, document = load_model(default_model_path())
     metadata = ModelMetadata.from_dict(document)
     before = after = 0.0

@@ -7,6 +7,7 @@ import json
 import shutil
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from moodplayer.voice import model_versions as versions
 from moodplayer.voice.classifier import Classifier
 from moodplayer.voice.datasets import discover
 from moodplayer.voice.features import FeatureConfig, Stats
-from moodplayer.voice.model import members_of, typical_var
+from moodplayer.voice.model import ModelMetadata, members_of, typical_var
 from moodplayer.voice.training.examples import Example, enrolment_shift, make_examples, typical_variance
 from moodplayer.voice.training.fit import Recipe, similar_length_batches
 from moodplayer.voice.training.metrics import closed_set, scores, uar
@@ -227,7 +228,7 @@ def tiny_corpus(tmp_path, ravdess):
     return data
 
 
-def test_training_without_out_adds_a_version_and_leaves_the_shipped_model(tmp_path, ravdess):
+def test_training_without_out_adds_a_version_and_leaves_the_shipped_model(tmp_path, ravdess, monkeypatch):
     data = tiny_corpus(tmp_path, ravdess)
     shipped = hashlib.sha256(default_model_path().read_bytes()).hexdigest()
     result = run_cli("train", str(data), "--epochs", "2", "--seed", "3", "--ensemble", "2")
@@ -248,6 +249,9 @@ def test_training_without_out_adds_a_version_and_leaves_the_shipped_model(tmp_pa
     assert meta["recipe"]["epochs"] == 2 and meta["recipe"]["seed"] == 3
     assert meta["test_time_speeds"] == [] and meta["recipe"]["speeds"] == [0.9, 1.1]  # trained on, not heard at
     assert meta["data"]["clips"] == 45
+    assert not Path(meta["data"]["root"]).is_absolute() and str(tmp_path) not in out.with_suffix(".json").read_text()
+    monkeypatch.setenv("MOODPLAYER_DATA", str(tmp_path))  # where the metadata's corpus name is found again
+    assert ModelMetadata.from_dict(meta).data_roots == [data]
     classifier = Classifier.load(out)
     assert classifier.speeds == ()
     prediction = classifier.predict_file(data / "Actor_01" / "03-01-01-01-01-01-01.flac")

@@ -21,7 +21,6 @@ import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -212,11 +211,10 @@ def rehearsal_examples(metadata: ModelMetadata, count: int, seed: int = 0) -> li
     from moodplayer.voice.training.examples import make_examples
 
     trained_on = set(metadata.split.get("train", []))
-    roots = [Path(root) for root in metadata.data_roots if Path(root).is_dir()]
     if count == 0:
         return []
     clips = []
-    for root in roots:
+    for root in metadata.data_roots:
         try:
             clips += [c for c in discover(root) if c.speaker in trained_on]
         except MoodplayerError:  # the folder is there but no longer holds the corpus

@@ -26,6 +26,7 @@ from torch import nn
 from moodplayer.errors import ModelError
 from moodplayer.files import read_checksummed, read_sidecar, save_checksummed
 from moodplayer.files import sidecar_path as sidecar_path  # where a model's metadata lives, for its users
+from moodplayer.paths import data_folder
 from moodplayer.voice.features import EnrolmentShift, FeatureConfig
 
 #: Inputs are zero-padded to a multiple of this many frames. oneDNN compiles kernels
@@ -436,9 +437,10 @@ class ModelMetadata:
         )
 
     @property
-    def data_roots(self) -> list[str]:
-        """The folders of the training corpora."""
-        return [self.data["root"]] if self.data.get("root") else []
+    def data_roots(self) -> list[Path]:
+        """The folders of the training corpora found on this machine (paths.data_folder)."""
+        folder = data_folder(self.data["root"]) if self.data.get("root") else None
+        return [folder] if folder else []
 
     @property
     def trained_for_profiles(self) -> bool:

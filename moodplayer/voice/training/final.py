@@ -8,6 +8,7 @@ from pathlib import Path
 
 from moodplayer.emotions import EMOTIONS
 from moodplayer.files import utc_now
+from moodplayer.paths import portable_folder
 from moodplayer.voice.datasets import Clip, speakers
 from moodplayer.voice.features import FeatureConfig
 from moodplayer.voice.model import ModelMetadata, count_parameters
@@ -53,7 +54,7 @@ def train_final(
         enrolment_shift=enrolment_shift(examples),
         training_voices=training_voices(examples, config),
         data={
-            "root": str(Path(data_dir).resolve()),
+            "root": portable_folder(data_dir),
             "corpora": sorted({c.corpus for c in clips}),
             "clips": len(examples),
             "speakers": names,
