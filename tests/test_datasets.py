@@ -10,7 +10,7 @@ import soundfile as sf
 
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
-from moodplayer.voice.datasets import discover, speakers
+from moodplayer.voice.datasets import discover, read_corpora, speakers
 
 
 def _write(path, seconds=0.2):
@@ -66,6 +66,10 @@ def test_empty_or_unrecognised_tree_is_one_clear_error(tmp_path):
             ["OAF_angry/OAF_back_angry.wav", "YAF_pleasant_surprised/YAF_youth_ps.wav", "OAF_Fear/OAF_bath_fear.wav"],
             [("fearful", "tess-OAF"), ("angry", "tess-OAF"), ("surprised", "tess-YAF")],
         ),
+        (  # TESS copies whose emotions are renamed to the eight's words, one folder per label
+            ["fearful/OAF_bath_fearful.flac", "surprised/YAF_youth_surprised.flac"],
+            [("fearful", "tess-OAF"), ("surprised", "tess-YAF")],
+        ),
         (  # CREMA-D: actor_sentence_emotion_intensity
             ["AudioWAV/1001_DFA_ANG_XX.wav", "AudioWAV/1091_TSI_NEU_XX.wav", "AudioWAV/1012_IEO_FEA_HI.wav"],
             [("angry", "crema-1001"), ("fearful", "crema-1012"), ("neutral", "crema-1091")],
@@ -96,3 +100,16 @@ def test_several_corpora_under_one_root_are_read_together(tmp_path):
         ("tess", "sad", "tess-YAF"),
         ("emodb", "sad", "emodb-03"),
     }
+
+
+def test_each_folder_is_a_corpus_named_by_its_reader_or_by_the_folder_where_two_would_share_a_name(tmp_path):
+    for name in ("a/Actor_07/03-01-04-02-01-01-07.wav", "b/sad/YAF_bar_sad.flac", "c/happy/x.wav", "d/sad/y.wav"):
+        _write(tmp_path / name)
+    corpora = read_corpora([tmp_path / folder for folder in "abcd"])
+    assert [(c.name, c.root.name, len(c.clips)) for c in corpora] == [
+        ("ravdess", "a", 1),
+        ("tess", "b", 1),
+        ("folder:c", "c", 1),
+        ("folder:d", "d", 1),
+    ]
+    assert [clip.corpus for c in corpora for clip in c.clips] == ["ravdess", "tess", "folder:c", "folder:d"]

@@ -249,7 +249,9 @@ def test_training_without_out_adds_a_version_and_leaves_the_shipped_model(tmp_pa
     assert meta["recipe"]["epochs"] == 2 and meta["recipe"]["seed"] == 3
     assert meta["test_time_speeds"] == [] and meta["recipe"]["speeds"] == [0.9, 1.1]  # trained on, not heard at
     assert meta["data"]["clips"] == 45
-    assert not Path(meta["data"]["root"]).is_absolute() and str(tmp_path) not in out.with_suffix(".json").read_text()
+    assert [corpus["name"] for corpus in meta["data"]["corpora"]] == ["ravdess"]
+    assert not Path(meta["data"]["corpora"][0]["root"]).is_absolute()
+    assert str(tmp_path) not in out.with_suffix(".json").read_text()
     monkeypatch.setenv("MOODPLAYER_DATA", str(tmp_path))  # where the metadata's corpus name is found again
     assert ModelMetadata.from_dict(meta).data_roots == [data]
     classifier = Classifier.load(out)
@@ -415,3 +417,85 @@ def test_scoring_with_voices_batch_norms_judges_each_speaker_by_their_own_in_the
         alone = view_logits(net, [ex.views], [profiles[ex.speaker]], norms.get(ex.speaker))[0]
         np.testing.assert_allclose(logits, alone, atol=1e-5)
     assert not np.allclose(got[0], predict_logits(net, examples[:1], profiles)[0], atol=1e-4)  # "a" was moved
+
+
+# --- several corpora --------------------------------------------------------------------------
+
+
+def corpus_example(corpus: str, speaker: str, label: str, frames: int = 20) -> Example:
+    x = np.random.default_rng(len(speaker) + EMOTIONS.index(label)).normal(size=(frames, 3)).astype(np.float32)
+    return Example((x,), (Stats.of(x),), EMOTIONS.index(label), speaker, f"{label}.wav", corpus=corpus)
+
+
+def test_folds_hold_out_speakers_of_the_corpora_large_enough_and_small_corpora_always_train():
+    from moodplayer.voice.training.splits import corpus_folds, corpus_validation_speakers
+
+    clips = [corpus_example("ravdess", name, "sad") for name in ACTORS]
+    clips += [corpus_example("tess", name, "sad") for name in ("tess-OAF", "tess-YAF")]
+    assert corpus_folds(clips, 5) == speaker_folds(ACTORS, 5)
+    assert corpus_validation_speakers(clips, 0.1) == ["ravdess-19", "ravdess-20"]  # TESS keeps both its voices
+    tess_only = [ex for ex in clips if ex.corpus == "tess"]
+    assert corpus_validation_speakers(tess_only, 0.1) == ["tess-YAF"]
+    with pytest.raises(MoodplayerError, match="5 folds need a corpus of at least 5 speakers; the largest has 2"):
+        corpus_folds(tess_only, 5)
+
+
+def test_each_speaker_trains_at_most_as_many_clips_an_epoch_as_the_median_speaker():
+    from moodplayer.voice.training.fit import EpochDraws
+
+    clips = [corpus_example("ravdess", name, "sad") for name in ACTORS[:3] for _ in range(10)]
+    clips += [corpus_example("tess", "tess-OAF", "sad") for _ in range(100)]
+    draw = EpochDraws(clips, 1.0)
+    assert draw.size == 40 and draw.draws["tess-OAF"] == 10
+    rng = np.random.default_rng(0)
+    first, second = draw(rng), draw(rng)
+    assert list(first[:30]) == list(range(30)) and len(first) == 40 and len(set(first)) == 40
+    assert set(first[30:]) != set(second[30:])  # each epoch draws the big speaker's clips afresh
+    np.testing.assert_allclose(draw.weights(clips), [1.0] * 30 + [0.1] * 100)
+    assert EpochDraws(clips, 0.0).size == 130
+    everyone = EpochDraws(clips[:30], 1.0)
+    state = rng.bit_generator.state
+    assert list(everyone(rng)) == list(range(30)) and rng.bit_generator.state == state  # nothing drawn
+    assert everyone.weights(clips[:30]) is None
+
+
+def test_a_clip_never_teaches_the_emotions_its_corpus_lacks():
+    import torch
+
+    from moodplayer.voice.training.fit import masked_cross_entropy
+
+    logits = torch.randn(2, len(EMOTIONS), requires_grad=True)
+    labels = torch.tensor([EMOTIONS.index("sad"), EMOTIONS.index("happy")])
+    every = torch.ones(2, len(EMOTIONS), dtype=torch.bool)
+    plain = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.1)
+    assert masked_cross_entropy(logits, labels, every, 0.1).item() == pytest.approx(plain.item(), rel=1e-6)
+    held = every.clone()
+    held[0, EMOTIONS.index("calm")] = False  # the first clip's corpus has no calm
+    masked_cross_entropy(logits, labels, held, 0.1).backward()
+    assert logits.grad[0, EMOTIONS.index("calm")] == 0 and logits.grad[1, EMOTIONS.index("calm")] > 0
+
+
+def test_an_emotion_counts_among_the_corpora_that_hold_it_and_one_no_corpus_holds_is_never_predicted():
+    from moodplayer.voice.classifier import view_logits
+    from moodplayer.voice.model import EmotionNet, ModelConfig
+    from moodplayer.voice.training.examples import class_prior
+
+    held = [label for label in EMOTIONS if label != "surprised"]
+    clips = [corpus_example("ravdess", "r", label) for label in held]  # one clip of each but surprised
+    clips += [corpus_example("tess", "t", label) for label in held if label != "calm" for _ in range(3)]
+    prior = class_prior(clips)
+    calm, sad, surprised = (prior[EMOTIONS.index(label)] for label in ("calm", "sad", "surprised"))
+    assert surprised == 0
+    assert calm / sad == pytest.approx((1 / 7) / (4 / 25), rel=1e-4)  # 1 in 7 clips that can be calm, 4 in 25 sad
+    net = EmotionNet(ModelConfig(n_inputs=3, channels=8, hidden=8, class_prior=prior)).eval()
+    logits = view_logits(net, [ex.views for ex in clips], [None] * len(clips))
+    assert np.all(np.isneginf(logits[:, EMOTIONS.index("surprised")])) and np.all(np.isfinite(np.delete(logits, 7, 1)))
+
+
+def test_the_closed_set_leaves_out_clips_of_emotions_the_model_was_never_taught():
+    true = ["calm", "sad", "sad", "boredom"]
+    logits = [np.eye(len(EMOTIONS))[EMOTIONS.index(label)] for label in ("calm", "sad", "happy", "sad")]
+    taught = [label for label in EMOTIONS if label != "calm"]
+    result = closed_set(true, logits, EMOTIONS, known=taught)
+    assert result == {"emotions": ["sad"], "accuracy": pytest.approx(2 / 3, abs=1e-4), "uar": 0.5, "n": 3}
+    assert closed_set(list(EMOTIONS), [logits[0]] * 8, EMOTIONS, known=EMOTIONS) is None

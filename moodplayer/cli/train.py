@@ -36,8 +36,12 @@ def _progress(loss: bool = True, uar: bool = True):
 
 @app.command()
 def train(
-    data_dir: Path | None = typer.Argument(
-        None, help="Labelled speech: a RAVDESS/TESS/CREMA-D/SAVEE/EmoDB tree or one folder per emotion."
+    data_dirs: list[Path] | None = typer.Argument(
+        None,
+        help=(
+            "Labelled speech, one folder per corpus: RAVDESS/TESS/CREMA-D/SAVEE/EmoDB trees or one folder "
+            "per emotion; several train one model, each corpus's clips never teaching the emotions it lacks."
+        ),
     ),
     out: Path | None = typer.Option(
         None,
@@ -91,7 +95,7 @@ def train(
         help="Put the new model in force even if it scored worse (on its validation speakers; --personal: your clips).",
     ),
 ) -> None:
-    """Train the emotion model on DATA_DIR, split by speaker (or, with --personal, adapt it to your voice).
+    """Train the emotion model on one or more corpora, split by speaker (or, with --personal, adapt it to you).
 
     With --folds K the speakers are split into K groups and each group is scored
     by a model trained on all the other speakers (mean ± std of accuracy and
@@ -104,7 +108,7 @@ def train(
     if personal:
         train_personal(force=force, seed=seed)
         return
-    if data_dir is None:
+    if not data_dirs:
         raise typer.BadParameter("give the labelled speech to train on, or --personal", param_hint="DATA_DIR")
 
     import time
@@ -115,7 +119,7 @@ def train(
     from moodplayer.errors import MoodplayerError
     from moodplayer.ui.console import err
     from moodplayer.ui.console import out as stdout
-    from moodplayer.voice.datasets import discover, speakers
+    from moodplayer.voice.datasets import read_corpora, speakers
     from moodplayer.voice.features import FeatureConfig
     from moodplayer.voice.training.examples import make_examples
     from moodplayer.voice.training.fit import Recipe
@@ -126,11 +130,13 @@ def train(
     config = FeatureConfig()
     default = Recipe()
     recipe = replace(default, epochs=epochs or default.epochs, ensemble=ensemble or default.ensemble)
-    clips = discover(data_dir, speaker_pattern)
+    corpora = read_corpora(data_dirs, speaker_pattern)
+    clips = [clip for corpus in corpora for clip in corpus.clips]
     with err.status(f"features of {count(len(clips), 'clip')} (cached after the first run)…"):
         examples = make_examples(clips, config, recipe.speeds, recipe.degraded_copies, recipe.speed_views)
     if not examples:
-        raise MoodplayerError(f"no clip in {data_dir} has one of the eight emotions and audible speech")
+        folders = ", ".join(str(folder) for folder in data_dirs)
+        raise MoodplayerError(f"no clip in {folders} has one of the eight emotions and audible speech")
     err.print(f"{count(len(examples), 'clip')}, {count(len(speakers(examples)), 'speaker')}")
     tuning = None
     if tune > 0:
@@ -156,7 +162,7 @@ def train(
             )
         stdout.print(f"cross-validation took {cv['seconds'] / 60:.1f} min ({jobs} jobs)")
     start = time.perf_counter()
-    net, metadata = _train_final(examples, clips, data_dir, recipe, config, seed, cv, tuning, jobs)
+    net, metadata = _train_final(examples, corpora, recipe, config, seed, cv, tuning, jobs)
     trained = f"trained in {time.perf_counter() - start:.0f} s"
     if out is not None:
         from moodplayer.voice.model import save_model
@@ -232,14 +238,14 @@ def _cross_validate(examples, folds, recipe, seed, jobs, modes) -> dict:
         return cross_validate(examples, folds, recipe, seed, jobs, report, on_fold, modes)
 
 
-def _train_final(examples, clips, data_dir, recipe, config, seed, cv, tuning, jobs) -> tuple:
+def _train_final(examples, corpora, recipe, config, seed, cv, tuning, jobs) -> tuple:
     """The final model and its metadata (a dict): trained on every speaker but the validation ones."""
     from moodplayer.voice.training.final import train_final
 
     with _progress() as progress:
         task = progress.add_task("final model", total=recipe.epochs * recipe.ensemble, loss=0.0, uar=0.0)
         report = lambda e, n, loss, u: progress.update(task, completed=e, loss=loss, uar=u)  # noqa: E731
-        net, metadata = train_final(examples, clips, data_dir, recipe, config, seed, report, jobs, cv, tuning)
+        net, metadata = train_final(examples, corpora, recipe, config, seed, report, jobs, cv, tuning)
     return net, metadata.to_dict()
 
 

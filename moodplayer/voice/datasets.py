@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -43,16 +44,19 @@ class Clip:
 _RAVDESS = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
 _RAVDESS_EMOTIONS = dict(zip(("01", "02", "03", "04", "05", "06", "07", "08"), EMOTIONS))
 
-# TESS: OAF_back_angry.wav, YAF_youth_ps.wav ("ps" is pleasant surprise).
+# TESS: OAF_back_angry.wav, YAF_youth_ps.wav ("ps" is pleasant surprise); copies renamed to the
+# eight's words (OAF_back_fearful.flac, YAF_youth_surprised.flac) read the same.
 _TESS = re.compile(r"^(OAF|YAF)_[A-Za-z]+_([A-Za-z]+)$", re.IGNORECASE)
 _TESS_EMOTIONS = {
     "angry": "angry",
     "disgust": "disgust",
     "fear": "fearful",
+    "fearful": "fearful",
     "happy": "happy",
     "neutral": "neutral",
     "ps": "surprised",
     "sad": "sad",
+    "surprised": "surprised",
 }
 
 # CREMA-D: 1001_DFA_ANG_XX.wav (actor, sentence, emotion, intensity).
@@ -182,6 +186,30 @@ def discover(root: str | Path, speaker_pattern: str | None = None) -> list[Clip]
             f"or one folder per emotion (e.g. {root}/happy/*.wav)"
         )
     return clips
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The labelled clips of one folder, named after the corpus they come from."""
+
+    name: str
+    root: Path
+    clips: list[Clip]
+
+
+def read_corpora(roots: Iterable[str | Path], speaker_pattern: str | None = None) -> list[Corpus]:
+    """Each folder's clips (:func:`discover`) as a corpus of its own, named by its readers (RAVDESS's
+    clips ``ravdess``, TESS's ``tess``, a folder-per-label tree ``folder``), or, where two folders
+    would share a name, by the reader and the folder's (``folder:my-voice``). Each clip's
+    ``corpus`` is its folder's name: training tells corpora apart by it."""
+    found = [(Path(root).expanduser(), discover(root, speaker_pattern)) for root in roots]
+    named = [(root, "+".join(sorted({c.corpus for c in clips})), clips) for root, clips in found]
+    counts = Counter(name for _, name, _ in named)
+    corpora = []
+    for root, name, clips in named:
+        name = name if counts[name] == 1 else f"{name}:{root.name}"
+        corpora.append(Corpus(name, root, [replace(c, corpus=name) for c in clips]))
+    return corpora
 
 
 class Spoken(Protocol):

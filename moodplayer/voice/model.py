@@ -57,8 +57,8 @@ class ModelConfig:
     # How often each class occurred among the training clips. Its log is taken off the model's logits
     # (classifier.view_logits: post-hoc logit adjustment), so a clip is judged by how each emotion
     # sounds and not by how often the training corpus happened to hold it (RAVDESS has half as many
-    # neutral clips as of each other emotion; other corpora, and everyday speech, have more). Older
-    # models: () — no adjustment.
+    # neutral clips as of each other emotion; other corpora, and everyday speech, have more). A class
+    # no training corpus held has 0 and is never predicted (log_prior). Older models: () — no adjustment.
     class_prior: tuple[float, ...] = ()
 
     def to_dict(self) -> dict:
@@ -284,9 +284,11 @@ def members_of(net: Model) -> list[EmotionNet]:
 
 def log_prior(net: Model) -> np.ndarray:
     """What classifier.view_logits takes off a model's logits: the log of its training class
-    prior (see ModelConfig.class_prior); zeros for a model that records none."""
-    prior = net.config.class_prior
-    return np.log(np.array(prior, np.float64)) if prior else np.zeros(net.config.n_classes)
+    prior (see ModelConfig.class_prior); zeros for a model that records none. A class the
+    training data never held (prior 0) gets +inf: its logit becomes -inf, and it is never predicted."""
+    prior = np.array(net.config.class_prior or [1.0] * net.config.n_classes, np.float64)
+    with np.errstate(divide="ignore"):
+        return np.where(prior > 0, np.log(prior), np.inf)
 
 
 def typical_var(net: EmotionNet) -> np.ndarray | None:
@@ -438,9 +440,14 @@ class ModelMetadata:
 
     @property
     def data_roots(self) -> list[Path]:
-        """The folders of the training corpora found on this machine (paths.data_folder)."""
-        folder = data_folder(self.data["root"]) if self.data.get("root") else None
-        return [folder] if folder else []
+        """The folders of the training corpora found on this machine (paths.data_folder); an older
+        model names one ``root``."""
+        corpora = self.data.get("corpora", [])
+        if corpora and isinstance(corpora[0], dict):
+            named = [corpus["root"] for corpus in corpora]
+        else:
+            named = [self.data["root"]] if self.data.get("root") else []
+        return [folder for folder in map(data_folder, named) if folder is not None]
 
     @property
     def trained_for_profiles(self) -> bool:

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from moodplayer.emotions import EMOTIONS
-from moodplayer.voice.datasets import Clip, speakers
+from moodplayer.voice.datasets import Clip
 from moodplayer.voice.training.examples import cached
 from moodplayer.voice.training.metrics import scores, summarise
-from moodplayer.voice.training.splits import speaker_folds
+from moodplayer.voice.training.splits import corpus_folds
 
 CLASSIC_KIND = "classic180-v1"
 
@@ -52,7 +52,7 @@ def baseline_cross_validate(clips: Sequence[Clip], k: int, seed: int = 0) -> dic
     y = np.array([EMOTIONS.index(c.label) for c in clips])
     who = np.array([c.speaker for c in clips])
     results = []
-    for i, test_names in enumerate(speaker_folds(speakers(clips), k), 1):
+    for i, test_names in enumerate(corpus_folds(clips, k), 1):
         test = np.isin(who, test_names)
         mlp = MLPClassifier(
             hidden_layer_sizes=(300,),

@@ -1,6 +1,10 @@
-"""Cross-validation by speaker folds: each fold's speakers are scored by a model that never heard them.
+"""Scoring on voices a model never heard: speaker folds, and corpora left out.
 
-A held-out model trains on every other speaker, with no validation speakers:
+Cross-validation holds out groups of speakers in turn (:func:`splits.corpus_folds`);
+:func:`corpus_out` holds out each corpus in turn, trains on the others and scores
+the one left out (among the emotions both hold: closed-set), for how the model
+carries to another recording set-up, task and set of voices. Either way a
+held-out model trains on every other speaker, with no validation speakers:
 nothing of it needs calibrating to be scored.
 """
 
@@ -8,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from moodplayer.errors import MoodplayerError
 from moodplayer.voice.datasets import speakers
 from moodplayer.voice.training.evaluation import adapt_plan, score
 from moodplayer.voice.training.examples import Example, enrolment_shift
 from moodplayer.voice.training.fit import Recipe
 from moodplayer.voice.training.metrics import summarise
-from moodplayer.voice.training.splits import speaker_folds
+from moodplayer.voice.training.splits import corpus_folds
 from moodplayer.voice.training.workers import PoolReport, train_models
 
 #: Called as each held-out part is scored, with (its number from 1, its result, the model).
@@ -79,12 +84,32 @@ def cross_validate(
     on_fold: OnHeldOut | None = None,
     adapt: Sequence[str] = ("none",),
 ) -> dict:
-    """Speaker k-fold cross-validation (:func:`splits.speaker_folds`), mean ± std over the folds.
+    """Speaker k-fold cross-validation (:func:`splits.corpus_folds`), mean ± std over the folds.
 
     The members of all folds' models train ``jobs`` at a time (workers.train_models).
     ``report`` gets (fold, epochs done, epochs, loss, validation UAR);
     ``on_fold`` each fold's result, and its model, as it completes.
     """
-    folds = speaker_folds(speakers(examples), k)
+    folds = corpus_folds(examples, k)
     results = _held_out(examples, folds, recipe, seed, jobs, report, on_fold, adapt)
     return summarise([{"fold": i, **result} for i, result in enumerate(results, 1)])
+
+
+def corpus_out(
+    examples: Sequence[Example],
+    recipe: Recipe,
+    seed: int = 0,
+    jobs: int = 1,
+    report: PoolReport | None = None,
+    on_corpus: OnHeldOut | None = None,
+    adapt: Sequence[str] = ("none",),
+) -> dict[str, dict]:
+    """Each corpus scored by a model trained on all the others: corpus → its result (as
+    :func:`held_out_result`, with the corpus's ``closed_set`` figures per adapt mode where it
+    lacks emotions the others hold)."""
+    corpora = sorted({ex.corpus for ex in examples})
+    if len(corpora) < 2:
+        raise MoodplayerError("leaving a corpus out needs at least two corpora")
+    held = [speakers(ex for ex in examples if ex.corpus == corpus) for corpus in corpora]
+    results = _held_out(examples, held, recipe, seed, jobs, report, on_corpus, adapt)
+    return dict(zip(corpora, results))

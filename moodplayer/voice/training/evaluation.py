@@ -90,6 +90,13 @@ def predict_logits(
     return logits
 
 
+def known_emotions(net) -> list[str]:
+    """The emotions a model can tell: those its training data held (see model.log_prior)."""
+    from moodplayer.voice.model import log_prior
+
+    return [label for label, taken_off in zip(EMOTIONS, log_prior(net)) if np.isfinite(taken_off)]
+
+
 # --- the --adapt protocol -------------------------------------------------------------------
 
 
@@ -174,7 +181,7 @@ def judge(
     verdicts = [logits[i] for i in order]
     predicted = ["no-speech" if v is None else EMOTIONS[int(np.argmax(v))] for v in verdicts]
     result = scores(truth, predicted)
-    among_held = closed_set(truth, verdicts, EMOTIONS)
+    among_held = closed_set(truth, verdicts, EMOTIONS, known_emotions(net))
     if among_held:
         result["closed_set"] = among_held
     return result

@@ -32,6 +32,7 @@ class Example:
     name: str  # the file name: enrolment takes a speaker's first neutral clips by name
     n_views: int = 1  # the leading versions the product hears the clip as: as recorded, then any test-time speeds
     n_recorded: int = 1  # the leading versions that are the recording itself, as recorded or at a speed
+    corpus: str = ""  # which corpus the clip comes from (datasets.Corpus.name)
 
     @property
     def views(self) -> tuple[np.ndarray, ...]:
@@ -150,7 +151,8 @@ def make_examples(
         stats = tuple(Stats.of(r) for r in (*raw, *degraded))
         label = EMOTIONS.index(clip.label)
         views = len(raw) if speed_views else 1
-        examples.append(Example((*raw, *degraded), stats, label, clip.speaker, clip.path.name, views, len(raw)))
+        versions = (*raw, *degraded)
+        examples.append(Example(versions, stats, label, clip.speaker, clip.path.name, views, len(raw), clip.corpus))
     return examples
 
 
@@ -170,17 +172,35 @@ def _heard_copies(clip: Clip, config: FeatureConfig, copies: int) -> list[np.nda
 # --- what the training clips say as a whole ----------------------------------------------------
 
 
-def class_prior(examples: Sequence[Example]) -> tuple[float, ...]:
-    """How often each emotion occurs among ``examples`` (a class with no clips counts as one, so
-    its log stays finite)."""
-    counts = np.maximum(np.bincount([ex.label for ex in examples], minlength=len(EMOTIONS)), 1)
-    return tuple(round(float(c), 6) for c in counts / counts.sum())
+def corpus_classes(examples: Sequence[Example]) -> dict[str, np.ndarray]:
+    """Per corpus, which of the eight emotions its clips hold (a boolean per emotion)."""
+    held: dict[str, np.ndarray] = {}
+    for ex in examples:
+        held.setdefault(ex.corpus, np.zeros(len(EMOTIONS), bool))[ex.label] = True
+    return held
 
 
-def typical_variance(examples: Sequence[Example]) -> np.ndarray:
-    """Each column's within-clip variance averaged over the clips as recorded: the spread a clip
-    heard without a profile is scaled by (features.cold_start)."""
-    return np.mean([ex.stats[0].floored_var for ex in examples], axis=0)
+def class_prior(examples: Sequence[Example], weights: np.ndarray | None = None) -> tuple[float, ...]:
+    """How often each emotion occurs among the clips of the corpora that hold it (each clip
+    counted ``weights`` times, see fit.speaker_draws), normalised to sum to one.
+
+    A clip of a corpus without calm never tells the net "not calm" (fit's masked loss), so calm's
+    share is taken among the clips that could be calm. An emotion no corpus holds gets 0: the
+    model never predicts it (model.log_prior).
+    """
+    weights = np.ones(len(examples)) if weights is None else weights
+    held = corpus_classes(examples)
+    labels = np.array([ex.label for ex in examples])
+    counts = np.bincount(labels, weights=weights, minlength=len(EMOTIONS))
+    exposure = np.sum([weight * held[ex.corpus] for ex, weight in zip(examples, weights)], axis=0)
+    share = np.divide(counts, exposure, out=np.zeros(len(EMOTIONS)), where=exposure > 0)
+    return tuple(round(float(c), 6) for c in share / share.sum())
+
+
+def typical_variance(examples: Sequence[Example], weights: np.ndarray | None = None) -> np.ndarray:
+    """Each column's within-clip variance averaged over the clips as recorded (each counted
+    ``weights`` times): the spread a clip heard without a profile is scaled by (features.cold_start)."""
+    return np.average([ex.stats[0].floored_var for ex in examples], axis=0, weights=weights)
 
 
 def enrolment_shift(examples: Sequence[Example]) -> EnrolmentShift | None:

@@ -4,12 +4,11 @@ calibrate its confidence, and described by its metadata (model.ModelMetadata).""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from moodplayer.emotions import EMOTIONS
 from moodplayer.files import utc_now
 from moodplayer.paths import portable_folder
-from moodplayer.voice.datasets import Clip, speakers
+from moodplayer.voice.datasets import Corpus, speakers
 from moodplayer.voice.features import FeatureConfig
 from moodplayer.voice.model import ModelMetadata, count_parameters
 from moodplayer.voice.training.examples import Example, enrolment_shift, training_voices
@@ -22,10 +21,27 @@ NORMALISATION = (
 )
 
 
+def describe_data(corpora: Sequence[Corpus], examples: Sequence[Example]) -> dict:
+    """The training data: each corpus with its folder (paths.portable_folder), clips, speakers and
+    emotions; and in all."""
+    described = []
+    for corpus in corpora:
+        own = [ex for ex in examples if ex.corpus == corpus.name]
+        described.append(
+            {
+                "name": corpus.name,
+                "root": portable_folder(corpus.root),
+                "clips": len(own),
+                "speakers": len(speakers(own)),
+                "emotions": [label for i, label in enumerate(EMOTIONS) if any(ex.label == i for ex in own)],
+            }
+        )
+    return {"corpora": described, "clips": len(examples), "speakers": speakers(examples)}
+
+
 def train_final(
     examples: Sequence[Example],
-    clips: Sequence[Clip],
-    data_dir: Path,
+    corpora: Sequence[Corpus],
     recipe: Recipe,
     config: FeatureConfig,
     seed: int = 0,
@@ -34,9 +50,7 @@ def train_final(
     cross_validation: dict | None = None,
     tuning: dict | None = None,
 ) -> tuple[object, ModelMetadata]:
-    """The final model and its metadata (``cross_validation`` and ``tuning``: what the run measured first).
-
-    ``clips`` are the clips of ``data_dir`` that ``examples`` were made of."""
+    """The final model and its metadata (``cross_validation`` and ``tuning``: what the run measured first)."""
     names = speakers(examples)
     net, info = train_split(examples, names, recipe, seed, report, jobs)
     metadata = ModelMetadata(
@@ -53,12 +67,7 @@ def train_final(
         temperature=info.pop("temperature"),
         enrolment_shift=enrolment_shift(examples),
         training_voices=training_voices(examples, config),
-        data={
-            "root": portable_folder(data_dir),
-            "corpora": sorted({c.corpus for c in clips}),
-            "clips": len(examples),
-            "speakers": names,
-        },
+        data=describe_data(corpora, examples),
         split={
             "train": [s for s in names if s not in info["validation_speakers"]],
             "validation": info["validation_speakers"],

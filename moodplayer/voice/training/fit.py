@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -14,7 +15,7 @@ from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
 from moodplayer.voice.features import Stats
 from moodplayer.voice.training.evaluation import predict_logits
-from moodplayer.voice.training.examples import Example, class_prior, typical_variance
+from moodplayer.voice.training.examples import Example, class_prior, corpus_classes, typical_variance
 from moodplayer.voice.training.metrics import uar
 
 #: Called after each epoch with (epoch, epochs, train loss, validation UAR).
@@ -62,6 +63,10 @@ class Recipe:
     # typical spread or by its own (features.cold_start). Members that hear clips differently err on
     # different clips, and their average gains more than seeds alone give (docs/experiments.md).
     typical_spread: tuple[bool, ...] = (False, True)
+    # Per epoch, each speaker's clips drawn at most this many times the median speaker's count (0: all
+    # of everyone's), so a corpus of few speakers and many clips each (TESS: 2 speakers, 1,400 clips
+    # each) weighs as the speakers it has, not as its clips; every speaker of RAVDESS is at the median.
+    speaker_share: float = 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -127,6 +132,65 @@ def _spec_augment(x: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> np
     return x
 
 
+def speaker_draws(examples: Sequence[Example], share: float) -> dict[str, int]:
+    """Per speaker, how many of their clips one epoch draws (see Recipe.speaker_share)."""
+    counts = Counter(ex.speaker for ex in examples)
+    if share <= 0:
+        return dict(counts)
+    most = math.ceil(share * float(np.median(list(counts.values()))))
+    return {name: min(count, most) for name, count in counts.items()}
+
+
+class EpochDraws:
+    """Which training clips each epoch trains on: every clip, or each speaker's share of theirs
+    (:func:`speaker_draws`) drawn afresh each epoch."""
+
+    def __init__(self, examples: Sequence[Example], share: float):
+        self.draws = speaker_draws(examples, share)
+        self.own: dict[str, list[int]] = {}
+        for i, ex in enumerate(examples):
+            self.own.setdefault(ex.speaker, []).append(i)
+        self.everyone = all(self.draws[name] == len(own) for name, own in self.own.items())
+
+    @property
+    def size(self) -> int:
+        return sum(self.draws.values())
+
+    def weights(self, examples: Sequence[Example]) -> np.ndarray | None:
+        """How often each clip is trained on per epoch, on average (``None``: every clip once)."""
+        if self.everyone:
+            return None
+        return np.array([self.draws[ex.speaker] / len(self.own[ex.speaker]) for ex in examples])
+
+    def __call__(self, rng: np.random.Generator) -> np.ndarray:
+        if self.everyone:
+            return np.arange(self.size)
+        chosen = [rng.choice(own, self.draws[name], replace=False) for name, own in sorted(self.own.items())]
+        return np.sort(np.concatenate(chosen))
+
+
+def held_masks(examples: Sequence[Example]):
+    """Per clip, the emotions its corpus holds (a (clips, classes) bool tensor), or ``None`` where
+    every clip's corpus holds every emotion."""
+    import torch
+
+    held = corpus_classes(examples)
+    if all(mask.all() for mask in held.values()):
+        return None
+    return torch.from_numpy(np.stack([held[ex.corpus] for ex in examples]))
+
+
+def masked_cross_entropy(logits, labels, held, smoothing: float):
+    """Cross-entropy with label smoothing over the emotions each clip's corpus holds (``held``, a
+    bool per clip and emotion): a clip of a corpus without calm never teaches the net "not calm"."""
+    import torch
+
+    log_p = torch.log_softmax(logits.float().masked_fill(~held, float("-inf")), dim=1)
+    nll = -log_p.gather(1, labels[:, None]).squeeze(1)
+    spread = -log_p.masked_fill(~held, 0.0).sum(dim=1) / held.sum(dim=1)
+    return ((1 - smoothing) * nll + smoothing * spread).mean()
+
+
 def optimiser_step(optimiser, net, loss) -> None:
     """One step down ``loss``'s gradient, its norm clipped to 5 (a long clip's LSTM gradient can spike)."""
     from torch import nn
@@ -158,19 +222,22 @@ def fit(
     seed += member
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    typical = typical_variance(train) if recipe.member_typical(member) else None
+    draw = EpochDraws(train, recipe.speaker_share)
+    weights = draw.weights(train)
+    typical = typical_variance(train, weights) if recipe.member_typical(member) else None
     n_inputs = train[0].versions[0].shape[1]
     config = ModelConfig(
         n_inputs=n_inputs,
         n_classes=len(EMOTIONS),
         typical_spread=(typical is not None,),
-        class_prior=class_prior(train),
+        class_prior=class_prior(train, weights),
     )
     net = EmotionNet(config)
     if typical is not None:
         net.typical_var.copy_(torch.from_numpy(typical))
     augment = Augmenter(train, recipe, rng, typical)
-    steps = math.ceil(len(train) / recipe.batch_size)
+    held = held_masks(train)
+    steps = math.ceil(draw.size / recipe.batch_size)
     # foreach: the same updates to the bit as the per-parameter loop PyTorch picks on CPU, in fewer calls
     opt = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay, foreach=True)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=recipe.epochs * steps)
@@ -181,13 +248,16 @@ def fit(
     best_uar, best_epoch, best_state = -1.0, 0, None  # the epoch kept, and its weights when not the current ones
     for epoch in range(1, recipe.epochs + 1):
         net.train()
-        views = [augment(ex) for ex in train]
+        drawn = draw(rng)
+        views = [augment(train[i]) for i in drawn]
         total = 0.0
         for batch in similar_length_batches([len(v) for v in views], recipe.batch_size, rng):
             x, lengths = pad_batch([views[j] for j in batch])
-            y = torch.tensor([train[j].label for j in batch])
+            clips = drawn[batch]
+            y = torch.tensor([train[i].label for i in clips])
+            batch_held = None if held is None else held[torch.from_numpy(clips)]
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=low_precision):
-                loss = _loss(net, x, lengths, y, recipe, rng)
+                loss = _loss(net, x, lengths, y, batch_held, recipe, rng)
             optimiser_step(opt, net, loss)
             sched.step()
             total += loss.item()
@@ -238,20 +308,24 @@ def similar_length_batches(lengths: Sequence[int], batch_size: int, rng: np.rand
     return batches
 
 
-def _loss(net, x, lengths, y, recipe: Recipe, rng: np.random.Generator):
-    """Cross-entropy with label smoothing, on a mixup of the batch with a shuffled copy of itself
-    when ``recipe.mixup`` > 0."""
+def _loss(net, x, lengths, y, held, recipe: Recipe, rng: np.random.Generator):
+    """Cross-entropy with label smoothing, over the emotions each clip's corpus holds where ``held``
+    says (see :func:`held_masks`), on a mixup of the batch with a shuffled copy of itself when
+    ``recipe.mixup`` > 0."""
     import torch
 
-    def cross_entropy(logits, labels):
-        return torch.nn.functional.cross_entropy(logits, labels, label_smoothing=recipe.label_smoothing)
+    def cross_entropy(logits, labels, mask):
+        if mask is None:
+            return torch.nn.functional.cross_entropy(logits, labels, label_smoothing=recipe.label_smoothing)
+        return masked_cross_entropy(logits, labels, mask, recipe.label_smoothing)
 
     if recipe.mixup <= 0:
-        return cross_entropy(net(x, lengths), y)
+        return cross_entropy(net(x, lengths), y, held)
     lam = float(rng.beta(recipe.mixup, recipe.mixup))
     perm = torch.from_numpy(rng.permutation(len(y)))
     logits = net(lam * x + (1 - lam) * x[perm], torch.maximum(lengths, lengths[perm]))
-    return lam * cross_entropy(logits, y) + (1 - lam) * cross_entropy(logits, y[perm])
+    held_perm = None if held is None else held[perm]
+    return lam * cross_entropy(logits, y, held) + (1 - lam) * cross_entropy(logits, y[perm], held_perm)
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:

@@ -50,26 +50,36 @@ def scores(true: Sequence[str], predicted: Sequence[str]) -> dict:
     }
 
 
-def closed_set(true: Sequence[str], probabilities: Sequence[np.ndarray | None], labels: Sequence[str]) -> dict | None:
-    """Accuracy and UAR with each verdict chosen among the model's emotions that the corpus holds.
+def closed_set(
+    true: Sequence[str],
+    probabilities: Sequence[np.ndarray | None],
+    labels: Sequence[str],
+    known: Sequence[str] | None = None,
+) -> dict | None:
+    """Accuracy and UAR with each verdict chosen among the emotions both the corpus and the model hold.
 
     The open-set figures (:func:`scores`) count a verdict of an emotion the corpus lacks as an
     error, as they must: CREMA-D has no calm or surprised clips, and a user may well sound calm.
     Papers that test across corpora score the emotions both share, so this figure sits beside
-    the open-set one for comparing with them. A clip with no speech (``None``) and a label the
-    model lacks stay errors. ``None`` when the corpus holds all of the model's emotions, or none.
+    the open-set one for comparing with them. ``known``: the model's emotions that its training
+    data held (default: all its ``labels``); clips of the others are left out (``n`` says how many
+    are scored). A clip with no speech (``None``) and a label outside the model's stay errors.
+    ``None`` when the corpus and the model share every emotion, or none.
     ``probabilities`` may as well be logits: only their order counts.
     """
+    taught = set(labels if known is None else known)
     present = set(true)
-    held = [label for label in labels if label in present]
-    if len(held) in (0, len(labels)):
+    held = [label for label in labels if label in present and label in taught]
+    scored = [i for i, label in enumerate(true) if label in taught or label not in labels]
+    if not held or (len(held) == len(labels) and len(scored) == len(true)):
         return None
     allowed = np.array([label in held for label in labels])
     predicted = [
-        "no-speech" if p is None else labels[int(np.argmax(np.where(allowed, p, -np.inf)))] for p in probabilities
+        "no-speech" if p is None else labels[int(np.argmax(np.where(allowed, p, -np.inf)))]
+        for p in (probabilities[i] for i in scored)
     ]
-    result = scores(true, predicted)
-    return {"emotions": held, "accuracy": result["accuracy"], "uar": result["uar"]}
+    result = scores([true[i] for i in scored], predicted)
+    return {"emotions": held, "accuracy": result["accuracy"], "uar": result["uar"], "n": result["n"]}
 
 
 def _mean_std(values: Iterable[float]) -> tuple[float, float]:
