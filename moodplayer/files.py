@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import stat
 import sys
@@ -25,6 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from moodplayer.errors import ModelError, OutputError
+
+log = logging.getLogger(__name__)
 
 #: The name that means standard output where a user gives a file to write.
 STDOUT = "-"
@@ -165,7 +168,8 @@ def read_sidecar(path: Path, fmt: str, required: Iterable[str]) -> dict:
     try:
         metadata = json.loads(side.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"model metadata {side} is damaged ({type(exc).__name__})") from None
+        log.debug("model metadata %s: %s: %s", side, type(exc).__name__, exc)  # shown with --debug
+        raise ModelError(f"model metadata {side} is damaged (not readable JSON); restore it or retrain") from None
     if not isinstance(metadata, dict) or metadata.get("format") != fmt:
         found = metadata.get("format") if isinstance(metadata, dict) else None
         raise ModelError(f"{path} is not a model this version can use (format {found!r}, expected {fmt!r})")

@@ -1,5 +1,5 @@
 """Text from outside (tags, file names, playlist lines, names) made safe to show or to write
-into a line-based file.
+into a line-based file; counts in words.
 
 Linux file names are bytes: Python carries those that are not UTF-8 as lone
 surrogates (``surrogateescape``), which go back to the file system unchanged
@@ -43,3 +43,8 @@ def one_line(text: str) -> str:
 def is_plain(text: str) -> bool:
     """Whether ``text`` holds no control character and no byte that is not UTF-8."""
     return _UNSAFE.search(text) is None
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 track``, ``2 tracks``, ``0 entries`` (give ``plural`` where adding an s is wrong)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

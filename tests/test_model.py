@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -207,14 +209,19 @@ def test_missing_file_raises_model_error(tmp_path):
         load_model(tmp_path / "nothing.safetensors")
 
 
-def test_weights_not_matching_metadata_raise_model_error(saved):
+def test_weights_not_matching_metadata_raise_model_error(saved, caplog):
     path, _ = saved
     side = sidecar_path(path)
     meta = json.loads(side.read_text())
     meta["model"]["hidden"] = 32  # checksum still fine, architecture no longer matches
     side.write_text(json.dumps(meta))
-    with pytest.raises(ModelError, match="does not match its metadata"):
+    with (
+        caplog.at_level(logging.DEBUG, logger="moodplayer"),
+        pytest.raises(ModelError, match="does not match") as raised,
+    ):
         load_model(path)
+    assert not re.search(r"\b[A-Z]\w+(Error|Exception)\b", str(raised.value))  # the user's words, one line
+    assert "RuntimeError" in caplog.text  # Python's name kept for --debug, which shows debug records
 
 
 def test_detect_with_damaged_model_exits_with_one_line(tmp_path, ravdess):

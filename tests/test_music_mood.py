@@ -263,3 +263,12 @@ def test_evaluate_on_music_4q_says_the_model_trained_on_those_clips(music_4q_sam
     assert result["scores"]["quadrant"] > result["baseline"]["quadrant"]
     shown = ok("library", "evaluate", str(music_4q_sample))
     assert "trained on 24 of these clips" in shown.stderr
+
+
+def test_a_labels_file_listing_a_missing_clip_says_so_in_the_singular(tmp_path):
+    from moodplayer.music.mood_training import DataError, read_labels
+
+    (tmp_path / "here.flac").write_bytes(b"")  # only its presence is checked here
+    (tmp_path / "labels.csv").write_text("file,quadrant,artist\nhere.flac,Q1,A\ngone.flac,Q2,B\n")
+    with pytest.raises(DataError, match=r"^1 clip listed in .* is not in .*, the first: gone\.flac$"):
+        read_labels(tmp_path)

@@ -33,8 +33,10 @@ def test_too_few_clips_or_a_single_emotion_is_refused_with_advice(ravdess):
     with pytest.raises(personal.PersonalError, match=r"too few to adapt to; record at least 6 clips"):
         personal.check_enough(examples, folds=3)
     one_emotion = make_examples([c for c in clips if c.label == "happy"], FeatureConfig())
-    with pytest.raises(personal.PersonalError, match="of 1 emotion"):
+    with pytest.raises(personal.PersonalError, match="personal clips of 1 emotion are too few"):
         personal.check_enough(one_emotion, folds=3)
+    with pytest.raises(personal.PersonalError, match="^1 personal clip of 1 emotion is too few"):
+        personal.check_enough(examples[:1], folds=3)
 
 
 def test_without_the_base_corpus_on_disk_nothing_is_rehearsed(tmp_path):

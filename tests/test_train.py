@@ -35,6 +35,8 @@ def test_folds_hold_out_consecutive_actors():
     assert folds == [ACTORS[0:4], ACTORS[4:8], ACTORS[8:12], ACTORS[12:16], ACTORS[16:20]]
     with pytest.raises(MoodplayerError, match="5 folds need at least 5 speakers"):
         speaker_folds(ACTORS[:3], 5)
+    with pytest.raises(MoodplayerError, match="^1 fold needs at least 2 speakers"):
+        speaker_folds(ACTORS[:3], 1)
 
 
 def test_validation_speakers_come_from_training_speakers_only():

@@ -160,7 +160,7 @@ def train(
                 f"{folds}-fold by speaker, {name}: accuracy {figures['accuracy_mean']:.1%} ± "
                 f"{figures['accuracy_std']:.1%}, UAR {figures['uar_mean']:.1%} ± {figures['uar_std']:.1%}"
             )
-        stdout.print(f"cross-validation took {cv['seconds'] / 60:.1f} min ({jobs} jobs)")
+        stdout.print(f"cross-validation took {cv['seconds'] / 60:.1f} min ({count(jobs, 'job')})")
     start = time.perf_counter()
     net, metadata = _train_final(examples, corpora, recipe, config, seed, cv, tuning, jobs)
     trained = f"trained in {time.perf_counter() - start:.0f} s"
@@ -212,7 +212,7 @@ def _tune(examples, trials, recipe, seed, jobs):
             progress.console.print(f"trial {number}: validation UAR {value:.1%} ({drawn})")
 
         best, results = tune(examples, trials, recipe, seed, jobs, on_trial)
-    stdout.print(f"best of {trials} trials: validation UAR {max(r['validation_uar'] for r in results):.1%}")
+    stdout.print(f"best of {count(trials, 'trial')}: validation UAR {max(r['validation_uar'] for r in results):.1%}")
     return best, results
 
 
@@ -320,7 +320,7 @@ def _print_scores(result: dict) -> None:
     if "closed_set" in result:
         held = result["closed_set"]
         out.print(
-            f"among the {len(held['emotions'])} emotions the data holds: "
+            f"among the {count(len(held['emotions']), 'emotion')} the data holds: "
             f"accuracy {held['accuracy']:.1%}, UAR {held['uar']:.1%}"
         )
     per_class = Table("emotion", "precision", "recall", "n", title="per class")

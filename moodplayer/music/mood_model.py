@@ -23,12 +23,15 @@ extraction.
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from moodplayer.errors import ModelError
 from moodplayer.files import read_checksummed, save_checksummed
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -116,7 +119,11 @@ def load(path: Path) -> MoodModel:
         if model.weights.shape != (len(QUADRANTS), count) or {model.mean.shape, model.std.shape} != {(count,)}:
             raise ValueError("shapes")
     except (SafetensorError, KeyError, ValueError, TypeError) as exc:
-        raise ModelError(f"music model {path} does not match its metadata ({type(exc).__name__})") from None
+        log.debug("music model %s: %s: %s", path, type(exc).__name__, exc)  # shown with --debug
+        raise ModelError(
+            f"music model {path} does not match its metadata; restore the pair or retrain it "
+            "(moodplayer library train DATA_DIR)"
+        ) from None
     return model
 
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from moodplayer.errors import MoodplayerError
 from moodplayer.files import utc_now
 from moodplayer.music.mood_model import QUADRANTS
+from moodplayer.text import count
 
 if TYPE_CHECKING:
     import numpy as np
@@ -114,7 +115,8 @@ def read_labels(folder: Path) -> list[Clip]:
     clips = [_clip(row, path, line) for line, row in enumerate(rows, start=2)]
     absent = [clip.file for clip in clips if not (Path(folder) / clip.file).is_file()]
     if absent:
-        raise DataError(f"{len(absent)} clips listed in {path} are not in {folder}, the first: {absent[0]}")
+        are = "is" if len(absent) == 1 else "are"
+        raise DataError(f"{count(len(absent), 'clip')} listed in {path} {are} not in {folder}, the first: {absent[0]}")
     return clips
 
 
@@ -186,14 +188,16 @@ def _features(paths: list[Path], jobs: int | None, progress: Progress | None) ->
     done = len(paths) - len(todo)
     if progress:
         progress(done, len(paths))
-    for count, (i, row) in enumerate(zip(todo, parallel_map(clip_features, [str(paths[i]) for i in todo], jobs)), 1):
+    for extracted, (i, row) in enumerate(
+        zip(todo, parallel_map(clip_features, [str(paths[i]) for i in todo], jobs)), 1
+    ):
         rows[i] = row
         if not isinstance(row, str):
             cache.put(keys[i], row)
-        if count % CACHE_EVERY == 0:
+        if extracted % CACHE_EVERY == 0:
             cache.save()
         if progress:
-            progress(done + count, len(paths))
+            progress(done + extracted, len(paths))
     cache.save()
     return rows
 
@@ -311,7 +315,7 @@ def cross_validate(dataset: Dataset, folds: int = FOLDS, c: float = C) -> dict:
 
     groups = np.array([_artist(clip) for clip in dataset.clips])
     if len(set(groups)) < folds:
-        raise DataError(f"{len(set(groups))} artists cannot fill {folds} artist-disjoint folds")
+        raise DataError(f"{count(len(set(groups)), 'artist')} cannot fill {folds} artist-disjoint folds")
     quadrants = np.array([clip.quadrant for clip in dataset.clips])
     splits = list(GroupKFold(n_splits=folds).split(dataset.features, quadrants, groups))
     reference = reference_columns()
@@ -322,7 +326,8 @@ def cross_validate(dataset: Dataset, folds: int = FOLDS, c: float = C) -> dict:
             predictions[name][0][test], predictions[name][1][test] = predict(arrays, dataset.features[test][:, columns])
     predictions["formula"] = formula(dataset)
     return {
-        "folds": f"GroupKFold({folds}) by artist (case-folded), {len(quadrants)} clips, {len(set(groups))} artists",
+        "folds": f"GroupKFold({folds}) by artist (case-folded), {count(len(quadrants), 'clip')}, "
+        f"{count(len(set(groups)), 'artist')}",
         **{name: _fold_scores(v, a, dataset.clips, splits) for name, (v, a) in predictions.items()},
     }
 

@@ -8,6 +8,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from moodplayer.text import count as count  # the views' counts, also the CLI's
 from moodplayer.text import shown
 from moodplayer.ui.console import safe
 
@@ -189,8 +190,3 @@ def timeline_figure(rows: list[dict]):
     ax.set_xlabel("when (local time)")
     ax.legend(loc="lower right")
     return fig
-
-
-def count(n: int, noun: str, plural: str | None = None) -> str:
-    """``1 track``, ``2 tracks``, ``0 entries`` (give ``plural`` where adding an s is wrong)."""
-    return f"{n} {noun if n == 1 else plural or noun + 's'}"

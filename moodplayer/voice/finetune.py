@@ -27,6 +27,7 @@ import numpy as np
 
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import MoodplayerError
+from moodplayer.text import count
 
 if TYPE_CHECKING:
     from moodplayer.voice.model import ModelMetadata
@@ -179,7 +180,7 @@ def cross_validate(
     folds = stratified_folds(labels.tolist(), recipe.folds, seed)
     for i, held in enumerate(folds, 1):
         if say:
-            say(f"fold {i}/{len(folds)}: tuning on {len(personal) - len(held)} clips, scoring {len(held)}")
+            say(f"fold {i}/{len(folds)}: tuning on {count(len(personal) - len(held), 'clip')}, scoring {len(held)}")
         rest = [personal[j] for j in range(len(personal)) if j not in set(held.tolist())]
         scored = [personal[j] for j in held]
         profile = profile_of(rest) if profiles else None
@@ -199,8 +200,9 @@ def check_enough(personal: Sequence, folds: int) -> None:
     """At least two emotions, and enough clips that every fold has some to score."""
     emotions = {EMOTIONS[ex.label] for ex in personal}
     if len(emotions) < 2 or len(personal) < 2 * folds:
+        are = "is" if len(personal) == 1 else "are"
         raise PersonalError(
-            f"{len(personal)} personal clips of {len(emotions)} emotion(s) are too few to adapt to; "
+            f"{count(len(personal), 'personal clip')} of {count(len(emotions), 'emotion')} {are} too few to adapt to; "
             f"record at least {2 * folds} clips of two or more emotions (moodplayer record --emotion LABEL)"
         )
 
@@ -242,7 +244,7 @@ def adapt(
     check_enough(personal, recipe.folds)
     rehearsal = rehearsal_examples(metadata, round(recipe.rehearsal * len(personal) * 2), seed)
     if say:
-        say(f"{len(personal)} personal clips, {len(rehearsal)} base-corpus clips to rehearse")
+        say(f"{count(len(personal), 'personal clip')}, {count(len(rehearsal), 'base-corpus clip')} to rehearse")
     profiles = metadata.trained_for_profiles
     report = cross_validate(base, personal, rehearsal, recipe, seed, say, profiles)
     if say:

@@ -14,6 +14,7 @@ the sha256 of the weights). Both are written atomically.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -28,6 +29,8 @@ from moodplayer.files import read_checksummed, read_sidecar, save_checksummed
 from moodplayer.files import sidecar_path as sidecar_path  # where a model's metadata lives, for its users
 from moodplayer.paths import data_folder
 from moodplayer.voice.features import EnrolmentShift, FeatureConfig
+
+log = logging.getLogger(__name__)
 
 #: Inputs are zero-padded to a multiple of this many frames. oneDNN compiles kernels
 #: for every new input length (0.1-3 s each); with lengths rounded up, a few dozen
@@ -483,7 +486,11 @@ def load_model(path: Path) -> tuple[Model, dict]:
         net = build(ModelConfig.from_dict(metadata["model"]))
         net.load_state_dict(state, strict=True)
     except (SafetensorError, RuntimeError, ValueError, TypeError, KeyError) as exc:
-        raise ModelError(f"model file {path} does not match its metadata ({type(exc).__name__})") from None
+        log.debug("model file %s: %s: %s", path, type(exc).__name__, exc)  # shown with --debug
+        raise ModelError(
+            f"model file {path} does not match its metadata (its weights are not the network the metadata "
+            "describes); restore the pair or retrain"
+        ) from None
     if not all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point()):
         raise ModelError(f"model file {path} holds invalid (NaN/inf) weights")
     return net.eval(), metadata

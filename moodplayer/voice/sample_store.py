@@ -182,7 +182,8 @@ def all_samples() -> list[Sample]:
             sample = _from_meta(json.loads(side.read_text()), flac)
             sf.info(os.fsencode(flac))  # the header: a FLAC cut to nothing or overwritten fails here
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-            reason = "its audio is missing" if not flac.exists() else f"{type(exc).__name__}"
+            log.debug("sample %s: %s: %s", side.stem, type(exc).__name__, exc)  # shown with --debug
+            reason = "its audio is missing" if not flac.exists() else "its files cannot be read"
             log.warning(f"sample {side.stem} is damaged ({reason}); left out (its files are in {side.parent})")
             continue
         found.append(sample)

@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from moodplayer.errors import MoodplayerError
+from moodplayer.text import count
 from moodplayer.voice.training.examples import Example
 
 
@@ -22,7 +23,8 @@ def speaker_folds(names: Iterable[str], k: int) -> list[list[str]]:
     """``k`` groups of consecutive speakers (sorted): RAVDESS 01-20, k=5 → 01-04, 05-08, …"""
     names = sorted(names)
     if k < 2 or len(names) < k:
-        raise MoodplayerError(f"{k} folds need at least {max(k, 2)} speakers; the data has {len(names)}")
+        need = "needs" if k == 1 else "need"
+        raise MoodplayerError(f"{count(k, 'fold')} {need} at least {max(k, 2)} speakers; the data has {len(names)}")
     bounds = np.linspace(0, len(names), k + 1).round().astype(int)
     return [names[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
@@ -47,7 +49,10 @@ def corpus_folds(clips: Iterable[FromCorpus], k: int) -> list[list[str]]:
     folded = [speaker_folds(names, k) for names in by_corpus.values() if len(names) >= k]
     if not folded:
         most = max(len(names) for names in by_corpus.values())
-        raise MoodplayerError(f"{k} folds need a corpus of at least {max(k, 2)} speakers; the largest has {most}")
+        need = "needs" if k == 1 else "need"
+        raise MoodplayerError(
+            f"{count(k, 'fold')} {need} a corpus of at least {max(k, 2)} speakers; the largest has {most}"
+        )
     return [sorted(name for groups in folded for name in groups[i]) for i in range(k)]
 
 
