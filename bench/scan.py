@@ -181,6 +181,11 @@ def main() -> None:
         f"= {2 / cpu:.1f} tracks/s on 2 free cores, before start-up"
     )
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (the machine's other work included)")
+    if sys.dont_write_bytecode and not sys.pycache_prefix:
+        print(
+            "note: this Python writes no bytecode (PYTHONDONTWRITEBYTECODE) and the scans ran without cached "
+            "bytecode wherever none was installed: each worker compiled its modules at start-up"
+        )
     print("targets on 2 cores: first scan >= 5 tracks/s idle and >= 2.5 beside 2 busy; re-scan <= 1 s")
     print(
         f"cores: {os.cpu_count()}, jobs: {args.jobs or 'all'}; command: python bench/scan.py "

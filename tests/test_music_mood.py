@@ -17,7 +17,7 @@ from moodplayer.errors import ModelError
 from moodplayer.music import mood_model
 from moodplayer.music.autoplaylists import autoplaylists
 from moodplayer.music.library import Library
-from moodplayer.music.mood_features import FEATURES_VERSION, extract, feature_names
+from moodplayer.music.mood_features import FEATURES_VERSION, HOP, N_FFT, RATE, extract, feature_names
 from moodplayer.music.scan import load_excerpt, scan
 from tests.conftest import REPO, run_cli
 
@@ -76,6 +76,21 @@ def test_the_shipped_model_is_verified_and_says_how_it_was_trained_and_scored():
     for recipe in ("model", "reference", "formula"):
         assert len(evaluation[recipe]["per_fold"]) == 5
     assert evaluation["model"]["quadrant"] > evaluation["formula"]["quadrant"]
+
+
+def test_the_spectral_shape_is_librosas_centroid_bandwidth_and_rolloff(tmp_path):
+    import librosa
+
+    samples = load_excerpt(str(piece(tmp_path / "a.flac", "Red Engine", noise=0.3)), None)
+    magnitude = np.abs(librosa.stft(samples, n_fft=N_FFT, hop_length=HOP))
+    named = dict(zip(feature_names(), extract(samples).vector))
+    centroid = librosa.feature.spectral_centroid(S=magnitude, sr=RATE)[0]
+    bandwidth = librosa.feature.spectral_bandwidth(S=magnitude, sr=RATE)[0]
+    rolloff = librosa.feature.spectral_rolloff(S=magnitude, sr=RATE)[0]
+    assert named["centroid_mean"] == centroid.mean() and named["centroid_std"] == centroid.std()
+    shape = [named[f"shape_{i}"] for i in (1, 2, 3, 4)]
+    assert shape == [bandwidth.mean(), bandwidth.std(), rolloff.mean(), rolloff.std()]
+    assert [named["shape_13"], named["shape_14"]] == list(np.percentile(centroid, [10, 90]))
 
 
 def test_a_damaged_or_foreign_model_is_refused_in_one_line(tmp_path):

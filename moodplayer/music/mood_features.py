@@ -278,15 +278,19 @@ def _spectral_shape(s: _Spectra) -> Group:
     import numpy as np
 
     S = s.magnitude
+    frequencies = librosa.fft_frequencies(sr=RATE, n_fft=N_FFT)
     zcr = librosa.feature.zero_crossing_rate(s.samples, frame_length=N_FFT, hop_length=HOP)[0]
-    centroid = librosa.feature.spectral_centroid(S=S, sr=RATE)[0]
+    # librosa's spectral_centroid, spectral_bandwidth (p=2) and spectral_rolloff (85 %), the same arithmetic
+    # on one column-normalised spectrum: each of them would normalise, or scan for a threshold, on its own.
+    shares = librosa.util.normalize(S, norm=1, axis=0)
+    centroid = np.sum(frequencies[:, None] * shares, axis=0)
+    bandwidth = np.sum(shares * np.abs(np.subtract.outer(centroid, frequencies).T) ** 2, axis=0) ** 0.5
+    cumulative = np.cumsum(S, axis=0)
+    rolloff = frequencies[np.argmax(cumulative >= 0.85 * cumulative[-1], axis=0)]
     flatness = librosa.feature.spectral_flatness(S=S)[0]
-    bandwidth = librosa.feature.spectral_bandwidth(S=S, sr=RATE, centroid=centroid[None, :])[0]
-    rolloff = librosa.feature.spectral_rolloff(S=S, sr=RATE)[0]
     normalised = S / (S.sum(0, keepdims=True) + 1e-12)
     flux = np.sqrt((np.diff(normalised, axis=1) ** 2).sum(0))
     irregularity = (np.diff(S[:512], axis=0) ** 2).sum(0) / ((S[:512] ** 2).sum(0) + 1e-12)
-    frequencies = librosa.fft_frequencies(sr=RATE, n_fft=N_FFT)
     total = s.power.sum(0) + 1e-12
     low, high = s.power[frequencies < 250].sum(0) / total, s.power[frequencies > 4000].sum(0) / total
     return [
