@@ -7,6 +7,7 @@ import re
 import struct
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from tests.conftest import run_cli
@@ -64,3 +65,24 @@ def test_with_debug_the_decoders_own_words_are_shown(tmp_path):
     assert "Illegal Audio-MPEG-Header" in debugged.stderr  # what libsndfile's mpg123 said, kept for --debug
     assert re.search(r"cannot read .*notes.mp3: \w+Error", debugged.stderr)  # and the exceptions, by name
     assert debugged.stderr.splitlines()[-1] == quiet.stderr.strip()
+
+
+@pytest.mark.timeout(60)
+def test_a_damaged_flac_is_one_line_before_the_model_is_loaded(tmp_path, monkeypatch, capsys):
+    from moodplayer.cli import main
+    from moodplayer.voice.classifier import Classifier
+
+    whole = tmp_path / "whole.flac"
+    sf.write(whole, np.random.default_rng(0).normal(0, 0.1, 3 * RATE).astype(np.float32), RATE)
+    flac = whole.read_bytes()
+    damaged, cut = tmp_path / "damaged.flac", tmp_path / "cut.flac"
+    damaged.write_bytes(flac[:100] + bytes(len(flac) - 100))  # the header kept, every frame zeroed
+    cut.write_bytes(flac[:60])  # cut inside its header
+    monkeypatch.setattr(Classifier, "load", lambda *_: pytest.fail("the model was loaded for files that are not audio"))
+    with pytest.raises(SystemExit) as exited:
+        main(["detect", str(damaged), str(cut)])
+    assert exited.value.code == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["error", "error"], lines
+    assert str(damaged) in lines[0] and str(cut) in lines[1]
+    assert not any(re.search(r"\b[A-Z]\w+(Error|Exception)\b", line) for line in lines), lines

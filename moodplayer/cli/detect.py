@@ -34,17 +34,21 @@ def detect(
     from moodplayer.ui.console import err, fail, out
     from moodplayer.ui.views import prediction_panel
     from moodplayer.voice import profiles
-    from moodplayer.voice.classifier import Classifier
+    from moodplayer.voice.classifier import Classifier, read_clip
 
-    classifier = Classifier.load(model)
-    voice = profiles.choose(profile, not no_profile, classifier)
-    used = profiles.describe(voice, classifier)
-    if used["profile"] and not as_json:
-        err.print(f"using voice profile '{used['profile']}' ({used['profile_seconds']:.1f} s of speech)")
+    classifier = voice = None
+    used: dict = {}
     failures = 0
     for path in files:
         try:
-            result = classifier.predict_file(path, *profiles.judged_by(voice, classifier))
+            clip = read_clip(path)  # before the model loads (seconds): a file that is not audio is refused at once
+            if classifier is None:
+                classifier = Classifier.load(model)
+                voice = profiles.choose(profile, not no_profile, classifier)
+                used = profiles.describe(voice, classifier)
+                if used["profile"] and not as_json:
+                    err.print(f"using voice profile '{used['profile']}' ({used['profile_seconds']:.1f} s of speech)")
+            result = classifier.predict_clip(clip, *profiles.judged_by(voice, classifier))
         except AudioError as exc:
             fail(str(exc))
             failures += 1

@@ -29,6 +29,25 @@ if TYPE_CHECKING:
 DEFAULT_UNCERTAIN_BELOW = 0.4
 
 
+@dataclass(frozen=True)
+class FileClip:
+    """An audio file's samples (16 kHz mono float32), long enough to classify, and how long decoding took."""
+
+    path: Path
+    samples: np.ndarray
+    load_ms: float
+
+
+def read_clip(path: str | Path) -> FileClip:
+    """An audio file, decoded and checked for length: :class:`AudioError` or :class:`NoSpeechError`, in one
+    line, for one that cannot be heard. Needs no model, so a caller can check its files before loading one."""
+    start = time.perf_counter()
+    samples = audio.load_audio(path)
+    loaded = (time.perf_counter() - start) * 1000
+    audio.require_length(samples, str(path))
+    return FileClip(Path(path), samples, loaded)
+
+
 @dataclass
 class Prediction:
     """What the model heard in one clip."""
@@ -311,13 +330,13 @@ class Classifier:
         self, path: str | Path, profile: Stats | None = None, norms: VoiceNorms | None = None
     ) -> Prediction:
         """Load an audio file and classify it; ``timings_ms['load']`` is the decoding time."""
-        start = time.perf_counter()
-        samples = audio.load_audio(path)
-        loaded = (time.perf_counter() - start) * 1000
-        audio.require_length(samples, str(path))
+        return self.predict_clip(read_clip(path), profile, norms)
+
+    def predict_clip(self, clip: FileClip, profile: Stats | None = None, norms: VoiceNorms | None = None) -> Prediction:
+        """Classify a file's audio as :func:`read_clip` read it; no speech is said under the file's name."""
         try:
-            prediction = self.predict(samples, profile, norms)
+            prediction = self.predict(clip.samples, profile, norms)
         except NoSpeechError:
-            raise NoSpeechError(f"no speech heard in {path}; give a recording of someone speaking") from None
-        prediction.timings_ms["load"] = loaded
+            raise NoSpeechError(f"no speech heard in {clip.path}; give a recording of someone speaking") from None
+        prediction.timings_ms["load"] = clip.load_ms
         return prediction
