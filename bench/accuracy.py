@@ -11,7 +11,9 @@ model and is never held out (training.splits.corpus_folds). The classic
 start and with voice profiles: ``neutral:4`` (each held-out speaker's first four
 neutral clips enrol and are not scored) and ``history:20`` (20 of the speaker's
 clips, labels unused), each also as ``…/stats`` (the profile's feature
-statistics alone, the nets' batch norms not moved to the voice).
+statistics alone, the nets' batch norms not moved to the voice); profiles are
+used as far as they are trusted (classifier.trust_of), and ``history:20/always``
+uses them fully, to measure that gate.
 
 ``--corpus-out`` (two or more DATA_DIRs): each corpus is scored by a model
 trained on all the others, among the emotions both hold (closed-set), at cold
@@ -30,7 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-MODES = ["none", "neutral:4", "neutral:4/stats", "history:20", "history:20/stats"]
+MODES = ["none", "neutral:4", "neutral:4/stats", "history:20", "history:20/stats", "history:20/always"]
 
 
 def pm(cv: dict, metric: str) -> str:

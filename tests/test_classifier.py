@@ -201,6 +201,18 @@ def test_views_and_members_are_averaged_each_member_normalising_its_way_and_a_pr
     assert np.allclose(got[2], expected(views, profile), atol=1e-5) and not np.allclose(got[2], got[0], atol=1e-3)
     by_profile = np.mean([alone(net, normalise(views[0], profile)) for net in (own, typical_net)], axis=0)
     np.testing.assert_allclose(got[2], (3 * got[0] + by_profile) / 4, atol=1e-5)  # one view more, among four
+    trusted = view_logits(model, [views] * 3, [profile] * 3, None, [0.0, 0.5, 1.0])  # how far each profile is used
+    np.testing.assert_allclose(trusted[0], got[0], atol=1e-5)  # not at all: judged as without a profile
+    np.testing.assert_allclose(trusted[1], (3 * got[0] + 0.5 * by_profile) / 3.5, atol=1e-5)
+    np.testing.assert_allclose(trusted[2], got[2], atol=1e-5)
+
+
+def test_a_profile_is_trusted_as_far_as_its_two_hearings_agree():
+    from moodplayer.voice.classifier import trust_of
+
+    assert trust_of(8, 20) == 0.0 and trust_of(3, 20) == 0.0  # 40 % agreement or less: not used
+    assert trust_of(14, 20) == 1.0 and trust_of(20, 20) == 1.0  # 70 % or more: used fully
+    assert trust_of(11, 20) == pytest.approx(0.5) and trust_of(0, 0) == 1.0
 
 
 def test_the_log_of_the_training_prior_is_taken_off_the_logits():
@@ -315,3 +327,27 @@ def test_a_voice_is_heard_block_by_block_and_clip_by_clip_as_all_at_once():
     np.testing.assert_allclose(one_by_one[0].mean, at_once[0].mean, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(one_by_one[0].var, at_once[0].var, rtol=1e-5)
     assert [s.count for s in one_by_one] == [s.count for s in at_once]
+
+
+def test_evaluate_with_profiles_reports_how_far_they_were_trusted(tmp_path, classifier, ravdess):
+    for actor in _unseen_actor_dirs(classifier, ravdess):
+        (tmp_path / "data" / actor.name).mkdir(parents=True)
+        for clip in sorted(actor.glob("*.flac"))[::2]:
+            (tmp_path / "data" / actor.name / clip.name).symlink_to(clip)
+    reports = {}
+    for mode in ("history:20", "history:20/always"):
+        result = run_cli("evaluate", str(tmp_path / "data"), "--adapt", mode, "--json")
+        assert result.returncode == 0, result.stderr
+        reports[mode] = json.loads(result.stdout)
+    gated, always = reports["history:20"]["profile_trust"], reports["history:20/always"]["profile_trust"]
+    assert gated["applied"] and not always["applied"] and gated["speakers"] == always["speakers"]
+    trusts = [row["trust"] for row in gated["speakers"].values()]
+    assert len(trusts) == 2 and all(0.0 <= t <= 1.0 for t in trusts)
+    assert all(0.0 <= row["agreement"] <= 1.0 for row in gated["speakers"].values())
+    assert gated["trusted"] == pytest.approx(np.mean(trusts), abs=1e-3)  # 30 clips each
+    assert gated["full"] + gated["partial"] + gated["none"] == 2
+    if all(t == 1.0 for t in trusts):  # every profile trusted fully: the gate changes nothing
+        assert reports["history:20"]["accuracy"] == reports["history:20/always"]["accuracy"]
+    assert "profile_trust" not in json.loads(run_cli("evaluate", str(tmp_path / "data"), "--json").stdout)
+    shown = run_cli("evaluate", str(tmp_path / "data"), "--adapt", "history:20").stdout
+    assert "voice profiles trusted" in shown

@@ -336,7 +336,7 @@ def test_train_on_a_folder_without_labelled_audio_is_one_line(tmp_path):
 
 
 def test_adapt_plans_enrol_the_right_clips():
-    from moodplayer.voice.training.evaluation import adapt_plan
+    from moodplayer.voice.training.evaluation import adapt_plan, gates_profiles, moves_batch_norms
 
     items = [("a", "happy", "3.wav"), ("a", "neutral", "2.wav"), ("a", "neutral", "1.wav"), ("b", "sad", "4.wav")]
     assert adapt_plan(items, "none") == ({}, [0, 1, 2, 3])
@@ -345,7 +345,12 @@ def test_adapt_plans_enrol_the_right_clips():
     enrol, scored = adapt_plan(items, "history:2", seed=1)
     assert scored == [0, 1, 2, 3] and len(enrol["a"]) == 2 and enrol["b"] == [3]
     assert adapt_plan(items, "history:2", seed=1) == (enrol, scored) == adapt_plan(items, "history:2/stats", seed=1)
-    for bad in ("neutral", "history:0", "sometimes:3", "none:2", "none/stats", "history:2/everything"):
+    assert adapt_plan(items, "history:2/always", seed=1) == (enrol, scored)
+    assert adapt_plan(items, "history:2/stats/always", seed=1) == (enrol, scored)
+    assert gates_profiles("history:2/stats") and not gates_profiles("history:2/stats/always")
+    assert moves_batch_norms("history:2/always") and not moves_batch_norms("history:2/stats/always")
+    bad_modes = ("neutral", "history:0", "sometimes:3", "none:2", "none/stats", "history:2/everything")
+    for bad in (*bad_modes, "none/always", "history:2/always/always"):
         with pytest.raises(MoodplayerError, match="--adapt"):
             adapt_plan(items, bad)
 

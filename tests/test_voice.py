@@ -17,7 +17,7 @@ from moodplayer.voice import profiles
 from moodplayer.voice.audio import SAMPLE_RATE, load_audio, speech_only
 from moodplayer.voice.features import EnrolmentShift, FeatureConfig, Stats, frame_features
 from moodplayer.voice.model import read_metadata
-from tests.conftest import REPO, run_cli
+from tests.conftest import RAVDESS, REPO, run_cli
 
 CONFIG = FeatureConfig.from_dict(read_metadata(default_model_path())["features"])  # the shipped model's
 ANGRY = "Actor_20/03-01-05-02-01-01-20.flac"  # a clip the shipped model hears as angry, confidently
@@ -170,7 +170,8 @@ def test_listening_gathers_batch_norms_once_the_profile_normalises_and_uses_them
     assert profiles.judged_by(profile, shipped)[1] is None  # too little speech heard through the model yet
     while profile.norms_seconds < profiles.MIN_SECONDS:
         profiles.hear(profile, speech, shipped)
-    stats, norms = profiles.judged_by(profile, shipped)
+    stats, norms, trust = profiles.judged_by(profile, shipped)
+    assert trust == profile.trust_for(shipped.model_id)
     assert stats is not None and norms is profile.norms
     profiles.save_profile(profile)
     loaded = profiles.load_profile("alice", CONFIG)
@@ -336,3 +337,66 @@ def test_listen_hears_through_the_microphone_what_detect_reads_from_the_file(vmi
     # That listen started the voice profile: one clip, not yet enough to use.
     started = profiles.load_profile("default", CONFIG)
     assert started.clips == 1 and started.heard.count > 0 and started.enrolled.count == 0
+
+
+TESS = RAVDESS.parent / "tess-16k"
+
+
+def twenty_clips(folder, pattern: str) -> list[np.ndarray]:
+    """Every third clip of a folder's matches, 20 in all, as speech only."""
+    return [speech_only(load_audio(clip)) for clip in sorted(folder.glob(pattern))[::3][:20]]
+
+
+def test_a_profile_that_does_not_fit_the_voice_is_not_trusted_and_the_verdict_falls_back_to_cold_start(
+    ravdess, shipped
+):
+    """Actor 20 (whom the shipped model never trained on) heard through her own profile: the cold and the
+    profiled hearings agree on most clips, so the profile is used fully. Heard through the profile of
+    another corpus's speaker (an enrolment of TESS's younger actress's neutral words), they agree on
+    few, the profile is not used, and every verdict is the cold-start one."""
+    from moodplayer.voice.classifier import trust_of
+
+    if not (TESS / "neutral").is_dir():
+        pytest.skip(f"TESS not found at {TESS}")
+    own = twenty_clips(ravdess / "Actor_20", "*.flac")
+    other = [speech_only(load_audio(clip)) for clip in sorted(TESS.glob("neutral/YAF_*.flac"))[::10][:20]]
+    heard = [shipped.features_of(clip) for clip in own]
+    for voice, clips, fits in (("actor 20", own, True), ("TESS YAF", other, False)):
+        profile = profiles.new_profile(voice.replace(" ", "-"), CONFIG)
+        for clip in clips:
+            profile.add(clip, CONFIG)
+        stats = profiles.stats_for(profile, shipped)
+        profiles.gather_norms(profile, clips, shipped)
+        norms = profile.norms_for(shipped.model_id)
+        assert stats is not None and norms is not None
+        agreed = shipped.agreement(heard, stats, norms)  # actor 20's clips, heard through this profile
+        trust = trust_of(agreed, len(heard))
+        if fits:
+            assert trust == 1.0, f"{agreed} of {len(heard)} agreed"
+        else:
+            assert trust == 0.0, f"{agreed} of {len(heard)} agreed"
+            for clip in own[:5]:
+                gated, cold = shipped.predict(clip, stats, norms, trust), shipped.predict(clip)
+                assert gated.probabilities == pytest.approx(cold.probabilities, abs=1e-5)
+                assert shipped.predict(clip, stats, norms).probabilities != pytest.approx(cold.probabilities, abs=1e-5)
+
+
+def test_a_profile_counts_the_clips_its_two_hearings_agree_on_and_keeps_them(voice, shipped):
+    speech = speech_only(voice)
+    profile = profiles.new_profile("bob", CONFIG)
+    profiles.gather_norms(profile, [speech], shipped)
+    assert profile.compared == 0  # not usable yet: nothing heard through it
+    while not profile.usable:
+        profile.add(speech, CONFIG, enrolment=True)
+    profiles.gather_norms(profile, [speech] * profile.clips, shipped)
+    assert profile.compared == profile.clips < profiles.MIN_COMPARED and profile.agreed in (0, profile.clips)
+    assert profiles.judged_by(profile, shipped)[2] == 1.0  # fewer than MIN_COMPARED clips compared: used fully
+    while profile.compared < profiles.MIN_COMPARED:
+        profiles.hear(profile, speech, shipped)
+    expected = profiles.trust_of(profile.agreed, profile.compared)
+    assert profiles.judged_by(profile, shipped)[2] == expected == profile.trust_for(shipped.model_id)
+    assert profiles.describe(profile, shipped)["profile_trust"] == pytest.approx(expected)
+    profiles.save_profile(profile)
+    loaded = profiles.load_profile("bob", CONFIG)
+    assert (loaded.agreed, loaded.compared) == (profile.agreed, profile.compared)
+    assert loaded.trust_for("another model") == 1.0

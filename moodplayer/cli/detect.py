@@ -47,7 +47,10 @@ def detect(
                 voice = profiles.choose(profile, not no_profile, classifier)
                 used = profiles.describe(voice, classifier)
                 if used["profile"] and not as_json:
-                    err.print(f"using voice profile '{used['profile']}' ({used['profile_seconds']:.1f} s of speech)")
+                    err.print(
+                        f"using voice profile '{used['profile']}' ({used['profile_seconds']:.1f} s of speech, "
+                        f"trusted {used['profile_trust']:.0%})"
+                    )
             result = classifier.predict_clip(clip, *profiles.judged_by(voice, classifier))
         except AudioError as exc:
             fail(str(exc))

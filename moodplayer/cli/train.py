@@ -71,7 +71,8 @@ def train(
         "--adapt",
         help=(
             "With --folds: also score held-out speakers with voice profiles (neutral:N, history:N; "
-            "add /stats for the feature statistics alone, batch norms unmoved); repeatable."
+            "add /stats for the feature statistics alone, batch norms unmoved, /always to use each "
+            "profile fully however far it is trusted); repeatable."
         ),
     ),
     baseline: bool = typer.Option(
@@ -265,7 +266,7 @@ def evaluate(
         help=(
             "Voice profiles per speaker: none, neutral:N (first N neutral clips enrol, not scored) or "
             "history:N (N clips drawn at random); add /stats for the profile's feature statistics alone "
-            "(batch norms unmoved)."
+            "(batch norms unmoved), /always to use each profile fully however far it is trusted."
         ),
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for history:N draws and the baseline."),
@@ -322,6 +323,13 @@ def _print_scores(result: dict) -> None:
         out.print(
             f"among the {count(len(held['emotions']), 'emotion')} the data holds: "
             f"accuracy {held['accuracy']:.1%}, UAR {held['uar']:.1%}"
+        )
+    if "profile_trust" in result:
+        trust = result["profile_trust"]
+        out.print(
+            f"voice profiles trusted {trust['trusted']:.0%} on average"
+            + ("" if trust["applied"] else " (not applied: /always)")
+            + f": {count(trust['full'], 'speaker')} fully, {trust['partial']} partly, {trust['none']} not at all"
         )
     per_class = Table("emotion", "precision", "recall", "n", title="per class")
     for label, row in result["per_class"].items():

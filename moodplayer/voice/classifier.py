@@ -89,6 +89,7 @@ def view_logits(
     clips: Sequence[Sequence[np.ndarray]],
     profiles: Sequence[Stats | None],
     norms: VoiceNorms | None = None,
+    trust: Sequence[float] | None = None,
 ) -> np.ndarray:
     """Logits of clips, each the mean over the clip's views, as one (clips, classes) array.
 
@@ -114,7 +115,25 @@ def view_logits(
     statistics: they are the clip judged against itself, as without a
     profile, so a profile that misplaces the voice moves only half the verdict
     (docs/experiments.md).
+
+    ``trust``: per clip, how far its voice profile is used (:func:`trust_of`): the weight of
+    the profiled view in the clip's mean, 1 for each view at cold start. At 0 the clip is
+    judged as without a profile; by default every profile is trusted fully.
     """
+    rows, counts = _view_rows(net, clips, profiles, norms)
+    weights = []
+    for count, profile, weight in zip(counts, profiles, trust if trust is not None else [1.0] * len(counts)):
+        weights.append(np.ones(count))
+        if profile is not None:
+            weights[-1][-1] = weight
+    return np.stack(
+        [np.average(part, axis=0, weights=w) for part, w in zip(np.split(rows, np.cumsum(counts)[:-1]), weights)]
+    ).astype(np.float32)
+
+
+def _view_rows(net, clips, profiles, norms: VoiceNorms | None) -> tuple[np.ndarray, list[int]]:
+    """The logits of every view of every clip (see :func:`view_logits`), one row each in order
+    (a clip's profiled view last), and how many rows each clip has."""
     import torch
 
     from moodplayer.voice.model import log_prior, members_of, pad_batch, typical_var
@@ -132,9 +151,35 @@ def view_logits(
         moved = _voice_norms(member, number, norms, profiled) if norms else ()
         with torch.inference_mode():
             logits.append(member(x, lengths, moved).numpy())
-    logits = np.mean(logits, axis=0) - log_prior(net).astype(np.float32)
-    counts = [len(views) + (profile is not None) for views, profile in zip(clips, profiles)]
-    return np.stack([part.mean(axis=0) for part in np.split(logits, np.cumsum(counts)[:-1])])
+    rows = np.mean(logits, axis=0) - log_prior(net).astype(np.float32)
+    return rows, [len(views) + (profile is not None) for views, profile in zip(clips, profiles)]
+
+
+#: Agreement (see :func:`agreement`) at or below which a voice profile is not used at all, and
+#: at or above which it is used fully; linear between (docs/model-card.md, "Voice profiles").
+TRUST_NONE_AT = 0.4
+TRUST_FULL_AT = 0.7
+
+
+def agreement(net, clips: Sequence[Sequence[np.ndarray]], profile: Stats, norms: VoiceNorms | None = None) -> int:
+    """Of some clips of one voice, how many are given the same emotion when heard at cold start
+    (their views' mean) and through the voice's ``profile`` (and batch-norm ``norms``) alone."""
+    rows, counts = _view_rows(net, clips, [profile] * len(clips), norms)
+    parts = np.split(rows, np.cumsum(counts)[:-1])
+    return sum(int(np.argmax(part[:-1].mean(axis=0)) == np.argmax(part[-1])) for part in parts)
+
+
+def trust_of(agreed: int, heard: int) -> float:
+    """How far to use a voice profile whose two hearings agreed on ``agreed`` of ``heard`` clips:
+    not at all at :data:`TRUST_NONE_AT` agreement or below, fully at :data:`TRUST_FULL_AT` or
+    above, linearly between. A profile describing a voice the model hears well moves verdicts
+    without overturning most of them; one that overturns most of its own clips' verdicts
+    describes a voice unlike the training speakers', and the clip's own cold-start hearing is
+    the safer verdict."""
+    if heard <= 0:
+        return 1.0
+    share = agreed / heard
+    return round(float(np.clip((share - TRUST_NONE_AT) / (TRUST_FULL_AT - TRUST_NONE_AT), 0.0, 1.0)), 6)
 
 
 def heard_norms(
@@ -279,11 +324,16 @@ class Classifier:
         return tuple(extract(samples, self.features, speed) for speed in (1.0, *self.speeds))
 
     def classify(
-        self, views: Sequence[np.ndarray], profile: Stats | None = None, norms: VoiceNorms | None = None
+        self,
+        views: Sequence[np.ndarray],
+        profile: Stats | None = None,
+        norms: VoiceNorms | None = None,
+        trust: float = 1.0,
     ) -> np.ndarray:
         """Calibrated class probabilities of a clip's views (:meth:`features_of`), with the voice's
-        ``profile`` and batch-norm ``norms`` if known (see :func:`view_logits`)."""
-        logits = view_logits(self.net, [views], [profile], norms)[0] / self.temperature
+        ``profile`` and batch-norm ``norms`` if known, the profile used as far as ``trust`` says
+        (see :func:`view_logits`)."""
+        logits = view_logits(self.net, [views], [profile], norms, [trust])[0] / self.temperature
         probs = np.exp(logits - logits.max())
         return (probs / probs.sum()).astype(np.float64)
 
@@ -312,30 +362,44 @@ class Classifier:
         normalised by its ``profile``, after the voice's ``earlier`` clips (see :func:`heard_norms`)."""
         return heard_norms(self.net, clips, profile, earlier)
 
-    def predict(self, samples: np.ndarray, profile: Stats | None = None, norms: VoiceNorms | None = None) -> Prediction:
+    def agreement(self, clips: Sequence[Sequence[np.ndarray]], profile: Stats, norms: VoiceNorms | None = None) -> int:
+        """Of some clips' views of one voice, how many the cold and the profiled hearings give the
+        same emotion (see :func:`agreement`)."""
+        return agreement(self.net, clips, profile, norms)
+
+    def predict(
+        self,
+        samples: np.ndarray,
+        profile: Stats | None = None,
+        norms: VoiceNorms | None = None,
+        trust: float = 1.0,
+    ) -> Prediction:
         """The emotion in 16 kHz mono float32 audio; :class:`NoSpeechError` if nobody speaks.
 
         ``profile``: the speaker's voice statistics, when known; else the clip
         normalises itself. ``norms``: the voice's batch-norm statistics, when known.
+        ``trust``: how far the profile is used (:func:`trust_of`).
         """
         start = time.perf_counter()
         views = self.features_of(samples)
         mid = time.perf_counter()
-        probs = self.classify(views, profile, norms)
+        probs = self.classify(views, profile, norms, trust)
         end = time.perf_counter()
         timings = {"load": 0.0, "features": (mid - start) * 1000, "model": (end - mid) * 1000}
         return self.prediction(probs, timings, views)
 
     def predict_file(
-        self, path: str | Path, profile: Stats | None = None, norms: VoiceNorms | None = None
+        self, path: str | Path, profile: Stats | None = None, norms: VoiceNorms | None = None, trust: float = 1.0
     ) -> Prediction:
         """Load an audio file and classify it; ``timings_ms['load']`` is the decoding time."""
-        return self.predict_clip(read_clip(path), profile, norms)
+        return self.predict_clip(read_clip(path), profile, norms, trust)
 
-    def predict_clip(self, clip: FileClip, profile: Stats | None = None, norms: VoiceNorms | None = None) -> Prediction:
+    def predict_clip(
+        self, clip: FileClip, profile: Stats | None = None, norms: VoiceNorms | None = None, trust: float = 1.0
+    ) -> Prediction:
         """Classify a file's audio as :func:`read_clip` read it; no speech is said under the file's name."""
         try:
-            prediction = self.predict(clip.samples, profile, norms)
+            prediction = self.predict(clip.samples, profile, norms, trust)
         except NoSpeechError:
             raise NoSpeechError(f"no speech heard in {clip.path}; give a recording of someone speaking") from None
         prediction.timings_ms["load"] = clip.load_ms

@@ -15,6 +15,13 @@ voice (``norms``, see :func:`classifier.heard_norms`), which move the model's
 own idea of an average voice to this one (AdaBN). They belong to one model's
 weights: for another model they are gathered again from the enrolment clips.
 
+A profile is used only as far as it fits (``trust``, :func:`classifier.trust_of`):
+of the clips heard through it (the enrolment clips, then every ``listen``), how
+many the model gives the same emotion at cold start and through the profile. A
+voice the model hears well agrees on most; one unlike any training voice has
+most of its verdicts overturned by its own profile, and is judged closer to cold
+start. Until :data:`MIN_COMPARED` clips are compared the profile is used fully.
+
 Profiles live in ``<home>/profiles/<name>.json`` (written atomically, with a
 checksum); a damaged file is set aside with a warning and the cold-start path
 is used.
@@ -38,7 +45,7 @@ from moodplayer import paths
 from moodplayer.errors import MoodplayerError
 from moodplayer.files import utc_now
 from moodplayer.voice import audio
-from moodplayer.voice.classifier import merge_norms
+from moodplayer.voice.classifier import merge_norms, trust_of
 from moodplayer.voice.features import EnrolmentShift, FeatureConfig, Stats, frame_features
 
 log = logging.getLogger(__name__)
@@ -54,6 +61,8 @@ OLD_FORMAT = "moodplayer-voice-profile/1"
 DEFAULT_NAME = "default"
 #: Less speech than this and the profile is not used yet (its statistics are too noisy).
 MIN_SECONDS = 8.0
+#: Clips compared (both hearings) before the agreement decides how far the profile is used.
+MIN_COMPARED = 5
 #: Enrolment clip checks.
 MIN_CLIP_SPEECH_SECONDS = 1.0
 MAX_CLIPPED_FRACTION = 0.002
@@ -75,6 +84,15 @@ class VoiceProfile:
     norms: tuple[Stats, ...] | None = None  # what the model's batch norms hear in this voice
     norms_model: str = ""  # the weights that heard them (Classifier.model_id)
     norms_seconds: float = 0.0  # the speech they were gathered over
+    agreed: int = 0  # clips heard through the profile given the same emotion at cold start (by norms_model)
+    compared: int = 0  # clips heard both ways
+
+    def trust_for(self, model_id: str) -> float:
+        """How far the model ``model_id`` uses this profile (classifier.trust_of); fully until it
+        compared :data:`MIN_COMPARED` clips of this voice."""
+        if self.norms_model != model_id or self.compared < MIN_COMPARED:
+            return 1.0
+        return trust_of(self.agreed, self.compared)
 
     @property
     def usable(self) -> bool:
@@ -123,8 +141,12 @@ def hear(profile: VoiceProfile, speech: np.ndarray, classifier, views: Sequence[
     earlier, seconds = None, speech.size / audio.SAMPLE_RATE
     if profile.norms_model == classifier.model_id:
         earlier, seconds = profile.norms, seconds + profile.norms_seconds
-    heard = classifier.norms_of([views], stats, earlier)
-    _keep_norms(profile, merge_norms(earlier, heard), classifier.model_id, seconds)
+    if earlier is None:
+        profile.agreed = profile.compared = 0
+    norms = merge_norms(earlier, classifier.norms_of([views], stats, earlier))
+    _keep_norms(profile, norms, classifier.model_id, seconds)
+    profile.agreed += classifier.agreement([views], stats, profile.norms_for(classifier.model_id))
+    profile.compared += 1
 
 
 def gather_norms(profile: VoiceProfile, clips: Sequence[np.ndarray], classifier) -> None:
@@ -134,8 +156,11 @@ def gather_norms(profile: VoiceProfile, clips: Sequence[np.ndarray], classifier)
     stats = stats_for(profile, classifier)
     if stats is None or not clips:
         return
-    heard = classifier.norms_of([classifier.features_of(clip) for clip in clips], stats)
+    views = [classifier.features_of(clip) for clip in clips]
+    heard = classifier.norms_of(views, stats)
     _keep_norms(profile, heard, classifier.model_id, sum(clip.size for clip in clips) / audio.SAMPLE_RATE)
+    profile.agreed = classifier.agreement(views, stats, profile.norms_for(classifier.model_id))
+    profile.compared = len(views)
 
 
 def _keep_norms(profile: VoiceProfile, norms: tuple[Stats, ...], model_id: str, seconds: float) -> None:
@@ -175,13 +200,14 @@ def choose(name: str | None, enabled: bool, classifier) -> VoiceProfile | None:
     return profile
 
 
-def judged_by(profile: VoiceProfile | None, classifier) -> tuple[Stats | None, tuple[Stats, ...] | None]:
-    """What a clip of this voice is judged with: the profile's statistics (:func:`stats_for`) and
-    its batch-norm statistics, when this model heard enough of the voice for them."""
+def judged_by(profile: VoiceProfile | None, classifier) -> tuple[Stats | None, tuple[Stats, ...] | None, float]:
+    """What a clip of this voice is judged with: the profile's statistics (:func:`stats_for`), its
+    batch-norm statistics when this model heard enough of the voice for them, and how far the
+    profile is trusted (:meth:`VoiceProfile.trust_for`)."""
     stats = stats_for(profile, classifier)
     if stats is None or profile is None:
-        return None, None
-    return stats, profile.norms_for(classifier.model_id)
+        return None, None, 1.0
+    return stats, profile.norms_for(classifier.model_id), profile.trust_for(classifier.model_id)
 
 
 def stats_for(profile: VoiceProfile | None, classifier) -> Stats | None:
@@ -194,10 +220,12 @@ def stats_for(profile: VoiceProfile | None, classifier) -> Stats | None:
 
 
 def describe(profile: VoiceProfile | None, classifier) -> dict:
-    """The profile fields of ``--json`` output: which profile normalised the clip, and how much speech it holds."""
+    """The profile fields of ``--json`` output: which profile normalised the clip, how much speech
+    it holds, and how far it was trusted."""
     if profile is None or stats_for(profile, classifier) is None:
-        return {"profile": None, "profile_seconds": 0.0}
-    return {"profile": profile.name, "profile_seconds": profile.seconds}
+        return {"profile": None, "profile_seconds": 0.0, "profile_trust": None}
+    trust = round(profile.trust_for(classifier.model_id), 4)
+    return {"profile": profile.name, "profile_seconds": profile.seconds, "profile_trust": trust}
 
 
 def profiles_dir() -> Path:
@@ -340,6 +368,8 @@ def _norms_payload(profile: VoiceProfile) -> dict:
         "model": profile.norms_model,
         "seconds": profile.norms_seconds,
         "layers": [_stats_payload(stats) for stats in profile.norms or ()],
+        "agreed": profile.agreed,
+        "compared": profile.compared,
     }
 
 
@@ -388,4 +418,6 @@ def _decode(data: bytes) -> VoiceProfile:
         norms=tuple(_stats_of(layer) for layer in norms["layers"]) if norms else None,
         norms_model=norms["model"] if norms else "",
         norms_seconds=float(norms["seconds"]) if norms else 0.0,
+        agreed=int(norms.get("agreed", 0)) if norms else 0,
+        compared=int(norms.get("compared", 0)) if norms else 0,
     )

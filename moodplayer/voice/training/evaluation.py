@@ -17,7 +17,7 @@ import numpy as np
 
 from moodplayer.emotions import EMOTIONS
 from moodplayer.errors import AudioError, MoodplayerError
-from moodplayer.voice.classifier import Classifier, VoiceNorms, heard_norms, view_logits
+from moodplayer.voice.classifier import Classifier, VoiceNorms, agreement, heard_norms, trust_of, view_logits
 from moodplayer.voice.datasets import Clip
 from moodplayer.voice.features import EnrolmentShift, Stats
 from moodplayer.voice.training.examples import Example, clip_features
@@ -71,11 +71,13 @@ def predict_logits(
     batch_size: int = 64,
     every_view: bool = True,
     norms: dict[str, VoiceNorms] | None = None,
+    trust: dict[str, float] | None = None,
 ) -> np.ndarray:
     """Logits for whole clips, in order, as the product computes them (classifier.view_logits): each
     clip heard as recorded and at the speeds it was also extracted at, normalised at cold start and, when
     its speaker has one, by a voice profile and (``norms``: speaker → the voice's batch-norm statistics)
-    batch norms moved to that voice. ``every_view=False``: as recorded only (cheaper)."""
+    batch norms moved to that voice, used as far as ``trust`` (speaker → weight, default 1) says.
+    ``every_view=False``: as recorded only (cheaper)."""
     logits = np.zeros((len(clips), len(EMOTIONS)), np.float32)
     voices: dict[str | None, list[int]] = {}  # a batch shares its batch norms: one voice's clips, or cold ones
     for i, clip in enumerate(clips):
@@ -86,7 +88,8 @@ def predict_logits(
             views = [clip.views if every_view else clip.views[:1] for clip in chunk]
             stats = [profiles.get(clip.speaker) if profiles else None for clip in chunk]
             voice = norms[speaker] if norms and speaker is not None else None
-            logits[indices[start : start + batch_size]] = view_logits(net, views, stats, voice)
+            weights = [trust.get(clip.speaker, 1.0) if trust else 1.0 for clip in chunk]
+            logits[indices[start : start + batch_size]] = view_logits(net, views, stats, voice, weights)
     return logits
 
 
@@ -111,15 +114,23 @@ def adapt_plan(
     clips by name are the enrolment and are not scored. ``history:N``: N of the
     speaker's clips drawn with a fixed seed, labels unused, stand for N past
     listens; every clip is scored. Either, followed by ``/stats``: the same
-    clips, the profile's feature statistics only (see :func:`moves_batch_norms`).
+    clips, the profile's feature statistics only (see :func:`moves_batch_norms`);
+    by ``/always``: each profile used fully, however far it is trusted (see
+    :func:`gates_profiles`); by both (``/stats/always``).
     """
-    profile, _, variant = mode.partition("/")
+    profile, *variants = mode.split("/")
     kind, _, count = profile.partition(":")
-    if kind == "none" and not count and not variant:
+    if kind == "none" and not count and not variants:
         return {}, list(range(len(items)))
-    if kind not in ("neutral", "history") or not count.isdigit() or int(count) < 1 or variant not in ("", "stats"):
+    if (
+        kind not in ("neutral", "history")
+        or not count.isdigit()
+        or int(count) < 1
+        or not set(variants) <= {"stats", "always"}
+        or len(set(variants)) < len(variants)
+    ):
         raise MoodplayerError(
-            f"--adapt {mode!r} is not one of none, neutral:N, history:N (N ≥ 1), each optionally /stats"
+            f"--adapt {mode!r} is not one of none, neutral:N, history:N (N ≥ 1), each optionally /stats and /always"
         )
     rng = np.random.default_rng(seed)
     enrol, scored = {}, []
@@ -140,7 +151,13 @@ def moves_batch_norms(mode: str) -> bool:
     """Whether an ``--adapt`` mode's profiles move the model's batch norms to each voice, as the
     product's do; ``…/stats`` modes use the profile's feature statistics alone, to measure what
     moving them adds."""
-    return not mode.endswith("/stats")
+    return "stats" not in mode.split("/")[1:]
+
+
+def gates_profiles(mode: str) -> bool:
+    """Whether an ``--adapt`` mode uses each profile only as far as it is trusted, as the product
+    does (classifier.trust_of); ``…/always`` modes use every profile fully, to measure the gate."""
+    return "always" not in mode.split("/")[1:]
 
 
 def enrolled_profiles(profiles: dict[str, Stats], mode: str, shift: EnrolmentShift | None) -> dict[str, Stats]:
@@ -162,6 +179,10 @@ def judge(
     ``…/stats`` modes), as a profile moves them. A clip without speech is
     never part of a profile and scores as "no-speech". Where the clips lack
     some emotions, ``closed_set`` scores them among those they hold too.
+
+    Each profile is used as far as it is trusted (classifier.trust_of: how many of
+    its own clips the cold and the profiled hearings agree on), unless the mode
+    ends ``/always``; ``profile_trust`` tells how often profiles were trusted.
     """
     enrol, order = adapt_plan([(clip.speaker, clip.label, clip.name) for clip in clips], mode, seed)
     enrol = {name: [i for i in chosen if clips[i].views] for name, chosen in enrol.items()}
@@ -173,9 +194,15 @@ def judge(
         norms = {
             name: heard_norms(net, [clips[i].views for i in enrol[name]], stats) for name, stats in profiles.items()
         }
+    agreed = {
+        name: agreement(net, [clips[i].views for i in enrol[name]], stats, norms.get(name))
+        for name, stats in profiles.items()
+    }
+    trust = {name: trust_of(agreed[name], len(enrol[name])) for name in profiles}
     heard = [i for i in order if clips[i].views]
+    used = trust if gates_profiles(mode) else None
     logits: list[np.ndarray | None] = [None] * len(clips)
-    for i, row in zip(heard, predict_logits(net, [clips[i] for i in heard], profiles, norms=norms)):
+    for i, row in zip(heard, predict_logits(net, [clips[i] for i in heard], profiles, norms=norms, trust=used)):
         logits[i] = row
     truth = [clips[i].label for i in order]
     verdicts = [logits[i] for i in order]
@@ -184,7 +211,31 @@ def judge(
     among_held = closed_set(truth, verdicts, EMOTIONS, known_emotions(net))
     if among_held:
         result["closed_set"] = among_held
+    if profiles:
+        result["profile_trust"] = trust_summary(
+            {name: (agreed[name], len(enrol[name]), trust[name]) for name in profiles},
+            [clips[i].speaker for i in order],
+            gates_profiles(mode),
+        )
     return result
+
+
+def trust_summary(speakers: dict[str, tuple[int, int, float]], scored: Sequence[str], gated: bool) -> dict:
+    """How far the voice profiles were trusted: per speaker (agreed, heard, trust), the scored
+    clips' speakers in order, and whether the trust was applied. ``trusted``: the mean weight
+    the scored clips' profiles were given; ``full``/``partial``/``none``: speakers by trust."""
+    weights = [speakers[name][2] if name in speakers else 0.0 for name in scored]
+    return {
+        "applied": gated,
+        "trusted": round(float(np.mean(weights)), 4) if weights else 0.0,
+        "full": sum(t >= 1.0 for _, _, t in speakers.values()),
+        "partial": sum(0.0 < t < 1.0 for _, _, t in speakers.values()),
+        "none": sum(t <= 0.0 for _, _, t in speakers.values()),
+        "speakers": {
+            name: {"agreement": round(a / n, 4) if n else None, "trust": round(t, 4)}
+            for name, (a, n, t) in sorted(speakers.items())
+        },
+    }
 
 
 def score(
