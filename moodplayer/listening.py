@@ -7,8 +7,12 @@ meter, show the verdict and the plan, ask which mood it was, show the player,
 print the result) it asks of a :class:`ListeningUI`; the base class does none
 of it, so the workflow also runs with nobody watching.
 
-The model and libvlc load in a background thread while the user speaks, so
-the emotion comes right after the recording ends.
+The model and libvlc load in a background thread while the user speaks. When
+the speaker pauses, the speech so far is classified at once and shown as an
+early verdict (:meth:`ListeningUI.show_early_verdict`), before the recording
+has waited out its trailing silence; the verdict that counts, shown by
+:meth:`ListeningUI.show_verdict`, is on the whole recording: the early one
+when no speech came after it, else the recording classified again.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +56,10 @@ class ListeningUI:
 
     def show_verdict(self, prediction: Prediction, source: str) -> None:
         """The emotion heard in the clip from ``source`` (a path, or "microphone")."""
+
+    def show_early_verdict(self, prediction: Prediction) -> None:
+        """The emotion heard so far, while the speaker pauses and the microphone still records;
+        :meth:`show_verdict` follows with the verdict on the whole recording."""
 
     def ask_mood(self, question: str, heard: str) -> str | None:
         """The mood the user says to play when the model is unsure; None where nobody can be asked."""
@@ -113,6 +121,9 @@ class Listening:
         self._voice: VoiceProfile | None = None
         self._classifier: Classifier | None = None
         self._pool = ThreadPoolExecutor(max_workers=1)
+        self._loading: Future | None = None
+        #: The early verdict and how many samples of the recording it heard.
+        self._early: tuple[int, Prediction] | None = None
 
     def run(self, source: Path | None = None, mood: str | None = None, play: bool = True) -> None:
         """Detect the emotion in ``source`` (None: the microphone), or take ``mood``; plan and play it."""
@@ -135,13 +146,16 @@ class Listening:
         """Record (or read) a clip and classify it, loading the model meanwhile."""
         from moodplayer.voice import profiles
 
-        loading = self._pool.submit(self._load_model) if self._classifier is None else None
+        loading = self._loading = self._pool.submit(self._load_model) if self._classifier is None else None
+        self._early = None
         samples, label = self._capture(source)
         ended = self.recording_ended = time.perf_counter()
         if loading is not None:
             self._classifier, self._voice = loading.result()
         classifier = self._ready_classifier()
-        prediction = classifier.predict(samples, *profiles.judged_by(self._voice, classifier))
+        prediction = self._heard_early(samples)
+        if prediction is None:
+            prediction = classifier.predict(samples, *profiles.judged_by(self._voice, classifier))
         self.timings["to_emotion"] = (time.perf_counter() - ended) * 1000
         self.samples = samples
         self.profile_used = profiles.describe(self._voice, classifier)
@@ -244,6 +258,40 @@ class Listening:
             result.update(self.profile_used)
         return result
 
+    def _on_pause(self, speech_so_far: np.ndarray) -> bool:
+        """An early verdict on the speech so far, shown at once; False (ask again) while the model loads.
+
+        Runs in the recording loop, between two blocks of audio: the blocks
+        that arrive meanwhile wait in the queue.
+        """
+        from moodplayer.errors import NoSpeechError
+        from moodplayer.voice import profiles
+
+        if self._classifier is None:
+            loading = self._loading
+            if loading is None or not loading.done() or loading.exception() is not None:
+                return False  # a failed load is raised once the recording ends
+            self._classifier, self._voice = loading.result()
+        classifier = self._classifier
+        try:
+            prediction = classifier.predict(speech_so_far, *profiles.judged_by(self._voice, classifier))
+        except NoSpeechError:
+            return True
+        self._early = (speech_so_far.size, prediction)
+        self.ui.show_early_verdict(prediction)
+        return True
+
+    def _heard_early(self, samples: np.ndarray) -> Prediction | None:
+        """The early verdict, when the recording's speech ends within what it heard (nothing was said
+        after it); else None."""
+        from moodplayer.voice.audio import find_speech
+
+        if self._early is None:
+            return None
+        heard, prediction = self._early
+        span = find_speech(samples)
+        return prediction if span is not None and span.end <= heard else None
+
     def _ready_classifier(self) -> Classifier:
         assert self._classifier is not None, "detect() loads the classifier first"
         return self._classifier
@@ -280,4 +328,5 @@ class Listening:
         from moodplayer.voice.capture import record_voice
 
         with self.ui.meter(self.seconds) as on_block:
-            return record_voice(self.seconds, device=self.device, on_block=on_block), "microphone"
+            samples = record_voice(self.seconds, device=self.device, on_block=on_block, on_pause=self._on_pause)
+            return samples, "microphone"

@@ -3,6 +3,7 @@ only remembers what it was asked to show."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import numpy as np
@@ -15,9 +16,10 @@ from moodplayer.errors import AudioError, LibraryError, NoSpeechError
 from moodplayer.listening import Listening, ListeningUI
 from moodplayer.music.library import Library
 from moodplayer.voice import sample_store
-from moodplayer.voice.audio import load_audio
+from moodplayer.voice.audio import find_speech, load_audio
 from moodplayer.voice.classifier import Classifier
 from tests.conftest import unsure_model
+from tests.vmic import speech_clip, vmic  # noqa: F401  (the fixture)
 
 
 class Watching(ListeningUI):
@@ -32,8 +34,25 @@ class Watching(ListeningUI):
         self.questions: list[str] = []
         self.results: list[dict] = []
 
+        self.recording = False
+        #: Early verdicts: the prediction, and whether the microphone was still recording.
+        self.early: list[tuple[object, bool]] = []
+        self.final: list = []
+
+    @contextlib.contextmanager
+    def meter(self, seconds):
+        self.recording = True
+        try:
+            yield None
+        finally:
+            self.recording = False
+
     def show_verdict(self, prediction, source):
         self.verdicts.append((prediction.emotion, source))
+        self.final.append(prediction)
+
+    def show_early_verdict(self, prediction):
+        self.early.append((prediction, self.recording))
 
     def ask_mood(self, question, heard):
         self.questions.append(question)
@@ -154,3 +173,42 @@ def test_a_plain_listening_plays_to_the_player_it_is_given():
     ui = Player()
     Listening(ui, aout="dummy", max_tracks=1).run(mood="happy")
     assert shown == [("happy · demo-happy", 0)] and ui.results == []
+
+
+def spoken(folder, then: float = 0.0):
+    """The test sentence at 16 kHz without its trailing silence; with ``then``, after a 0.5 s pause the
+    sentence again and ``then`` seconds of a steady sound as loud (a speaker who goes on and on)."""
+    speech = load_audio(speech_clip(folder))
+    speech = speech[: find_speech(speech).end]
+    if then:
+        rms = np.sqrt(np.mean(speech**2))
+        steady = (rms * np.sqrt(2) * np.sin(2 * np.pi * 180 * np.arange(int(then * 16_000)) / 16_000)).astype(
+            np.float32
+        )
+        speech = np.concatenate([speech, np.zeros(8_000, np.float32), speech, steady])
+    path = folder / "spoken.wav"
+    sf.write(path, speech, 16_000)
+    return path, speech.size / 16_000
+
+
+def test_a_pause_shows_an_early_verdict_while_recording_which_stands_when_nothing_follows(vmic, tmp_path):
+    clip, _ = spoken(tmp_path)
+    vmic.play(clip, delay=2.0)  # the model loads meanwhile
+    ui = Watching()
+    Listening(ui, use_profile=False, seconds=15.0).run(play=False)
+    assert ui.early and all(recording for _, recording in ui.early)
+    (final,) = ui.final
+    assert final is ui.early[-1][0]  # nothing said after it: the last early verdict is the verdict
+    assert ui.results[0]["emotion"] == final.emotion
+
+
+def test_a_speaker_who_goes_on_after_a_pause_gets_a_verdict_on_the_whole_recording(vmic, tmp_path):
+    clip, seconds = spoken(tmp_path, then=4.0)
+    vmic.play(clip, delay=2.0)
+    ui = Watching()
+    listening = Listening(ui, use_profile=False, seconds=2.0 + seconds - 2.0)  # stops while the sound goes on
+    listening.run(play=False)
+    assert ui.early and all(recording for _, recording in ui.early)
+    (final,) = ui.final
+    assert all(early is not final for early, _ in ui.early)
+    assert final.probabilities == Classifier.load().predict(listening.samples).probabilities

@@ -91,6 +91,15 @@ def test_checking_the_microphone_before_recording_finds_it_or_names_what_is_wron
         check_input("no-such-mic")
 
 
+def test_the_meter_shows_what_was_heard_so_far_under_the_level():
+    meter = RecordingMeter(6.0, enabled=False)
+    recorded = np.full(SAMPLE_RATE, 0.3, np.float32)
+    meter.update(recorded, SAMPLE_RATE)
+    assert "heard so far" not in meter.render(recorded, SAMPLE_RATE).plain
+    meter.show_heard("happy (72%)")
+    assert meter.render(recorded, SAMPLE_RATE).plain.splitlines()[1] == "heard so far: happy (72%)"
+
+
 def has_sound_card() -> bool:
     cards = Path("/proc/asound/cards")
     return cards.exists() and "no soundcards" not in cards.read_text() and cards.read_text().strip() != ""

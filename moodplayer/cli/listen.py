@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from moodplayer.mood import PlayPlan
     from moodplayer.music.player import Player
+    from moodplayer.ui.meter import RecordingMeter
     from moodplayer.voice.classifier import Prediction
 
 #: What --strategy takes, checked before anything is recorded.
@@ -125,13 +126,23 @@ class ListenView(ListeningUI):
     def __init__(self, as_json: bool):
         self.as_json = as_json
         self.reports = as_json
+        self.recording: RecordingMeter | None = None
 
     @contextlib.contextmanager
     def meter(self, seconds: float) -> Iterator[Callable[[np.ndarray, int], None] | None]:
         from moodplayer.ui.meter import RecordingMeter
 
         with RecordingMeter(seconds, enabled=not self.as_json) as meter:
-            yield meter.update
+            self.recording = meter
+            try:
+                yield meter.update
+            finally:
+                self.recording = None
+
+    def show_early_verdict(self, prediction: Prediction) -> None:
+        """The emotion heard so far, in the recording meter (while it shows)."""
+        if self.recording is not None:
+            self.recording.show_heard(f"{prediction.emotion} ({prediction.confidence:.0%})")
 
     def show_verdict(self, prediction: Prediction, source: str) -> None:
         from moodplayer.ui.console import out

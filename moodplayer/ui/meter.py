@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from moodplayer.voice.capture import BLOCK_SECONDS
-
 if TYPE_CHECKING:
     from rich.live import Live
 
 #: Peak level (dBFS) under which the meter says "too quiet", once this far in.
 TOO_QUIET_DB, TOO_QUIET_AFTER = -40.0, 1.5
 CLIPPING_LEVEL = 0.99
+#: The level shown is the peak of this much of the latest audio.
+RECENT_SECONDS = 0.3
 
 
 class RecordingMeter:
@@ -31,6 +31,9 @@ class RecordingMeter:
         self.console = err
         self.enabled = enabled and err.is_terminal
         self.live: Live | None = None
+        #: The emotion heard so far (an early verdict), shown under the level once known.
+        self.heard: str | None = None
+        self._latest: tuple[np.ndarray, int] = (np.zeros(0, np.float32), 16_000)
 
     def __enter__(self) -> RecordingMeter:
         if self.enabled:
@@ -45,14 +48,21 @@ class RecordingMeter:
             self.live.__exit__(*exc)
 
     def update(self, recorded: np.ndarray, rate: int) -> None:
+        self._latest = (recorded, rate)
         if self.live is not None:
             self.live.update(self.render(recorded, rate))
+
+    def show_heard(self, heard: str) -> None:
+        """Show what has been heard so far, at once (not at the next refresh)."""
+        self.heard = heard
+        if self.live is not None:
+            self.live.update(self.render(*self._latest), refresh=True)
 
     def render(self, recorded: np.ndarray, rate: int):
         from rich.text import Text
 
         elapsed = recorded.size / rate
-        recent = recorded[-int(rate * BLOCK_SECONDS * 3) :]
+        recent = recorded[-int(rate * RECENT_SECONDS) :]
         peak = float(np.max(np.abs(recent))) if recent.size else 0.0
         level_db = 20 * np.log10(max(peak, 1e-6))
         filled = int(max(0.0, min(1.0, (level_db + 60) / 60)) * 30)
@@ -63,6 +73,8 @@ class RecordingMeter:
             ("░" * (30 - filled), "dim"),
             f" {level_db:5.1f} dBFS",
         )
+        if self.heard:
+            line = Text.assemble(line, "\n", "heard so far: ", (self.heard, "bold"))
         hint = self.hint(recorded, elapsed, peak)
         return Text.assemble(line, "\n", (hint, "yellow")) if hint else line
 

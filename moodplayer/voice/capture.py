@@ -3,7 +3,9 @@
 :func:`record_voice` records 16 kHz mono float32 — what the rest of the chain
 expects — hands what it has so far to a callback after each block (the UI
 draws a level meter with it), and stops by itself shortly after the speaker
-stops talking, so nobody waits out a fixed countdown.
+stops talking, so nobody waits out a fixed countdown. When the speaker
+pauses, it can hand the speech so far to a second callback, so the emotion
+can be shown before the recording has ended.
 PortAudio's failures (no device, a busy one, a bad name) become one-line
 :class:`DeviceError`\\s.
 """
@@ -24,7 +26,9 @@ from moodplayer.voice.audio import MIN_SPEECH_SECONDS, SAMPLE_RATE, frame_db, vo
 
 #: Stop this long after the last voiced frame, once speech has been heard.
 TRAILING_SILENCE_SECONDS = 0.8
-BLOCK_SECONDS = 0.1
+#: A pause this long after speech hands the speech so far to ``on_pause`` (an early verdict).
+PAUSE_SECONDS = 0.2
+BLOCK_SECONDS = 0.05
 #: No audio at all for this long means the input device stopped.
 STALL_SECONDS = 3.0
 _HOP = 160  # samples between audio.frame_db's levels
@@ -112,14 +116,18 @@ def record_voice(
     *,
     device=None,
     on_block: Callable[[np.ndarray, int], None] | None = None,
+    on_pause: Callable[[np.ndarray], bool] | None = None,
     stop_on_silence: bool = True,
 ) -> np.ndarray:
     """Record up to ``max_seconds`` of 16 kHz mono float32 from ``device`` (default input).
 
     Stops :data:`TRAILING_SILENCE_SECONDS` after speech ends when
     ``stop_on_silence``. ``on_block(recorded_so_far, rate)`` is called after
-    each block, from this thread (a level meter). Ctrl-C closes the stream and
-    lets the ``KeyboardInterrupt`` through.
+    each block, from this thread (a level meter). ``on_pause(speech_so_far)``
+    (16 kHz) is called from this thread once speech has been followed by
+    :data:`PAUSE_SECONDS` of quiet, and again after each block until it returns
+    True; after that, only when more speech has come and paused. Ctrl-C closes
+    the stream and lets the ``KeyboardInterrupt`` through.
     """
     blocks: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
 
@@ -132,7 +140,7 @@ def record_voice(
         stream, rate = _open(portaudio(rescan=True), device, callback)
     try:
         with _unwind_on_sigterm():
-            samples = _collect(blocks, rate, max_seconds, stop_on_silence, on_block)
+            samples = _collect(blocks, rate, max_seconds, stop_on_silence, on_block, on_pause)
     finally:
         stream.close()  # also on Ctrl-C: PortAudio discards what is pending and lets the device go
     return _to_16k(samples, rate)
@@ -194,12 +202,19 @@ def _usable_rate(sd, device) -> int:
 
 
 def _collect(
-    blocks, rate: int, max_seconds: float, stop_on_silence: bool, on_block: Callable[[np.ndarray, int], None] | None
+    blocks,
+    rate: int,
+    max_seconds: float,
+    stop_on_silence: bool,
+    on_block: Callable[[np.ndarray, int], None] | None,
+    on_pause: Callable[[np.ndarray], bool] | None = None,
 ) -> np.ndarray:
-    """Gather blocks until ``max_seconds``, or until speech has been followed by enough silence."""
+    """Gather blocks until ``max_seconds``, or until speech has been followed by enough silence;
+    hand the speech so far to ``on_pause`` at each pause after new speech."""
     chunks: list[np.ndarray] = []
     wanted = int(max_seconds * rate)
     received = 0
+    handled = 0  # samples (at ``rate``) that on_pause has taken
     while received < wanted:
         try:
             # A device that stalls must not hang us; a slow one (a loaded machine) may lag.
@@ -211,8 +226,14 @@ def _collect(
         recorded = np.concatenate(chunks)
         if on_block is not None:
             on_block(recorded, rate)
-        if stop_on_silence and speech_ended(recorded, rate):
+        speech_end, quiet = _speech_end(recorded, rate)
+        if speech_end is None:
+            continue
+        if stop_on_silence and quiet >= TRAILING_SILENCE_SECONDS:
             break
+        if on_pause is not None and quiet >= PAUSE_SECONDS and speech_end > handled:
+            if on_pause(_to_16k(recorded, rate)):
+                handled = recorded.size
     return np.concatenate(chunks)[:wanted] if chunks else np.zeros(0, np.float32)
 
 
@@ -223,12 +244,19 @@ def speech_ended(samples: np.ndarray, rate: int) -> bool:
     recording's own noise floor, never below absolute silence), applied to
     what has been recorded so far.
     """
+    speech_end, quiet = _speech_end(samples, rate)
+    return speech_end is not None and quiet >= TRAILING_SILENCE_SECONDS
+
+
+def _speech_end(samples: np.ndarray, rate: int) -> tuple[int | None, float]:
+    """Where the last voiced frame ends (samples) and the seconds of quiet since, once enough
+    speech has been heard; ``(None, 0.0)`` before."""
     levels = frame_db(samples)
     hop_seconds = _HOP / rate  # frame_db hops 160 samples: 10 ms at 16 kHz
     voiced = voiced_frames(levels)
     if voiced.size * hop_seconds < MIN_SPEECH_SECONDS:
-        return False
-    return (levels.size - 1 - voiced[-1]) * hop_seconds >= TRAILING_SILENCE_SECONDS
+        return None, 0.0
+    return (int(voiced[-1]) + 1) * _HOP, (levels.size - 1 - voiced[-1]) * hop_seconds
 
 
 def _to_16k(samples: np.ndarray, rate: int) -> np.ndarray:
