@@ -24,8 +24,10 @@ from moodplayer.music.library.schema import MIGRATIONS
 from moodplayer.music.mood_features import extract
 from moodplayer.music.scan import (
     WORKER_NICENESS,
+    ScanJob,
     analyse,
     describe,
+    examine,
     load_excerpt,
     mood_point,
     parallel_map,
@@ -330,3 +332,14 @@ def test_the_scan_pool_runs_below_the_callers_priority():
     """Playback and `listen` stay responsive: a busy core favours them over the analysis workers."""
     ours = os.nice(0)
     assert set(parallel_map(os.nice, [0, 0, 0, 0], jobs=2)) == {min(ours + WORKER_NICENESS, 19)}
+
+
+def test_a_failure_no_reader_foresees_is_one_plain_line_for_that_file(tmp_path):
+    """An error from deep inside the analysis (here: a music-mood model file that is not one) skips
+    the file with words, not the exception's name and text."""
+    track = make_audio(tmp_path / "song.wav", seconds=12)
+    not_a_model = tmp_path / "mood.safetensors"
+    not_a_model.write_bytes(b"not a model")
+    stat = track.stat()
+    location, row, why = examine(ScanJob(str(track), stat.st_size, stat.st_mtime, str(not_a_model)))
+    assert (location, row, why) == (str(track), None, "could not be read or analysed")

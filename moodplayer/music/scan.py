@@ -434,7 +434,8 @@ def examine(job: ScanJob) -> tuple[str, dict | None, str | None]:
     try:
         return _examine(job)
     except Exception as exc:  # a decoder's or librosa's own error on a hostile file
-        return job.location, None, f"could not be read ({type(exc).__name__}: {exc})"
+        log.debug("analysing %s failed: %s: %s", job.location, type(exc).__name__, exc)
+        return job.location, None, "could not be read or analysed"
 
 
 def _examine(job: ScanJob) -> tuple[str, dict | None, str | None]:
