@@ -287,8 +287,10 @@ def export(version_id: str, target: Path) -> Path:
     version = get(version_id)
     if version.problem:
         raise ModelError(f"model version {version_id} cannot be exported: {version.problem}")
+    metadata = json.loads(version.path.with_suffix(".json").read_bytes())
+    metadata.get("version", {}).pop("source", None)  # where it was imported from: this machine's path
     atomic_write(target, version.path.read_bytes(), parents=False)
-    atomic_write(sidecar_path(target), version.path.with_suffix(".json").read_bytes(), parents=False)
+    atomic_write(sidecar_path(target), (json.dumps(metadata, indent=2) + "\n").encode(), parents=False)
     return target
 
 
