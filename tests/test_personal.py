@@ -125,7 +125,7 @@ def test_train_personal_without_samples_says_what_to_record():
     result = run_cli("train", "--personal")
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "error: 0 personal clips of 0 emotion(s) are too few to adapt to; "
+        "error: 0 personal clips of 0 emotions are too few to adapt to; "
         "record at least 6 clips of two or more emotions (moodplayer record --emotion LABEL)"
     )
 
