@@ -400,3 +400,8 @@ def test_a_profile_counts_the_clips_its_two_hearings_agree_on_and_keeps_them(voi
     loaded = profiles.load_profile("bob", CONFIG)
     assert (loaded.agreed, loaded.compared) == (profile.agreed, profile.compared)
     assert loaded.trust_for("another model") == 1.0
+    shown = json.loads(run_cli("voice", "show", "--profile", "bob", "--json").stdout)
+    assert (shown["trust"], shown["agreed"], shown["compared"]) == (expected, profile.agreed, profile.compared)
+    said = {0.0: "set aside (both hearings agree on", 1.0: "trusted 100% (both hearings agree on"}
+    text = " ".join(run_cli("voice", "show", "--profile", "bob").stdout.split())
+    assert said.get(expected, f"trusted {expected:.0%}") in text, text

@@ -121,6 +121,9 @@ def show(
         "in_use": found.usable,
         "needs_seconds": profiles.MIN_SECONDS,
         "adapts_model": found.usable and found.norms_for(metadata["weights_sha256"]) is not None,
+        "trust": found.trust_for(metadata["weights_sha256"]),
+        "agreed": found.agreed,
+        "compared": found.compared,
     }
     if config.pitch and found.stats.count:
         summary["pitch_hz"] = round(float(np.exp(found.stats.mean[config.n_mels])), 1)
@@ -132,6 +135,9 @@ def show(
     state = "in use" if found.usable else f"not used until it holds {profiles.MIN_SECONDS:.0f} s of speech"
     if summary["adapts_model"]:
         state += ", the model's batch norms moved to this voice"
+    trust = _trust_text(found, metadata["weights_sha256"])
+    if found.usable and trust:
+        state += f"; {trust}"
     out.print(
         f"voice profile '{found.name}': {count(found.clips, 'clip')}, {found.seconds:.1f} s of speech, "
         f"since {found.created[:10]}, updated {found.updated[:16].replace('T', ' ')}; {state}"
@@ -142,6 +148,20 @@ def show(
             f"typical pitch {summary['pitch_hz']:.0f} Hz; the model's {count(len(trained), 'training speaker')}: "
             f"{trained[0]:.0f}–{trained[-1]:.0f} Hz"
         )
+
+
+def _trust_text(found, model_id: str) -> str | None:
+    """How far the model in force uses the profile, and why (profiles.VoiceProfile.trust_for);
+    None while too few clips were heard both ways to tell (the profile is then used fully)."""
+    from moodplayer.voice import profiles
+
+    if found.norms_model != model_id or found.compared < profiles.MIN_COMPARED:
+        return None
+    trust = found.trust_for(model_id)
+    agreed = f"both hearings agree on {found.agreed} of {count(found.compared, 'clip')}"
+    if trust == 0:
+        return f"set aside ({agreed}): this voice is judged as at cold start"
+    return f"trusted {trust:.0%} ({agreed})"
 
 
 @voice_app.command()
