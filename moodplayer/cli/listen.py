@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from moodplayer.cli.app import app
-from moodplayer.cli.common import AOUT_HELP, DEVICE_HELP, MODEL_HELP, device_arg
+from moodplayer.cli.common import AOUT_HELP, DEVICE_HELP, MODEL_HELP, device_arg, emotion_option
 from moodplayer.listening import Listening, ListeningUI, Switch
 from moodplayer.mood import STRATEGIES
 
@@ -46,7 +46,7 @@ def listen(
         case_sensitive=False,
         help="match: music that fits the mood; uplift: then move toward happier moods.",
     ),
-    mood: str | None = typer.Option(None, "--mood", help="Skip detection and play this mood."),
+    mood: str | None = typer.Option(None, "--mood", callback=emotion_option, help="Skip detection and play this mood."),
     device: str | None = typer.Option(None, "--device", "-d", help=DEVICE_HELP),
     model: Path | None = typer.Option(None, "--model", help=MODEL_HELP),
     aout: str | None = typer.Option(None, "--aout", help=AOUT_HELP),
@@ -79,18 +79,7 @@ def listen(
         device=device_arg(device),
         seconds=seconds,
     )
-    listening.run(source=file, mood=_mood(mood), play=not no_play)
-
-
-def _mood(value: str | None) -> str | None:
-    from moodplayer.emotions import parse_emotion
-
-    if value is None:
-        return None
-    try:
-        return parse_emotion(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--mood") from None
+    listening.run(source=file, mood=mood, play=not no_play)
 
 
 def _unsure_policy(value: str) -> str:
