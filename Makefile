@@ -38,7 +38,8 @@ setup-test: $(VENV)/.installed-dev
 # Bytecode for every installed module is written even where PYTHONDONTWRITEBYTECODE is set (pip then
 # writes none): without it each start of moodplayer compiles torch anew, 1.7 s instead of 0.9 s, and
 # so does each scan worker. Torch's test helpers for newer Pythons are left out (they do not compile
-# here); should another such file appear, `-` keeps it from stopping the set-up.
+# here); should another such file appear, `-` keeps it from stopping the set-up. Then librosa's numba
+# kernels are compiled and cached once, by one process (see moodplayer/numba_kernels.py).
 $(VENV)/.installed: pyproject.toml
 	@bash scripts/install-system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +47,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q -e .
 	-$(BIN)/python -m compileall -qq -j 0 -x 'torch/testing/_internal/py3' $(VENV)/lib moodplayer
+	$(BIN)/python -c "from moodplayer.music.mood_features import feature_names; feature_names()"
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed

@@ -75,6 +75,13 @@ Group = list[tuple[str, "np.ndarray"]]
 
 def extract(samples: np.ndarray) -> Analysis:
     """The feature vector (float64, :func:`feature_names` order) and descriptors of an excerpt."""
+    from moodplayer.numba_kernels import first_use
+
+    first_use("music-mood-features", lambda: _extract(_noise(4.0)))
+    return _extract(samples)
+
+
+def _extract(samples: np.ndarray) -> Analysis:
     import numpy as np
 
     spectra = _spectra(samples)
@@ -95,8 +102,10 @@ def feature_names() -> list[str]:
     """One name per feature, ``<group>_<index>`` for vector-valued groups (from 5 s of noise)."""
     import numpy as np
 
-    noise = np.random.default_rng(0).standard_normal(RATE * 5).astype(np.float32) * 0.1
-    spectra = _spectra(noise)
+    from moodplayer.numba_kernels import first_use
+
+    first_use("music-mood-features", lambda: _extract(_noise(4.0)))
+    spectra = _spectra(_noise(5.0))
     names: list[str] = []
     for group in GROUPS:
         for prefix, values in group(spectra):
@@ -106,6 +115,12 @@ def feature_names() -> list[str]:
             else:
                 names += [prefix] if values.size == 1 else [f"{prefix}_{i}" for i in range(values.size)]
     return names
+
+
+def _noise(seconds: float) -> np.ndarray:
+    import numpy as np
+
+    return np.random.default_rng(0).standard_normal(int(RATE * seconds)).astype(np.float32) * 0.1
 
 
 def _spectra(samples: np.ndarray) -> _Spectra:

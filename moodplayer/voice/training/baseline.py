@@ -24,21 +24,28 @@ def classic_features(clip: Clip) -> np.ndarray:
     """The blog-post recipe's 180 numbers: means of 40 MFCC, 12 chroma and 128 mel bands (whole clip)."""
 
     def compute() -> np.ndarray:
-        import librosa
-
+        from moodplayer.numba_kernels import first_use
         from moodplayer.voice.audio import SAMPLE_RATE, load_audio
 
-        samples = load_audio(clip.path)
-        stft = np.abs(librosa.stft(samples))
-        return np.concatenate(
-            [
-                librosa.feature.mfcc(y=samples, sr=SAMPLE_RATE, n_mfcc=40).mean(axis=1),
-                librosa.feature.chroma_stft(S=stft, sr=SAMPLE_RATE).mean(axis=1),
-                librosa.feature.melspectrogram(y=samples, sr=SAMPLE_RATE).mean(axis=1),
-            ]
-        ).astype(np.float32)
+        first_use("classic-features", lambda: _classic(np.full(SAMPLE_RATE, 0.01, np.float32)))
+        return _classic(load_audio(clip.path))
 
     return cached(clip.path, CLASSIC_KIND, compute)
+
+
+def _classic(samples: np.ndarray) -> np.ndarray:
+    import librosa
+
+    from moodplayer.voice.audio import SAMPLE_RATE
+
+    stft = np.abs(librosa.stft(samples))
+    return np.concatenate(
+        [
+            librosa.feature.mfcc(y=samples, sr=SAMPLE_RATE, n_mfcc=40).mean(axis=1),
+            librosa.feature.chroma_stft(S=stft, sr=SAMPLE_RATE).mean(axis=1),
+            librosa.feature.melspectrogram(y=samples, sr=SAMPLE_RATE).mean(axis=1),
+        ]
+    ).astype(np.float32)
 
 
 def baseline_cross_validate(clips: Sequence[Clip], k: int, seed: int = 0) -> dict:
