@@ -237,20 +237,14 @@ def _collect(
     return np.concatenate(chunks)[:wanted] if chunks else np.zeros(0, np.float32)
 
 
-def speech_ended(samples: np.ndarray, rate: int) -> bool:
-    """Whether enough speech has been heard and then :data:`TRAILING_SILENCE_SECONDS` of quiet.
+def _speech_end(samples: np.ndarray, rate: int) -> tuple[int | None, float]:
+    """Where the last voiced frame ends (samples) and the seconds of quiet since, once enough
+    speech has been heard; ``(None, 0.0)`` before.
 
     The same energy rule as :func:`audio.find_speech` (frames well above the
     recording's own noise floor, never below absolute silence), applied to
     what has been recorded so far.
     """
-    speech_end, quiet = _speech_end(samples, rate)
-    return speech_end is not None and quiet >= TRAILING_SILENCE_SECONDS
-
-
-def _speech_end(samples: np.ndarray, rate: int) -> tuple[int | None, float]:
-    """Where the last voiced frame ends (samples) and the seconds of quiet since, once enough
-    speech has been heard; ``(None, 0.0)`` before."""
     levels = frame_db(samples)
     hop_seconds = _HOP / rate  # frame_db hops 160 samples: 10 ms at 16 kHz
     voiced = voiced_frames(levels)
