@@ -153,9 +153,7 @@ def show(
 def _trust_text(found, model_id: str) -> str | None:
     """How far the model in force uses the profile, and why (profiles.VoiceProfile.trust_for);
     None while too few clips were heard both ways to tell (the profile is then used fully)."""
-    from moodplayer.voice import profiles
-
-    if found.norms_model != model_id or found.compared < profiles.MIN_COMPARED:
+    if not found.trust_known(model_id):
         return None
     trust = found.trust_for(model_id)
     agreed = f"both hearings agree on {found.agreed} of {count(found.compared, 'clip')}"

@@ -87,12 +87,15 @@ class VoiceProfile:
     agreed: int = 0  # clips heard through the profile given the same emotion at cold start (by norms_model)
     compared: int = 0  # clips heard both ways
 
+    def trust_known(self, model_id: str) -> bool:
+        """Whether the model ``model_id`` compared enough clips of this voice (:data:`MIN_COMPARED`)
+        for the agreement to decide how far it uses the profile."""
+        return self.norms_model == model_id and self.compared >= MIN_COMPARED
+
     def trust_for(self, model_id: str) -> float:
-        """How far the model ``model_id`` uses this profile (classifier.trust_of); fully until it
-        compared :data:`MIN_COMPARED` clips of this voice."""
-        if self.norms_model != model_id or self.compared < MIN_COMPARED:
-            return 1.0
-        return trust_of(self.agreed, self.compared)
+        """How far the model ``model_id`` uses this profile (classifier.trust_of); fully until
+        :meth:`trust_known`."""
+        return trust_of(self.agreed, self.compared) if self.trust_known(model_id) else 1.0
 
     @property
     def usable(self) -> bool:
