@@ -75,9 +75,7 @@ Group = list[tuple[str, "np.ndarray"]]
 
 def extract(samples: np.ndarray) -> Analysis:
     """The feature vector (float64, :func:`feature_names` order) and descriptors of an excerpt."""
-    from moodplayer.numba_kernels import first_use
-
-    first_use("music-mood-features", lambda: _extract(_noise(4.0)))
+    _kernels_compiled()
     return _extract(samples)
 
 
@@ -102,9 +100,7 @@ def feature_names() -> list[str]:
     """One name per feature, ``<group>_<index>`` for vector-valued groups (from 5 s of noise)."""
     import numpy as np
 
-    from moodplayer.numba_kernels import first_use
-
-    first_use("music-mood-features", lambda: _extract(_noise(4.0)))
+    _kernels_compiled()
     spectra = _spectra(_noise(5.0))
     names: list[str] = []
     for group in GROUPS:
@@ -115,6 +111,15 @@ def feature_names() -> list[str]:
             else:
                 names += [prefix] if values.size == 1 else [f"{prefix}_{i}" for i in range(values.size)]
     return names
+
+
+def _kernels_compiled() -> None:
+    """librosa's kernels for these features compiled and cached by one process at a time
+    (numba_kernels.first_use), before this process's first real excerpt; 4 s of noise covers
+    the 3 s windows too."""
+    from moodplayer.numba_kernels import first_use
+
+    first_use("music-mood-features", lambda: _extract(_noise(4.0)))
 
 
 def _noise(seconds: float) -> np.ndarray:
